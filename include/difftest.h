@@ -1,0 +1,90 @@
+/*
+ * difftest.h: the C ABI of the pytest-difftest engine (libdifftest, built
+ * from lib/cabi with `go build -buildmode=c-shared`).
+ *
+ * Conventions, for every function below:
+ *  - Strings are NUL-terminated UTF-8.
+ *  - The return value is 0 on success, 1 on an error the user should see,
+ *    2 on an internal error (a Go panic, recovered at the boundary: no panic
+ *    ever crosses into the caller).
+ *  - `out` receives, on success, a JSON document (or NULL when the function
+ *    has nothing to return) and, on error, the message: one line for code 1;
+ *    for code 2 a first line followed by a Go stack trace.
+ *  - Memory behind `*out` is allocated with malloc by the library and owned
+ *    by the caller, who must release it with dt_free(). Inputs stay owned by
+ *    the caller; the library copies what it keeps.
+ *  - A session handle is an opaque integer from dt_open(); it is valid until
+ *    dt_close(). Calls on one handle must not run concurrently.
+ *  - The Go runtime cannot survive fork(): a forked child must not call any
+ *    function here (the Python plugin checks its pid before every call).
+ *  - Configuration arrives in the arguments, never from the environment:
+ *    the Go runtime copies the environment once, when the library is loaded.
+ */
+#ifndef DIFFTEST_H
+#define DIFFTEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * dt_open opens (creating if needed) the baseline of one pytest session.
+ * config: JSON object {
+ *   "root": absolute rootdir, "db_path": absolute database path,
+ *   "record": bool (--diff-baseline), "force": bool (--diff-force),
+ *   "why": bool (collect reasons), "batch_size": int, "cache_size": int,
+ *   "env": {"python": "3.11", ...} (environment blocks, SPEC 4.4g)
+ * }
+ * A database file that is not usable (not SQLite, another schema version,
+ * damaged) is renamed aside and a new one started; dt_select's "warnings"
+ * says so.
+ * On success *handle is set and *out is NULL.
+ */
+int dt_open(const char *config, uintptr_t *handle, char **out);
+
+/*
+ * dt_select fingerprints the files the baseline knows and computes which
+ * tests are affected. In a recording session it also stores the new
+ * fingerprints. *out: JSON object {
+ *   "full": bool (run everything: empty baseline or force),
+ *   "skip_files": [test files not to collect], "deselect": [node ids of
+ *   unaffected tests inside collected files], "skipped_tests": int,
+ *   "known": int, "affected": int, "changed_files": [paths],
+ *   "reasons": {node id: reason} (with "why"), "warnings": [lines],
+ *   "millis": float
+ * }
+ */
+int dt_select(uintptr_t handle, char **out);
+
+/*
+ * dt_record stores the records of finished tests, in one transaction
+ * (recording sessions only). buf holds `len` bytes, little-endian:
+ *   batch := u32 count, test{count}
+ *   test  := str nodeid, u8 outcome, f64 duration_seconds, u32 ndeps, dep{ndeps}
+ *   dep   := u8 kind, str path, u32 nlines, u32 line{nlines}
+ *   str   := u32 byte_length, UTF-8 bytes
+ * outcome: 0 passed, 1 failed, 2 error, 3 skipped, 4 xfailed.
+ * kind 0: a Python file, with the first line (co_firstlineno) of each code
+ * object the test ran in it; kind 1: a file the test opened (nlines = 0).
+ * Paths are relative to root, POSIX style; others are ignored.
+ * On success *out is NULL.
+ */
+int dt_record(uintptr_t handle, const void *buf, size_t len, char **out);
+
+/*
+ * dt_finish ends a recording session: drops records of tests that no longer
+ * exist and notes completely recorded test files. info: JSON object {
+ *   "files": {test file: {"complete": bool, "nodeids": [collected ids]}},
+ *   "whole_suite": bool, "commit": string
+ * }
+ * *out: JSON object {"dropped": int, "millis": float}.
+ */
+int dt_finish(uintptr_t handle, const char *info, char **out);
+
+/* dt_close closes the session and invalidates the handle. *out is NULL on
+ * success. */
+int dt_close(uintptr_t handle, char **out);
+
+/* dt_free releases memory returned through `out`. NULL is allowed. */
+void dt_free(void *p);
+
+#endif

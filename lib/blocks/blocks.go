@@ -1,0 +1,44 @@
+// Package blocks splits Python source into blocks: units of code with a
+// stable identity (their qualified name) and a checksum of their syntax.
+//
+// The rules are those of SPEC 4.1-4.3:
+//   - one block per function or method (nested functions are their own
+//     blocks, named like Python's __qualname__: "outer.<locals>.inner");
+//   - one block per class body ("Account", "Outer.Inner");
+//   - one "<module>" block for the top level;
+//   - a file that cannot be parsed or decoded is one "<file>" block whose
+//     checksum is the hash of its bytes.
+package blocks
+
+// Kind says what a block stands for.
+type Kind uint8
+
+const (
+	Module   Kind = iota // "<module>": top-level statements
+	Class                // a class body
+	Function             // a function or method
+	Whole                // "<file>": an unparsable file, by content
+	Defs                 // "<defs>": the set of names defined in the file
+)
+
+// Block is one unit of code.
+type Block struct {
+	Name     string
+	Kind     Kind
+	Start    int    // first line, 1-based, including decorators
+	End      int    // last line, inclusive
+	Checksum uint64 // layout-insensitive hash of the block's syntax
+}
+
+// File is the result of splitting one source file.
+type File struct {
+	Blocks []Block
+	// Parsed is false when the source could not be decoded or parsed; Blocks
+	// then holds the single Whole block.
+	Parsed bool
+	// Names lists the names of all Class and Function blocks, sorted; the
+	// "<defs>" block's checksum is the hash of this list.
+	Names []string
+
+	spans []span // line table of BlockAt
+}

@@ -1,0 +1,414 @@
+package blocks
+
+import (
+	"math"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Parser wraps one tree-sitter parser; not safe for concurrent use (one per
+// goroutine).
+type Parser struct {
+	ts      *tsParser
+	cleanup runtime.Cleanup
+}
+
+// NewParser returns a parser; Close it when done (a forgotten one is freed
+// by the garbage collector).
+func NewParser() *Parser {
+	ts := newTSParser()
+	p := &Parser{ts: ts}
+	p.cleanup = runtime.AddCleanup(p, (*tsParser).close, ts)
+	return p
+}
+
+// Close frees the parser. Parse on a closed parser returns Whole files.
+func (p *Parser) Close() {
+	p.cleanup.Stop()
+	p.ts.close()
+}
+
+// Parse splits src (raw file bytes) into blocks. It never fails: what
+// cannot be decoded or parsed becomes a single Whole block.
+//
+// Blocks[0] is "<module>" (or the Whole block), then come the Class and
+// Function blocks in source order (outer before inner), then "<defs>".
+func (p *Parser) Parse(src []byte) (f File) {
+	defer func() {
+		if recover() != nil {
+			f = wholeFile(src)
+		}
+	}()
+	text, ok := decode(src)
+	if !ok || len(text) >= math.MaxUint32 {
+		return wholeFile(src)
+	}
+	s := newSplitter(text)
+	if !p.ts.walk(text, s.events) || !s.finish() {
+		return wholeFile(src)
+	}
+	return s.file()
+}
+
+func wholeFile(src []byte) File {
+	return File{
+		Blocks: []Block{{Name: "<file>", Kind: Whole, Start: 1, End: countLines(src), Checksum: Hash(src)}},
+		spans:  []span{{line: 1, blk: 0}},
+	}
+}
+
+// ctx says where the tokens of a node go.
+type ctx struct {
+	sinks []int32 // the blocks whose checksums the node feeds
+	scope int32   // the innermost enclosing Class or Function block; 0: module
+}
+
+// with returns sinks plus blk, without sharing sinks' array.
+func with(sinks []int32, blk int32) []int32 {
+	return append(slices.Clip(sinks), blk)
+}
+
+type frame struct {
+	ctx   ctx   // where the node's own tokens go
+	outer ctx   // for definitions: the context of the defining statement
+	blk   int32 // the block this node opened, or -1
+	role  role
+	// src[pos:end] is the part of the node not yet covered by a child.
+	pos, end uint32
+}
+
+// Records fed to the checksums. Every record starts with its tag and every
+// string in it ends with a NUL (which source text cannot contain), so the
+// record stream spells the syntax tree unambiguously.
+const (
+	tagEnter byte = 1 + iota // name
+	tagLeaf                  // name, text
+	tagLeave
+	tagGap // text between children that is not whitespace
+)
+
+// splitter turns the event stream of one file into blocks.
+type splitter struct {
+	g      *grammar
+	src    []byte
+	lines  []uint32 // byte offset of the start of each line
+	blocks []Block
+	sums   []uint64 // running checksum of each block
+	seen   map[string]int
+	stack  []frame
+	last   uint32 // end of the last token, comments aside
+	buf    []byte
+	ok     bool
+}
+
+func newSplitter(src []byte) *splitter {
+	s := &splitter{
+		g:      pythonGrammar(),
+		src:    src,
+		lines:  []uint32{0},
+		blocks: []Block{{Name: "<module>", Kind: Module, Start: 1}},
+		sums:   []uint64{fnvOffset},
+		seen:   map[string]int{},
+		ok:     true,
+	}
+	for i, c := range src {
+		if c == '\n' {
+			s.lines = append(s.lines, uint32(i+1))
+		}
+	}
+	module := ctx{sinks: []int32{0}}
+	s.stack = []frame{{ctx: module, outer: module, blk: -1, end: uint32(len(src))}}
+	return s
+}
+
+func (s *splitter) events(evs []event) bool {
+	for _, e := range evs {
+		if e.kind == evLeave {
+			s.leave()
+		} else {
+			s.enter(e)
+		}
+	}
+	return s.ok
+}
+
+func (s *splitter) enter(e event) {
+	parent := &s.stack[len(s.stack)-1]
+	s.gap(parent, e.start)
+	parent.pos = max(parent.pos, e.end)
+	sym := s.g.sym(e.sym)
+	c := s.childCtx(parent, e.field)
+	if sym.role == roleSkip {
+		c.sinks = nil
+	}
+	if e.kind == evLeaf {
+		if sym.role != roleSkip && e.end > e.start {
+			s.last = e.end
+		}
+		if (parent.role == roleFunc || parent.role == roleClass) && e.field == s.g.fieldName {
+			s.name(parent, string(s.src[e.start:e.end]))
+		}
+		s.leaf(c.sinks, sym.name, s.src[e.start:e.end])
+		return
+	}
+	f := frame{ctx: c, outer: c, blk: -1, role: sym.role, pos: e.start, end: e.end}
+	switch sym.role {
+	case roleDecorated:
+		// The block starts at the first decorator, and decorators count in
+		// both the block and the enclosing scope.
+		f.blk = s.open(e.start)
+		f.ctx.sinks = with(c.sinks, f.blk)
+	case roleFunc, roleClass:
+		if parent.role == roleDecorated && parent.blk >= 0 {
+			f.blk, f.outer = parent.blk, parent.outer
+			parent.blk = -1
+		} else {
+			f.blk = s.open(e.start)
+		}
+		f.ctx.scope = f.outer.scope
+		if sym.role == roleClass {
+			s.blocks[f.blk].Kind = Class
+			f.ctx.sinks = with(f.outer.sinks, f.blk)
+		} else {
+			s.blocks[f.blk].Kind = Function
+			// A def line counts in an enclosing function or class (its
+			// signature is part of that body) but not at module level, so
+			// that adding a function leaves "<module>" alone.
+			f.ctx.sinks = []int32{f.blk}
+			if f.outer.scope != 0 {
+				f.ctx.sinks = with(f.outer.sinks, f.blk)
+			}
+		}
+	}
+	s.record(f.ctx.sinks, tagEnter, sym.name)
+	s.stack = append(s.stack, f)
+}
+
+// childCtx is where a child of parent goes: into the parent's context,
+// except for the bodies of definitions.
+func (s *splitter) childCtx(parent *frame, field uint16) ctx {
+	if field != s.g.fieldBody || parent.blk < 0 {
+		return parent.ctx
+	}
+	switch parent.role {
+	case roleFunc:
+		return ctx{sinks: []int32{parent.blk}, scope: parent.blk}
+	case roleClass:
+		// A class body counts in an enclosing class or function, not in the
+		// module.
+		sinks := []int32{parent.blk}
+		if parent.outer.scope != 0 {
+			sinks = with(parent.outer.sinks, parent.blk)
+		}
+		return ctx{sinks: sinks, scope: parent.blk}
+	}
+	return parent.ctx
+}
+
+func (s *splitter) leave() {
+	if len(s.stack) <= 1 {
+		s.ok = false
+		return
+	}
+	f := &s.stack[len(s.stack)-1]
+	s.gap(f, f.end)
+	s.record(f.ctx.sinks, tagLeave, nil)
+	if f.role == roleFunc || f.role == roleClass {
+		b := &s.blocks[f.blk]
+		if b.Name == "" || s.last == 0 {
+			s.ok = false
+		} else {
+			b.End = s.lineOf(s.last - 1)
+		}
+	}
+	s.stack = s.stack[:len(s.stack)-1]
+}
+
+func (s *splitter) open(start uint32) int32 {
+	s.blocks = append(s.blocks, Block{Start: s.lineOf(start)})
+	s.sums = append(s.sums, fnvOffset)
+	return int32(len(s.blocks) - 1)
+}
+
+// name gives a definition its __qualname__, with "#2", "#3"... for later
+// definitions of the same name in the same scope.
+func (s *splitter) name(f *frame, ident string) {
+	b := &s.blocks[f.blk]
+	if b.Name != "" {
+		return
+	}
+	q := ident
+	if sc := f.outer.scope; sc != 0 {
+		if s.blocks[sc].Kind == Function {
+			q = s.blocks[sc].Name + ".<locals>." + ident
+		} else {
+			q = s.blocks[sc].Name + "." + ident
+		}
+	}
+	n := s.seen[q] + 1
+	s.seen[q] = n
+	if n > 1 {
+		q += "#" + strconv.Itoa(n)
+	}
+	b.Name = q
+}
+
+// gap records the text of f between its children up to offset to. Outside
+// string contents that text is layout (whitespace, line continuations) and
+// counts only if something else shows up there.
+func (s *splitter) gap(f *frame, to uint32) {
+	if to <= f.pos || len(f.ctx.sinks) == 0 {
+		return
+	}
+	text := s.src[f.pos:to]
+	if f.role != roleVerbatim {
+		text = stripLayout(text)
+	}
+	if len(text) > 0 {
+		s.buf = append(append(append(s.buf[:0], tagGap), text...), 0)
+		s.feed(f.ctx.sinks)
+	}
+}
+
+func stripLayout(b []byte) []byte {
+	for i, c := range b {
+		if !isLayout(c) {
+			out := make([]byte, 0, len(b)-i)
+			for _, c := range b[i:] {
+				if !isLayout(c) {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+func isLayout(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '\\'
+}
+
+func (s *splitter) record(sinks []int32, tag byte, name []byte) {
+	if len(sinks) == 0 {
+		return
+	}
+	s.buf = append(s.buf[:0], tag)
+	if name != nil {
+		s.buf = append(append(s.buf, name...), 0)
+	}
+	s.feed(sinks)
+}
+
+func (s *splitter) leaf(sinks []int32, name, text []byte) {
+	if len(sinks) == 0 {
+		return
+	}
+	s.buf = append(append(append(s.buf[:0], tagLeaf), name...), 0)
+	s.buf = append(append(s.buf, text...), 0)
+	s.feed(sinks)
+}
+
+func (s *splitter) feed(sinks []int32) {
+	for _, k := range sinks {
+		s.sums[k] = fnvAdd(s.sums[k], s.buf)
+	}
+}
+
+// lineOf returns the 1-based line holding byte offset off.
+func (s *splitter) lineOf(off uint32) int {
+	return sort.Search(len(s.lines), func(i int) bool { return s.lines[i] > off })
+}
+
+func (s *splitter) finish() bool {
+	if !s.ok || len(s.stack) != 1 {
+		return false
+	}
+	s.gap(&s.stack[0], uint32(len(s.src)))
+	return s.ok
+}
+
+func (s *splitter) file() File {
+	last := countLines(s.src)
+	var names []string
+	for i := range s.blocks {
+		b := &s.blocks[i]
+		b.Checksum = s.sums[i]
+		if b.Kind == Class || b.Kind == Function {
+			names = append(names, b.Name)
+		}
+	}
+	s.blocks[0].End = last
+	sort.Strings(names)
+	blocks := append(s.blocks, Block{
+		Name: "<defs>", Kind: Defs, Start: 1, End: last,
+		Checksum: Hash([]byte(strings.Join(names, "\n"))),
+	})
+	return File{Blocks: blocks, Parsed: true, Names: names, spans: buildSpans(blocks)}
+}
+
+// span says that lines from line on belong to block blk, up to the next
+// span.
+type span struct {
+	line int32
+	blk  int32
+}
+
+// buildSpans flattens the nested line ranges of the Module, Class and
+// Function blocks (in source order, outer before inner) into spans of their
+// innermost block, in time linear in the number of blocks.
+func buildSpans(blocks []Block) []span {
+	if len(blocks) == 0 {
+		return nil
+	}
+	var spans []span
+	next := 1 // first line not yet in a span
+	fill := func(upto, blk int) {
+		if upto >= next {
+			spans = append(spans, span{line: int32(next), blk: int32(blk)})
+			next = upto + 1
+		}
+	}
+	stack := []int{0}
+	for i := 1; i < len(blocks); i++ {
+		if k := blocks[i].Kind; k != Class && k != Function {
+			continue
+		}
+		for len(stack) > 1 && blocks[stack[len(stack)-1]].End < blocks[i].Start {
+			top := stack[len(stack)-1]
+			fill(blocks[top].End, top)
+			stack = stack[:len(stack)-1]
+		}
+		fill(blocks[i].Start-1, stack[len(stack)-1])
+		stack = append(stack, i)
+	}
+	for j := len(stack) - 1; j >= 0; j-- {
+		fill(blocks[stack[j]].End, stack[j])
+	}
+	return spans
+}
+
+// BlockAt returns the index in f.Blocks of the innermost Function, Class or
+// Module block whose line range contains line (for a Whole file: the Whole
+// block), or -1 if line is outside the file. A File built by hand rather
+// than by Parse computes its line table on first use, so its first call
+// must not race with others.
+func (f *File) BlockAt(line int) int {
+	if len(f.Blocks) == 0 || line < 1 || line > f.Blocks[0].End {
+		return -1
+	}
+	if f.spans == nil {
+		f.spans = buildSpans(f.Blocks)
+	}
+	i, found := slices.BinarySearchFunc(f.spans, line, func(sp span, l int) int { return int(sp.line) - l })
+	if !found {
+		i--
+	}
+	if i < 0 {
+		return 0
+	}
+	return int(f.spans[i].blk)
+}

@@ -1,0 +1,262 @@
+package blocks
+
+// The tree-sitter runtime and the Python grammar are compiled and linked by
+// the go-tree-sitter packages imported below; this file calls their C API
+// directly instead of going through go-tree-sitter's Go wrappers, because
+// those allocate a Go object and a map entry for every node they hand out
+// (about 1.5 GB and 17 s for a 20 MB file) and cannot be told to stop.
+// Here one C call streams a chunk of enter/leaf/leave events into a Go
+// buffer, so a walk costs a few cgo calls per few thousand nodes.
+//
+// The declarations are copied from api.h of
+// github.com/smacker/go-tree-sitter v0.0.0-20240827094217-dd81d9e9be82
+// (tree-sitter ABI 14); check them again when upgrading that module:
+// TSTreeCursor in particular has changed size between releases.
+
+/*
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+typedef uint16_t TSSymbol;
+typedef uint16_t TSFieldId;
+typedef struct TSLanguage TSLanguage;
+typedef struct TSParser TSParser;
+typedef struct TSTree TSTree;
+typedef struct TSNode {
+  uint32_t context[4];
+  const void *id;
+  const TSTree *tree;
+} TSNode;
+typedef struct TSTreeCursor {
+  const void *tree;
+  const void *id;
+  uint32_t context[3];
+} TSTreeCursor;
+
+TSParser *ts_parser_new(void);
+void ts_parser_delete(TSParser *self);
+bool ts_parser_set_language(TSParser *self, const TSLanguage *language);
+TSTree *ts_parser_parse_string(TSParser *self, const TSTree *old_tree, const char *string, uint32_t length);
+void ts_tree_delete(TSTree *self);
+TSNode ts_tree_root_node(const TSTree *self);
+TSSymbol ts_node_symbol(TSNode self);
+uint32_t ts_node_start_byte(TSNode self);
+uint32_t ts_node_end_byte(TSNode self);
+bool ts_node_has_error(TSNode self);
+TSTreeCursor ts_tree_cursor_new(TSNode node);
+void ts_tree_cursor_delete(TSTreeCursor *self);
+TSNode ts_tree_cursor_current_node(const TSTreeCursor *self);
+TSFieldId ts_tree_cursor_current_field_id(const TSTreeCursor *self);
+bool ts_tree_cursor_goto_parent(TSTreeCursor *self);
+bool ts_tree_cursor_goto_next_sibling(TSTreeCursor *self);
+bool ts_tree_cursor_goto_first_child(TSTreeCursor *self);
+uint32_t ts_language_symbol_count(const TSLanguage *self);
+const char *ts_language_symbol_name(const TSLanguage *self, TSSymbol symbol);
+TSFieldId ts_language_field_id_for_name(const TSLanguage *self, const char *name, uint32_t name_length);
+
+const TSLanguage *tree_sitter_python(void);
+
+enum { evEnter = 1, evLeaf = 2, evLeave = 3 };
+
+typedef struct {
+  uint32_t start, end;
+  TSSymbol sym;
+  TSFieldId field;
+  uint8_t kind;
+} event;
+
+// state: 0 = report the current node, 1 = move past it, 2 = done.
+typedef struct {
+  TSTreeCursor cur;
+  int state;
+} walker;
+
+static void walker_init(walker *w, TSTree *t) {
+  w->cur = ts_tree_cursor_new(ts_tree_root_node(t));
+  w->state = 0;
+}
+
+static void walker_free(walker *w) { ts_tree_cursor_delete(&w->cur); }
+
+static bool tree_has_error(TSTree *t) { return ts_node_has_error(ts_tree_root_node(t)); }
+
+// walker_next fills out with up to n events in document order and returns
+// how many it wrote (0 at the end). Every evEnter is matched by an evLeave.
+static int walker_next(walker *w, event *out, int n) {
+  int k = 0;
+  while (k < n && w->state != 2) {
+    if (w->state == 0) {
+      TSNode nd = ts_tree_cursor_current_node(&w->cur);
+      event *e = &out[k++];
+      e->start = ts_node_start_byte(nd);
+      e->end = ts_node_end_byte(nd);
+      e->sym = ts_node_symbol(nd);
+      e->field = ts_tree_cursor_current_field_id(&w->cur);
+      if (ts_tree_cursor_goto_first_child(&w->cur)) {
+        e->kind = evEnter;
+      } else {
+        e->kind = evLeaf;
+        w->state = 1;
+      }
+    } else if (ts_tree_cursor_goto_next_sibling(&w->cur)) {
+      w->state = 0;
+    } else if (ts_tree_cursor_goto_parent(&w->cur)) {
+      event *e = &out[k++];
+      e->start = e->end = 0;
+      e->sym = e->field = 0;
+      e->kind = evLeave;
+    } else {
+      w->state = 2;
+    }
+  }
+  return k;
+}
+*/
+import "C"
+
+import (
+	"sync"
+	"unsafe"
+
+	_ "github.com/smacker/go-tree-sitter"        // links the tree-sitter runtime
+	_ "github.com/smacker/go-tree-sitter/python" // links tree_sitter_python
+)
+
+const (
+	evEnter uint8 = C.evEnter
+	evLeaf  uint8 = C.evLeaf
+	evLeave uint8 = C.evLeave
+)
+
+// event is one step of a depth-first walk: a node with children is
+// reported by evEnter ... evLeave around its children, a node without by
+// evLeaf. Field is the node's field id in its parent (0: none).
+type event struct {
+	start, end uint32 // byte offsets, end exclusive; 0 for evLeave
+	sym, field uint16
+	kind       uint8
+}
+
+// role says how a node type takes part in block splitting and hashing.
+type role uint8
+
+const (
+	roleNone role = iota
+	roleFunc
+	roleClass
+	roleDecorated
+	roleSkip     // comments and line continuations: layout, not syntax
+	roleVerbatim // string contents: the text between children is data
+)
+
+type symbol struct {
+	name []byte
+	role role
+}
+
+// grammar is the per-process view of the Python grammar: node type names
+// and roles indexed by symbol, and the field ids the splitter needs.
+type grammar struct {
+	syms                 []symbol
+	fieldName, fieldBody uint16
+}
+
+var pythonGrammar = sync.OnceValue(func() *grammar {
+	lang := C.tree_sitter_python()
+	g := &grammar{}
+	n := int(C.ts_language_symbol_count(lang))
+	g.syms = make([]symbol, n)
+	for i := range n {
+		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
+		r := roleNone
+		switch name {
+		case "function_definition":
+			r = roleFunc
+		case "class_definition":
+			r = roleClass
+		case "decorated_definition":
+			r = roleDecorated
+		case "comment", "line_continuation":
+			r = roleSkip
+		case "string", "string_content", "format_specifier":
+			r = roleVerbatim
+		}
+		g.syms[i] = symbol{name: []byte(name), role: r}
+	}
+	field := func(s string) uint16 {
+		cs := C.CString(s)
+		defer C.free(unsafe.Pointer(cs))
+		return uint16(C.ts_language_field_id_for_name(lang, cs, C.uint32_t(len(s))))
+	}
+	g.fieldName = field("name")
+	g.fieldBody = field("body")
+	return g
+})
+
+func (g *grammar) sym(s uint16) symbol {
+	if int(s) < len(g.syms) {
+		return g.syms[s]
+	}
+	return symbol{name: []byte("?")}
+}
+
+// tsParser is the small interface to tree-sitter: parse, and stream the
+// tree's events to a callback.
+type tsParser struct{ p *C.TSParser }
+
+func newTSParser() *tsParser {
+	p := C.ts_parser_new()
+	if !C.ts_parser_set_language(p, C.tree_sitter_python()) {
+		C.ts_parser_delete(p)
+		return &tsParser{}
+	}
+	return &tsParser{p: p}
+}
+
+func (t *tsParser) close() {
+	if t.p != nil {
+		C.ts_parser_delete(t.p)
+		t.p = nil
+	}
+}
+
+// walk parses src and calls fn with batches of events. It returns false if
+// the source has a syntax error or could not be parsed at all; fn returning
+// false stops the walk.
+func (t *tsParser) walk(src []byte, fn func([]event) bool) bool {
+	if t.p == nil {
+		return false
+	}
+	var ptr *C.char
+	if len(src) > 0 {
+		ptr = (*C.char)(unsafe.Pointer(&src[0]))
+	}
+	// tree-sitter reads the string only during the call and keeps no
+	// reference to it, so Go memory can be passed without a copy.
+	tree := C.ts_parser_parse_string(t.p, nil, ptr, C.uint32_t(len(src)))
+	if tree == nil {
+		return false
+	}
+	defer C.ts_tree_delete(tree)
+	if C.tree_has_error(tree) {
+		return false
+	}
+	var w C.walker
+	C.walker_init(&w, tree)
+	defer C.walker_free(&w)
+	var cbuf [4096]C.event
+	evs := make([]event, len(cbuf))
+	for {
+		n := int(C.walker_next(&w, &cbuf[0], C.int(len(cbuf))))
+		if n == 0 {
+			return true
+		}
+		for i, e := range cbuf[:n] {
+			evs[i] = event{uint32(e.start), uint32(e.end), uint16(e.sym), uint16(e.field), uint8(e.kind)}
+		}
+		if !fn(evs[:n]) {
+			return false
+		}
+	}
+}

@@ -1,0 +1,378 @@
+// Package engine runs one pytest session's side of pytest-difftest: it opens
+// the baseline, works out which tests are affected, writes the records of
+// the tests that ran, and tidies up at the end. The C ABI only translates
+// calls into this package.
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/selection"
+	"github.com/pytest-difftest/pytest-difftest/lib/store"
+)
+
+// Config is what the plugin tells the engine at the start of a session.
+type Config struct {
+	Root      string            `json:"root"`
+	DBPath    string            `json:"db_path"`
+	Record    bool              `json:"record"` // --diff-baseline
+	Force     bool              `json:"force"`  // --diff-force
+	Why       bool              `json:"why"`
+	BatchSize int               `json:"batch_size"`
+	CacheSize int               `json:"cache_size"`
+	Env       map[string]string `json:"env"` // "python" -> "3.11", ...
+}
+
+// Session is one pytest session's view of the baseline.
+type Session struct {
+	cfg      Config
+	db       *store.DB
+	warnings []string
+
+	files    map[string]*fileInfo // by relative path, filled by Select and Record
+	envInfo  *fileInfo
+	selected *Selection
+	parsed   int // files holding parsed blocks, bounded by cfg.CacheSize
+	p        *blocks.Parser
+}
+
+// fileInfo is the session's knowledge of one file.
+type fileInfo struct {
+	id      int64 // files row, 0 until written
+	state   fingerprint.State
+	cur     *selection.Current // nil until needed
+	changed bool               // differs from the recorded fingerprint
+	// Block ids of the current versions, filled while recording.
+	skeleton []int64
+	byName   map[string]int64
+}
+
+// Open opens (or creates) the baseline.
+func Open(cfg Config) (*Session, error) {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 20
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 100000
+	}
+	db, warning, err := store.Open(cfg.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{cfg: cfg, db: db, files: map[string]*fileInfo{}}
+	if warning != "" {
+		s.warnings = append(s.warnings, warning)
+	}
+	return s, nil
+}
+
+// Close releases the database.
+func (s *Session) Close() error {
+	if s.p != nil {
+		s.p.Close()
+	}
+	return s.db.Close()
+}
+
+// Selection is the answer to "what must run".
+type Selection struct {
+	// Full: run everything (empty baseline or --diff-force); the other
+	// fields are then empty.
+	Full bool `json:"full"`
+	// SkipFiles are recorded test files not to collect at all.
+	SkipFiles []string `json:"skip_files"`
+	// Deselect are known, unaffected tests inside files that are collected.
+	Deselect []string `json:"deselect"`
+	// SkippedTests counts the recorded tests in SkipFiles.
+	SkippedTests int      `json:"skipped_tests"`
+	Known        int      `json:"known"`
+	Affected     int      `json:"affected"`
+	ChangedFiles []string `json:"changed_files"`
+	// Reasons maps selected known tests to why they were selected (only
+	// with Config.Why).
+	Reasons  map[string]string `json:"reasons,omitempty"`
+	Warnings []string          `json:"warnings"`
+	Millis   float64           `json:"millis"`
+}
+
+// Select fingerprints the files the baseline knows and computes the
+// selection. In recording mode it also stores the new fingerprints and
+// marks block versions that no longer match as stale.
+func (s *Session) Select() (*Selection, error) {
+	start := time.Now()
+	sel, err := s.selectTests()
+	if err != nil {
+		return nil, err
+	}
+	sel.Warnings = append(s.warnings, sel.Warnings...)
+	s.warnings = nil
+	sel.Millis = float64(time.Since(start).Microseconds()) / 1000
+	s.selected = sel
+	return sel, nil
+}
+
+func (s *Session) selectTests() (*Selection, error) {
+	sel := &Selection{}
+	rows, err := store.Files(s.db)
+	if err != nil {
+		return nil, fmt.Errorf("read baseline: %w", err)
+	}
+
+	// Fingerprint every file the baseline knows.
+	var paths []string
+	var known []fingerprint.Known
+	var ids []int64
+	var envID int64
+	for _, r := range rows {
+		if r.Path == selection.EnvFile {
+			envID = r.ID
+			continue
+		}
+		if !fingerprint.Safe(r.Path) {
+			sel.Warnings = append(sel.Warnings, fmt.Sprintf("ignoring unsafe path in baseline: %q", r.Path))
+			continue
+		}
+		paths = append(paths, r.Path)
+		known = append(known, fingerprint.Known{Size: r.Size, MtimeNs: r.MtimeNs, Hash: r.Hash})
+		ids = append(ids, r.ID)
+	}
+	states, changed := fingerprint.Check(s.cfg.Root, paths, known)
+
+	var toParse []*fingerprint.State
+	var changedInfos []*fileInfo
+	for i, p := range paths {
+		fi := &fileInfo{id: ids[i], state: states[i], changed: changed[i]}
+		s.files[p] = fi
+		if changed[i] {
+			sel.ChangedFiles = append(sel.ChangedFiles, p)
+			changedInfos = append(changedInfos, fi)
+			toParse = append(toParse, &fi.state)
+		}
+	}
+	parsed := fingerprint.Parse(toParse)
+	for i, fi := range changedInfos {
+		cur := selection.CurrentOf(fi.state, parsed[i])
+		fi.cur = &cur
+	}
+	envCur := selection.EnvCurrent(s.cfg.Env)
+	s.envInfo = &fileInfo{id: envID, cur: &envCur, changed: true}
+
+	// Which block versions are stale: those already marked, and those of
+	// changed files (recomputed, since a file can also change back).
+	staleBlocks := map[int64]string{} // id -> reason
+	recomputed := map[int64]bool{}
+	var flips []store.Block // rows whose stale flag must change
+	check := func(path string, fi *fileInfo) error {
+		if fi.id == 0 {
+			return nil
+		}
+		recomputed[fi.id] = true
+		bs, err := store.BlocksOfFile(s.db, fi.id)
+		if err != nil {
+			return err
+		}
+		for _, b := range bs {
+			stale := selection.Stale(b, *fi.cur)
+			if stale {
+				staleBlocks[b.ID] = selection.Reason(path, b, *fi.cur)
+			}
+			if stale != b.Stale {
+				b.Stale = stale
+				flips = append(flips, b)
+			}
+		}
+		return nil
+	}
+	for _, fi := range changedInfos {
+		if err := check(fi.state.Path, fi); err != nil {
+			return nil, err
+		}
+	}
+	if err := check(selection.EnvFile, s.envInfo); err != nil {
+		return nil, err
+	}
+	marked, err := store.StaleBlocks(s.db)
+	if err != nil {
+		return nil, err
+	}
+	pathOf := map[int64]string{}
+	for _, r := range rows {
+		pathOf[r.ID] = r.Path
+	}
+	for _, b := range marked {
+		if !recomputed[b.FileID] {
+			staleBlocks[b.ID] = fmt.Sprintf("%s::%s changed", pathOf[b.FileID], b.Name)
+		}
+	}
+
+	if s.cfg.Record {
+		if err := s.storeFingerprints(changedInfos, flips); err != nil {
+			return nil, err
+		}
+	}
+
+	nTests, err := s.db.CountTests()
+	if err != nil {
+		return nil, err
+	}
+	sel.Known = nTests
+	if nTests == 0 || s.cfg.Force {
+		sel.Full = true
+		return sel, nil
+	}
+
+	// Affected tests: failing ones, and those depending on a stale block.
+	reasons := map[string]string{}
+	testFileOf := map[string]string{}
+	failing, err := store.FailingTests(s.db)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range failing {
+		reasons[t.NodeID] = t.Outcome.String() + " last time"
+		testFileOf[t.NodeID] = t.File
+	}
+	if len(staleBlocks) > 0 {
+		err := store.EachTest(s.db, func(t *store.Test) error {
+			if _, ok := reasons[t.NodeID]; ok {
+				return nil
+			}
+			return store.DecodeIDs(t.Deps, func(id int64) bool {
+				if r, ok := staleBlocks[id]; ok {
+					reasons[t.NodeID] = r
+					testFileOf[t.NodeID] = t.File
+					return false
+				}
+				return true
+			})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read baseline: %w", err)
+		}
+	}
+	sel.Affected = len(reasons)
+
+	// Test files to collect: those holding an affected test, and those that
+	// may hold tests we never recorded.
+	collect := map[string]bool{}
+	for _, f := range testFileOf {
+		collect[f] = true
+	}
+	complete, err := store.TestFiles(s.db)
+	if err != nil {
+		return nil, err
+	}
+	testFiles, err := store.RecordedTestFiles(s.db)
+	if err != nil {
+		return nil, err
+	}
+	var collected []string
+	for _, f := range testFiles {
+		if !collect[f] && s.unchangedComplete(f, complete) {
+			sel.SkipFiles = append(sel.SkipFiles, f)
+			continue
+		}
+		collected = append(collected, f)
+	}
+	inCollected, err := store.TestsInFiles(s.db, collected)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range inCollected {
+		if _, ok := reasons[t.NodeID]; !ok {
+			sel.Deselect = append(sel.Deselect, t.NodeID)
+		}
+	}
+	sel.SkippedTests = nTests - len(inCollected)
+	if s.cfg.Why {
+		sel.Reasons = reasons
+	}
+	slices.Sort(sel.SkipFiles)
+	slices.Sort(sel.ChangedFiles)
+	return sel, nil
+}
+
+// unchangedComplete reports whether a test file's every test was recorded
+// and the file has not changed since.
+func (s *Session) unchangedComplete(path string, complete map[string]uint64) bool {
+	h, ok := complete[path]
+	if !ok {
+		return false
+	}
+	fi := s.files[path]
+	if fi == nil || !fi.state.Exists || fi.state.Unreadable || fi.changed {
+		return false
+	}
+	return fi.state.Hash == h
+}
+
+// storeFingerprints records the new state of changed files and the stale
+// flags that follow from it.
+func (s *Session) storeFingerprints(changed []*fileInfo, flips []store.Block) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, fi := range changed {
+		if err := upsertFileState(tx, fi); err != nil {
+			return err
+		}
+		fi.changed = false
+	}
+	for _, b := range flips {
+		if err := store.SetStale(tx, []int64{b.ID}, b.Stale); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func upsertFileState(q store.Querier, fi *fileInfo) error {
+	f := store.File{Path: fi.state.Path, Size: fi.state.Size, MtimeNs: fi.state.MtimeNs, Hash: fi.state.Hash}
+	if !fi.state.Exists || fi.state.Unreadable {
+		f.Size, f.MtimeNs, f.Hash = fingerprint.Missing, 0, 0
+	}
+	id, err := store.UpsertFile(q, f)
+	if err != nil {
+		return err
+	}
+	fi.id = id
+	return nil
+}
+
+// current returns a file's current blocks, reading and parsing it on first
+// use. Files first seen while recording are read now.
+func (s *Session) current(path string) *fileInfo {
+	fi := s.files[path]
+	if fi == nil {
+		fi = &fileInfo{state: fingerprint.Read(s.cfg.Root, path), changed: true}
+		s.files[path] = fi
+	}
+	if fi.cur == nil {
+		if fi.state.Content == nil && fi.state.Exists && !fi.state.Unreadable {
+			st := fingerprint.Read(s.cfg.Root, path)
+			// The recorded fingerprint stays the one taken at the start;
+			// a file edited mid-run is caught by the next run's stat.
+			if st.Hash != fi.state.Hash {
+				fi.changed = true
+			}
+			fi.state = st
+		}
+		var f *blocks.File
+		if fingerprint.IsPython(path) && fi.state.Exists && !fi.state.Unreadable {
+			p := s.parser()
+			parsedFile := p.Parse(fi.state.Content)
+			f = &parsedFile
+		}
+		fi.state.Content = nil
+		cur := selection.CurrentOf(fi.state, f)
+		fi.cur = &cur
+		s.parsed++
+	}
+	return fi
+}

@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/store"
+)
+
+// Finish is what the plugin reports at the end of a recording session.
+type Finish struct {
+	// Files maps each collected test file to what happened to it.
+	Files map[string]CollectedFile `json:"files"`
+	// WholeSuite: the run collected the whole suite without errors, so a
+	// recorded test file that was neither collected nor skipped is gone.
+	WholeSuite bool   `json:"whole_suite"`
+	Commit     string `json:"commit"`
+}
+
+// CollectedFile describes one collected test file.
+type CollectedFile struct {
+	// Complete: collected without error, and every test in it was either
+	// recorded now or deselected as unaffected.
+	Complete bool     `json:"complete"`
+	NodeIDs  []string `json:"nodeids"`
+}
+
+// Summary is the result of Finish.
+type Summary struct {
+	Dropped int     `json:"dropped"`
+	Millis  float64 `json:"millis"`
+}
+
+// Finish drops the records of tests that no longer exist, remembers which
+// test files are completely recorded, and removes block versions no test
+// refers to any more.
+func (s *Session) Finish(f Finish) (*Summary, error) {
+	if !s.cfg.Record {
+		return nil, errors.New("finish called in a selection-only session")
+	}
+	start := time.Now()
+	sum := &Summary{}
+	tx, err := s.db.Begin()
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+
+	for path, cf := range f.Files {
+		if !cf.Complete {
+			if _, err := tx.Exec("DELETE FROM test_files WHERE path = ?", path); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		present := make(map[string]bool, len(cf.NodeIDs))
+		for _, id := range cf.NodeIDs {
+			present[id] = true
+		}
+		recorded, err := store.TestsInFiles(tx, []string{path})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range recorded {
+			if !present[t.NodeID] {
+				if _, err := tx.Exec("DELETE FROM tests WHERE id = ?", t.ID); err != nil {
+					return nil, err
+				}
+				sum.Dropped++
+			}
+		}
+		fi := s.files[path]
+		if fi == nil && fingerprint.Safe(path) {
+			st := fingerprint.Read(s.cfg.Root, path)
+			fi = &fileInfo{state: st}
+		}
+		if fi == nil || !fi.state.Exists || fi.state.Unreadable {
+			continue
+		}
+		if _, err := tx.Exec(`INSERT INTO test_files (path, hash) VALUES (?, ?)
+			ON CONFLICT (path) DO UPDATE SET hash = excluded.hash`, path, int64(fi.state.Hash)); err != nil {
+			return nil, err
+		}
+	}
+
+	if f.WholeSuite {
+		keep := map[string]bool{}
+		for p := range f.Files {
+			keep[p] = true
+		}
+		if s.selected != nil {
+			for _, p := range s.selected.SkipFiles {
+				keep[p] = true
+			}
+		}
+		files, err := store.RecordedTestFiles(tx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range files {
+			if keep[p] {
+				continue
+			}
+			res, err := tx.Exec("DELETE FROM tests WHERE file = ?", p)
+			if err != nil {
+				return nil, err
+			}
+			n, _ := res.RowsAffected()
+			sum.Dropped += int(n)
+			if _, err := tx.Exec("DELETE FROM test_files WHERE path = ?", p); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	if err := collectGarbage(tx); err != nil {
+		return nil, err
+	}
+	meta := map[string]string{
+		"recorded_at": strconv.FormatInt(time.Now().Unix(), 10),
+		"commit":      f.Commit,
+	}
+	for k, v := range s.cfg.Env {
+		meta["env."+k] = v
+	}
+	for k, v := range meta {
+		if err := store.SetMeta(tx, k, v); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	sum.Millis = float64(time.Since(start).Microseconds()) / 1000
+	return sum, nil
+}
+
+// collectGarbage deletes stale block versions that no test refers to, so
+// that they no longer cost a scan of every test on the next selection.
+func collectGarbage(q store.Querier) error {
+	stale, err := store.StaleBlocks(q)
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	unused := make(map[int64]bool, len(stale))
+	for _, b := range stale {
+		unused[b.ID] = true
+	}
+	err = store.EachTest(q, func(t *store.Test) error {
+		return store.DecodeIDs(t.Deps, func(id int64) bool {
+			delete(unused, id)
+			return len(unused) > 0
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for id := range unused {
+		if _, err := q.Exec("DELETE FROM blocks WHERE id = ?", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

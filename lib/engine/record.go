@@ -1,0 +1,298 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+		"time"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/selection"
+	"github.com/pytest-difftest/pytest-difftest/lib/store"
+)
+
+// Kinds of dependency in a record (see include/difftest.h).
+const (
+	DepLines = 0 // a Python file and the first lines of code objects run in it
+	DepData  = 1 // a file opened for reading
+)
+
+// Dep is one file a test depended on.
+type Dep struct {
+	Kind  uint8
+	Path  string
+	Lines []uint32
+}
+
+// TestRecord is what the plugin reports for one finished test.
+type TestRecord struct {
+	NodeID   string
+	Outcome  store.Outcome
+	Duration float64
+	Deps     []Dep
+}
+
+// DecodeRecords reads a batch in the format documented in
+// include/difftest.h.
+func DecodeRecords(b []byte) ([]TestRecord, error) {
+	r := reader{b: b}
+	n := r.u32()
+	if r.err == nil && uint64(n) > uint64(len(b)) {
+		return nil, errors.New("record batch: bad count")
+	}
+	out := make([]TestRecord, 0, n)
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		var t TestRecord
+		t.NodeID = r.str()
+		t.Outcome = store.Outcome(r.u8())
+		t.Duration = math.Float64frombits(r.u64())
+		nd := r.u32()
+		for j := uint32(0); j < nd && r.err == nil; j++ {
+			d := Dep{Kind: r.u8(), Path: r.str()}
+			nl := r.u32()
+			if r.err == nil && uint64(nl)*4 > uint64(len(r.b)) {
+				r.err = errors.New("bad line count")
+			}
+			for k := uint32(0); k < nl && r.err == nil; k++ {
+				d.Lines = append(d.Lines, r.u32())
+			}
+			t.Deps = append(t.Deps, d)
+		}
+		out = append(out, t)
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("record batch: %w", r.err)
+	}
+	if len(r.b) != 0 {
+		return nil, errors.New("record batch: trailing bytes")
+	}
+	return out, nil
+}
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) need(n int) bool {
+	if r.err == nil && len(r.b) < n {
+		r.err = errors.New("truncated")
+	}
+	return r.err == nil
+}
+
+func (r *reader) u8() uint8 {
+	if !r.need(1) {
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) u32() uint32 {
+	if !r.need(4) {
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+func (r *reader) u64() uint64 {
+	if !r.need(8) {
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := int(r.u32())
+	if !r.need(n) {
+		return ""
+	}
+	v := string(r.b[:n])
+	r.b = r.b[n:]
+	return v
+}
+
+// TestFile returns the test file part of a node id.
+func TestFile(nodeid string) string {
+	if i := strings.Index(nodeid, "::"); i >= 0 {
+		return nodeid[:i]
+	}
+	return nodeid
+}
+
+// Record writes a batch of finished tests in one transaction. Only
+// recording sessions may call it.
+func (s *Session) Record(batch []TestRecord) error {
+	if !s.cfg.Record {
+		return errors.New("record called in a selection-only session")
+	}
+	tx, err := s.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := time.Now().Unix()
+	envIDs, err := s.envBlockIDs(tx)
+	if err != nil {
+		return err
+	}
+	for _, t := range batch {
+		ids := append([]int64(nil), envIDs...)
+		for _, d := range t.Deps {
+			if !fingerprint.Safe(d.Path) {
+				continue
+			}
+			got, err := s.depIDs(tx, d)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, got...)
+		}
+		rec := store.Test{
+			NodeID:     t.NodeID,
+			File:       TestFile(t.NodeID),
+			Outcome:    t.Outcome,
+			Duration:   t.Duration,
+			RecordedAt: now,
+			Deps:       store.EncodeIDs(ids),
+		}
+		if err := store.UpsertTest(tx, rec); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.trimCache()
+	return nil
+}
+
+// envBlockIDs returns the ids of the environment blocks every test depends
+// on, creating them on first use.
+func (s *Session) envBlockIDs(q store.Querier) ([]int64, error) {
+	fi := s.envInfo
+	if fi.byName != nil {
+		return fi.skeleton, nil
+	}
+	if fi.id == 0 {
+		id, err := store.UpsertFile(q, store.File{Path: selection.EnvFile})
+		if err != nil {
+			return nil, err
+		}
+		fi.id = id
+	}
+	fi.byName = map[string]int64{}
+	for name, value := range fi.cur.Values {
+		id, err := store.UpsertBlock(q, fi.id, name, fi.cur.Checksums[name], []string{value})
+		if err != nil {
+			return nil, err
+		}
+		fi.byName[name] = id
+		fi.skeleton = append(fi.skeleton, id)
+	}
+	return fi.skeleton, nil
+}
+
+// depIDs maps one dependency to the ids of the current block versions it
+// stands for: for Python code, the module, class and "<defs>" blocks of the
+// file (SPEC 4.4b) and the function blocks whose code ran (4.4a).
+func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
+	fi := s.current(d.Path)
+	if !fi.state.Exists || fi.state.Unreadable {
+		// Gone already: nothing current to depend on. The test still
+		// depends on its own file, which exists.
+		return nil, nil
+	}
+	if fi.id == 0 || fi.changed {
+		if err := upsertFileState(q, fi); err != nil {
+			return nil, err
+		}
+		fi.changed = false
+	}
+	if fi.byName == nil {
+		fi.byName = map[string]int64{}
+	}
+	id := func(name string) (int64, error) {
+		if id, ok := fi.byName[name]; ok {
+			return id, nil
+		}
+		var names []string
+		if name == selection.Defs && fi.cur.File != nil {
+			names = fi.cur.File.Names
+		}
+		id, err := store.UpsertBlock(q, fi.id, name, fi.cur.Checksums[name], names)
+		if err != nil {
+			return 0, err
+		}
+		fi.byName[name] = id
+		return id, nil
+	}
+	f := fi.cur.File
+	if d.Kind == DepData || f == nil {
+		v, err := id(selection.Content)
+		return []int64{v}, err
+	}
+	if fi.skeleton == nil {
+		for _, b := range f.Blocks {
+			if b.Kind == blocks.Function {
+				continue
+			}
+			v, err := id(b.Name)
+			if err != nil {
+				return nil, err
+			}
+			fi.skeleton = append(fi.skeleton, v)
+		}
+	}
+	out := append([]int64(nil), fi.skeleton...)
+	if !f.Parsed {
+		return out, nil
+	}
+	for _, line := range d.Lines {
+		i := f.BlockAt(int(line))
+		if i < 0 || f.Blocks[i].Kind != blocks.Function {
+			continue
+		}
+		v, err := id(f.Blocks[i].Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// trimCache drops parsed blocks once more files than --diff-cache-size hold
+// them; the block ids already assigned stay valid.
+func (s *Session) trimCache() {
+	if s.parsed <= s.cfg.CacheSize {
+		return
+	}
+	for _, fi := range s.files {
+		if fi.cur != nil && fi.cur.File != nil && fi.skeleton != nil {
+			fi.cur = nil // parsed again if needed
+			s.parsed--
+		}
+		if s.parsed <= s.cfg.CacheSize/2 {
+			return
+		}
+	}
+}
+
+// parser returns the session's tree-sitter parser for the recording path;
+// recording is serial, so one serves it.
+func (s *Session) parser() *blocks.Parser {
+	if s.p == nil {
+		s.p = blocks.NewParser()
+	}
+	return s.p
+}

@@ -1,0 +1,299 @@
+// Package store keeps the baseline in one SQLite file: the fingerprint of
+// every file a test depended on, every version of a block that some test
+// recorded, and one row per test with its outcome and its dependencies.
+//
+// A test's dependencies are the ids of block versions (file, name,
+// checksum). A block version is stale when it no longer matches the file on
+// disk; a test is affected when any of its dependencies is stale (SPEC 4.5).
+// The comparison is per test: old versions stay until no test refers to them.
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// SchemaVersion is stored in PRAGMA user_version. A database with another
+// version is set aside rather than migrated: it is only a cache of test runs.
+const SchemaVersion = 1
+
+// applicationID marks our files ("dift") so that a foreign SQLite file at
+// our path is recognised and set aside.
+const applicationID = 0x64696674
+
+// Outcome of a test's last recorded run.
+type Outcome int
+
+const (
+	Passed Outcome = iota
+	Failed
+	Error
+	Skipped
+	XFailed
+)
+
+// Failing reports whether the test must run again regardless of its
+// dependencies (SPEC 4.6).
+func (o Outcome) Failing() bool { return o == Failed || o == Error }
+
+func (o Outcome) String() string {
+	switch o {
+	case Passed:
+		return "passed"
+	case Failed:
+		return "failed"
+	case Error:
+		return "error"
+	case Skipped:
+		return "skipped"
+	case XFailed:
+		return "xfailed"
+	}
+	return fmt.Sprintf("outcome(%d)", int(o))
+}
+
+// ErrNotDatabase means the file exists but is not a usable baseline of this
+// schema version; Open sets such a file aside, other callers report it.
+var ErrNotDatabase = errors.New("not a pytest-difftest database")
+
+const schema = `
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) WITHOUT ROWID;
+-- The fingerprint of each file at the last recording run: a stat match means
+-- unchanged without reading; size -1 means the file did not exist.
+CREATE TABLE files (
+	id       INTEGER PRIMARY KEY,
+	path     TEXT NOT NULL UNIQUE,
+	size     INTEGER NOT NULL,
+	mtime_ns INTEGER NOT NULL,
+	hash     INTEGER NOT NULL
+);
+-- Every block version some test depended on. stale is 1 when the version no
+-- longer matches files' fingerprint. names holds the defined names for the
+-- "<defs>" pseudo-block (stale when one of them disappeared).
+CREATE TABLE blocks (
+	id       INTEGER PRIMARY KEY,
+	file_id  INTEGER NOT NULL,
+	name     TEXT NOT NULL,
+	checksum INTEGER NOT NULL,
+	stale    INTEGER NOT NULL DEFAULT 0,
+	names    TEXT,
+	UNIQUE (file_id, name, checksum)
+);
+CREATE INDEX blocks_stale ON blocks (stale) WHERE stale = 1;
+-- deps: the sorted ids of the block versions the test depended on, as
+-- delta-encoded uvarints (see EncodeIDs).
+CREATE TABLE tests (
+	id          INTEGER PRIMARY KEY,
+	nodeid      TEXT NOT NULL UNIQUE,
+	file        TEXT NOT NULL,
+	outcome     INTEGER NOT NULL,
+	duration    REAL NOT NULL,
+	recorded_at INTEGER NOT NULL,
+	deps        BLOB NOT NULL
+);
+CREATE INDEX tests_file ON tests (file);
+-- A test file whose every collected test was recorded at content hash
+-- "hash"; another hash means it may hold tests we never ran.
+CREATE TABLE test_files (
+	path TEXT PRIMARY KEY,
+	hash INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+// DB is an open baseline.
+type DB struct {
+	*sql.DB
+	Path string
+}
+
+// Open opens the baseline at path, creating it if needed. A file that is not
+// a SQLite database, or one of another schema version, is renamed aside and
+// a new database started; the returned warning says so.
+func Open(path string) (db *DB, warning string, err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, "", fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	db, err = open(path, true)
+	if err == nil {
+		return db, "", nil
+	}
+	if !errors.Is(err, ErrNotDatabase) {
+		return nil, "", err
+	}
+	aside, rerr := setAside(path)
+	if rerr != nil {
+		return nil, "", fmt.Errorf("%s: %v; cannot set it aside: %w", path, err, rerr)
+	}
+	warning = fmt.Sprintf("%s: %v; moved it to %s and started a new baseline", path, err, aside)
+	db, err = open(path, true)
+	return db, warning, err
+}
+
+// OpenExisting opens a database for reading or merging without creating or
+// setting anything aside; ErrNotDatabase when it is not one of ours.
+func OpenExisting(path string) (*DB, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory", path)
+	}
+	return open(path, false)
+}
+
+func dsn(path string) string {
+	// _txlock=immediate: a writer takes the lock at BEGIN, so concurrent
+	// writers wait on busy_timeout instead of failing at COMMIT.
+	return "file:" + path + "?_busy_timeout=30000&_txlock=immediate&_journal_mode=WAL&_synchronous=NORMAL"
+}
+
+func open(path string, create bool) (*DB, error) {
+	if !create {
+		if err := checkHeader(path); err != nil {
+			return nil, err
+		}
+	}
+	sdb, err := sql.Open("sqlite3", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// One connection: SQLite serialises writers anyway, and one connection
+	// keeps PRAGMAs and ATTACHed databases in one place.
+	sdb.SetMaxOpenConns(1)
+	db := &DB{DB: sdb, Path: path}
+	if err := db.init(create); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// checkHeader rejects files that are not SQLite before the driver sees them.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := f.Read(head)
+	if n == 0 {
+		return nil // empty file: SQLite treats it as an empty database
+	}
+	if string(head[:n]) != "SQLite format 3\x00" {
+		return fmt.Errorf("%w (not a SQLite file)", ErrNotDatabase)
+	}
+	return nil
+}
+
+func (db *DB) init(create bool) error {
+	var version, appID int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return classify(err)
+	}
+	if err := db.QueryRow("PRAGMA application_id").Scan(&appID); err != nil {
+		return classify(err)
+	}
+	var tables int
+	if err := db.QueryRow("SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil {
+		return classify(err)
+	}
+	switch {
+	case tables == 0 && create:
+		return db.create()
+	case tables == 0:
+		return fmt.Errorf("%w (empty)", ErrNotDatabase)
+	case appID != applicationID:
+		return fmt.Errorf("%w (a SQLite file of another application)", ErrNotDatabase)
+	case version > SchemaVersion:
+		return fmt.Errorf("%w (schema version %d is newer than this pytest-difftest's %d)", ErrNotDatabase, version, SchemaVersion)
+	case version != SchemaVersion:
+		return fmt.Errorf("%w (unknown schema version %d)", ErrNotDatabase, version)
+	}
+	// A quick structural check catches truncated files that SQLite opens
+	// lazily and would only fail on later, mid-run.
+	var ok string
+	if err := db.QueryRow("PRAGMA quick_check(1)").Scan(&ok); err != nil {
+		return classify(err)
+	}
+	if ok != "ok" {
+		return fmt.Errorf("%w (damaged: %s)", ErrNotDatabase, ok)
+	}
+	return nil
+}
+
+func (db *DB) create() error {
+	tx, err := db.Begin()
+	if err != nil {
+		return classify(err)
+	}
+	defer tx.Rollback()
+	stmts := []string{
+		schema,
+		fmt.Sprintf("PRAGMA application_id = %d", applicationID),
+		fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion),
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(s); err != nil {
+			return classify(err)
+		}
+	}
+	return tx.Commit()
+}
+
+// classify turns SQLite's "file is not a database" family into ErrNotDatabase.
+func classify(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt) {
+		return fmt.Errorf("%w (%v)", ErrNotDatabase, err)
+	}
+	if strings.Contains(err.Error(), "file is not a database") || strings.Contains(err.Error(), "malformed") {
+		return fmt.Errorf("%w (%v)", ErrNotDatabase, err)
+	}
+	return err
+}
+
+func setAside(path string) (string, error) {
+	aside := fmt.Sprintf("%s.bad-%s", path, time.Now().UTC().Format("20060102T150405.000"))
+	if err := os.Rename(path, aside); err != nil {
+		return "", err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Rename(path+suffix, aside+suffix)
+	}
+	return aside, nil
+}
+
+// Meta returns a value from the meta table, "" when unset.
+func (db *DB) Meta(key string) (string, error) {
+	var v string
+	err := db.QueryRow("SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SetMeta stores key=value.
+func SetMeta(tx *sql.Tx, key, value string) error {
+	_, err := tx.Exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+	return err
+}
+
+// CountTests returns how many tests are recorded.
+func (db *DB) CountTests() (int, error) {
+	var n int
+	err := db.QueryRow("SELECT count(*) FROM tests").Scan(&n)
+	return n, err
+}

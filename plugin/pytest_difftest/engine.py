@@ -1,0 +1,125 @@
+"""The ctypes binding to the Go engine (include/difftest.h).
+
+The Go runtime starts when the library is loaded and can never be unloaded,
+so the library is loaded once, lazily, and only when a ``--diff*`` option is
+active. A forked child must never call into Go: every call checks the pid.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import faulthandler
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+LIBRARY = Path(__file__).with_name("_difftest.so")
+
+OK, FAILED, PANICKED = 0, 1, 2
+
+
+class EngineError(Exception):
+    """An error reported by the engine, as one line."""
+
+    def __init__(self, message: str, internal: bool = False, detail: str = "") -> None:
+        super().__init__(message)
+        self.internal = internal
+        self.detail = detail
+
+
+class ForkedChild(EngineError):
+    """Raised instead of calling into Go from a forked child."""
+
+
+_lib: Optional[ctypes.CDLL] = None
+_pid = 0
+
+
+def library() -> ctypes.CDLL:
+    """Load the engine once per process."""
+    global _lib, _pid
+    if _lib is not None:
+        check_pid()
+        return _lib
+    if not LIBRARY.exists():
+        raise EngineError(
+            f"pytest-difftest: the engine library is missing ({LIBRARY}); "
+            "reinstall the package with `pip install` on a machine with Go and a C compiler"
+        )
+    # A crash inside Go should at least leave a Python traceback behind.
+    if not faulthandler.is_enabled():
+        faulthandler.enable()
+    try:
+        lib = ctypes.CDLL(str(LIBRARY))
+    except OSError as exc:
+        raise EngineError(f"pytest-difftest: cannot load {LIBRARY}: {exc}") from None
+    out = ctypes.POINTER(ctypes.c_void_p)
+    handle = ctypes.c_size_t
+    lib.dt_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(handle), out]
+    lib.dt_select.argtypes = [handle, out]
+    lib.dt_record.argtypes = [handle, ctypes.c_char_p, ctypes.c_size_t, out]
+    lib.dt_finish.argtypes = [handle, ctypes.c_char_p, out]
+    lib.dt_close.argtypes = [handle, out]
+    for name in ("dt_open", "dt_select", "dt_record", "dt_finish", "dt_close"):
+        getattr(lib, name).restype = ctypes.c_int
+    lib.dt_free.argtypes = [ctypes.c_void_p]
+    lib.dt_free.restype = None
+    _lib, _pid = lib, os.getpid()
+    return lib
+
+
+def check_pid() -> None:
+    if _pid and os.getpid() != _pid:
+        raise ForkedChild("pytest-difftest: not calling the engine from a forked child")
+
+
+def _take(lib: ctypes.CDLL, ptr: Optional[int]) -> str:
+    if not ptr:
+        return ""
+    try:
+        return ctypes.string_at(ptr).decode("utf-8", "replace")
+    finally:
+        lib.dt_free(ptr)
+
+
+def call(name: str, *args: Any) -> Any:
+    """Call an engine function whose last parameter is ``char **out``;
+    return its decoded JSON result or raise EngineError."""
+    lib = library()
+    out = ctypes.c_void_p()
+    code = getattr(lib, name)(*args, ctypes.byref(out))
+    text = _take(lib, out.value)
+    if code == OK:
+        return json.loads(text) if text else None
+    first, _, rest = text.partition("\n")
+    raise EngineError(first or f"{name} failed", internal=code == PANICKED, detail=rest)
+
+
+class Session:
+    """One pytest session's handle on the engine."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        lib = library()
+        handle = ctypes.c_size_t()
+        out = ctypes.c_void_p()
+        code = lib.dt_open(json.dumps(config).encode(), ctypes.byref(handle), ctypes.byref(out))
+        text = _take(lib, out.value)
+        if code != OK:
+            first, _, rest = text.partition("\n")
+            raise EngineError(first, internal=code == PANICKED, detail=rest)
+        self._handle = handle.value
+
+    def select(self) -> dict[str, Any]:
+        return call("dt_select", self._handle)  # type: ignore[no-any-return]
+
+    def record(self, batch: bytes) -> None:
+        call("dt_record", self._handle, batch, len(batch))
+
+    def finish(self, info: dict[str, Any]) -> dict[str, Any]:
+        return call("dt_finish", self._handle, json.dumps(info).encode())  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self._handle:
+            handle, self._handle = self._handle, 0
+            call("dt_close", handle)

@@ -1,0 +1,126 @@
+"""Command-line options and ini keys (SPEC 2), declared and validated in one
+place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pytest
+
+DEFAULT_BATCH_SIZE = 20
+DEFAULT_CACHE_SIZE = 100_000
+
+
+def addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("difftest", "pytest-difftest: run only the tests affected by a change")
+    group.addoption(
+        "--diff", action="store_true", default=False,
+        help="run only the tests affected by changes since the baseline; records nothing",
+    )
+    group.addoption(
+        "--diff-baseline", action="store_true", default=False,
+        help="record the baseline: everything the first time, then the affected and pending tests",
+    )
+    group.addoption(
+        "--diff-force", action="store_true", default=False,
+        help="with --diff-baseline: run and record every test",
+    )
+    group.addoption(
+        "--diff-v", action="store_true", default=False,
+        help="verbose: timings, counts and changed files",
+    )
+    group.addoption(
+        "--diff-why", action="store_true", default=False,
+        help="print why each selected test was selected",
+    )
+    group.addoption(
+        "--diff-batch-size", metavar="N", default=None,
+        help=f"test records written per transaction (default {DEFAULT_BATCH_SIZE}; ini: diff_batch_size)",
+    )
+    group.addoption(
+        "--diff-cache-size", metavar="N", default=None,
+        help=f"files whose parsed blocks are kept in memory (default {DEFAULT_CACHE_SIZE}; ini: diff_cache_size)",
+    )
+    group.addoption(
+        "--diff-remote", metavar="URL", default=None,
+        help="remote baseline, s3://bucket/key.db or file:///path/key.db (ini: diff_remote_url)",
+    )
+    group.addoption(
+        "--diff-upload", action="store_true", default=False,
+        help="after a successful --diff-baseline, upload the database to the remote",
+    )
+    parser.addini("diff_batch_size", f"test records written per transaction (default {DEFAULT_BATCH_SIZE})", default=None)
+    parser.addini("diff_cache_size", f"files whose parsed blocks are kept in memory (default {DEFAULT_CACHE_SIZE})", default=None)
+    parser.addini("diff_remote_url", "remote baseline URL (s3://bucket/key.db or file:///path/key.db)", default=None)
+
+
+@dataclass(frozen=True)
+class Settings:
+    record: bool
+    force: bool
+    verbose: bool
+    why: bool
+    batch_size: int
+    cache_size: int
+    remote: Optional[str]
+    upload: bool
+
+
+def active(config: pytest.Config) -> bool:
+    """Whether any --diff* command-line option was given (SPEC 1.3)."""
+    o = config.option
+    return bool(
+        o.diff or o.diff_baseline or o.diff_force or o.diff_v or o.diff_why or o.diff_upload
+        or o.diff_batch_size is not None or o.diff_cache_size is not None or o.diff_remote is not None
+    )
+
+
+def _positive_int(name: str, value: object) -> int:
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        raise pytest.UsageError(f"{name}: expected a positive whole number, got {value!r}") from None
+    if n <= 0:
+        raise pytest.UsageError(f"{name}: expected a positive whole number, got {value!r}")
+    return n
+
+
+def _setting(config: pytest.Config, option: str, flag: str, ini: str, default: object) -> tuple[str, object]:
+    value = getattr(config.option, option)
+    if value is not None:
+        return flag, value
+    value = config.getini(ini)
+    if value not in (None, ""):
+        return ini, value
+    return flag, default
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Read and validate the options; raise pytest.UsageError (exit 4)."""
+    o = config.option
+    if not (o.diff or o.diff_baseline):
+        raise pytest.UsageError(
+            "pytest-difftest: --diff-force, --diff-v, --diff-why, --diff-upload and the "
+            "--diff-* settings need --diff or --diff-baseline"
+        )
+    if o.diff_force and not o.diff_baseline:
+        raise pytest.UsageError("pytest-difftest: --diff-force needs --diff-baseline")
+    batch_size = _positive_int(*_setting(config, "diff_batch_size", "--diff-batch-size", "diff_batch_size", DEFAULT_BATCH_SIZE))
+    cache_size = _positive_int(*_setting(config, "diff_cache_size", "--diff-cache-size", "diff_cache_size", DEFAULT_CACHE_SIZE))
+    _, remote = _setting(config, "diff_remote", "--diff-remote", "diff_remote_url", None)
+    remote_url = str(remote).strip() if remote not in (None, "") else None
+    if o.diff_upload and not o.diff_baseline:
+        raise pytest.UsageError("pytest-difftest: --diff-upload needs --diff-baseline")
+    if o.diff_upload and not remote_url:
+        raise pytest.UsageError("pytest-difftest: --diff-upload needs --diff-remote or diff_remote_url")
+    return Settings(
+        record=bool(o.diff_baseline),
+        force=bool(o.diff_force),
+        verbose=bool(o.diff_v),
+        why=bool(o.diff_why),
+        batch_size=batch_size,
+        cache_size=cache_size,
+        remote=remote_url,
+        upload=bool(o.diff_upload),
+    )
