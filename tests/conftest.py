@@ -82,3 +82,233 @@ def write(pytester: pytest.Pytester, files: dict[str, str]) -> None:
 
 def ids(*names: str) -> set[str]:
     return set(names)
+
+
+# --- added for the end-to-end suite ---------------------------------------
+
+import os
+import shutil
+import sys
+import textwrap
+import time
+
+
+@pytest.fixture(autouse=True)
+def _clean_subprocess_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No stale .pyc masking a same-second edit, and no xdist variables of
+    the outer run leaking into the inner pytest (it is not a worker)."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    for name in list(os.environ):
+        if name.startswith("PYTEST_XDIST") or name in ("PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS"):
+            monkeypatch.delenv(name, raising=False)
+
+
+def nodes(path: str, *names: str) -> set[str]:
+    """{"path::name", ...} for tests of one file."""
+    return {f"{path}::{n}" for n in names}
+
+
+def bump_mtime(path: Path) -> None:
+    """Make sure the file's mtime differs from any earlier one, so that an
+    edit that keeps the size is still seen by a size+mtime check."""
+    st = path.stat()
+    t = max(st.st_mtime_ns + 2_000_000_000, time.time_ns())
+    os.utime(path, ns=(t, t))
+
+
+def touch_edit(pytester: pytest.Pytester, rel: str, old: str, new: str) -> None:
+    """Replace the one occurrence of `old` by `new` in a project file (UTF-8),
+    then bump its mtime."""
+    p = pytester.path / rel
+    text = p.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {rel}"
+    p.write_text(text.replace(old, new), encoding="utf-8")
+    bump_mtime(p)
+
+
+def project(pytester: pytest.Pytester, files: dict[str, str], ini: bool = True) -> None:
+    """Write a project at pytester.path; with ini=True a bare pytest.ini
+    pins rootdir to pytester.path."""
+    if ini:
+        files = {"pytest.ini": "[pytest]\n", **files}
+    write(pytester, files)
+
+
+def rows(pytester: pytest.Pytester) -> list[tuple]:
+    """Every column of every recorded test, to compare the database before
+    and after a run."""
+    con = sqlite3.connect(db_file(pytester))
+    try:
+        return sorted(con.execute("SELECT * FROM tests ORDER BY nodeid"))
+    finally:
+        con.close()
+
+
+def output(result: pytest.RunResult) -> str:
+    return result.stdout.str() + "\n" + result.stderr.str()
+
+
+def assert_usage_error(result: pytest.RunResult, *mentions: str) -> None:
+    """Exit 4, one non-blank line of output, no traceback, naming `mentions`."""
+    text = output(result)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, text
+    assert "Traceback" not in text, text
+    lines = [l for l in text.splitlines() if l.strip()]
+    assert len(lines) == 1, text
+    for m in mentions:
+        assert m in lines[0], text
+
+
+# The common project: functions, a class, a decorator, a nested function, a
+# lazily imported module, in three source modules with one test file each.
+CALC = '''
+RATE = 2
+
+
+def add(a, b):
+    return a + b
+
+
+def sub(a, b):
+    return a - b
+
+
+def outer(x):
+    def inner(y):
+        return y + 1
+
+    return inner(x) * 2
+
+
+def other_outer(x):
+    def helper(y):
+        return y - 1
+
+    return helper(x) * 2
+
+
+def fancy():
+    import extra
+
+    return extra.value()
+'''
+
+EXTRA = '''
+def value():
+    return 42
+'''
+
+BANK = '''
+class Account:
+    fee = 1
+
+    def __init__(self, balance):
+        self.balance = balance
+
+    def deposit(self, n):
+        self.balance += n
+        return self.balance
+
+    def withdraw(self, n):
+        self.balance -= n + self.fee
+        return self.balance
+'''
+
+DECO = '''
+import functools
+
+
+def twice(f):
+    @functools.wraps(f)
+    def wrapper(*args):
+        return 2 * f(*args)
+
+    return wrapper
+
+
+def thrice(f):
+    @functools.wraps(f)
+    def wrapper(*args):
+        return 3 * f(*args)
+
+    return wrapper
+'''
+
+SHAPES = '''
+import deco
+
+
+@deco.twice
+def area(n):
+    return n * n
+'''
+
+TEST_CALC = '''
+import calc
+
+
+def test_add():
+    assert calc.add(1, 2) == 3
+
+
+def test_sub():
+    assert calc.sub(3, 1) == 2
+
+
+def test_outer():
+    assert calc.outer(1) == 4
+
+
+def test_other_outer():
+    assert calc.other_outer(1) == 0
+
+
+def test_fancy():
+    assert calc.fancy() == 42
+'''
+
+TEST_BANK = '''
+from bank import Account
+
+
+def test_deposit():
+    assert Account(10).deposit(5) == 15
+
+
+def test_withdraw():
+    assert Account(10).withdraw(5) < 10
+'''
+
+TEST_SHAPES = '''
+import shapes
+
+
+def test_area():
+    assert shapes.area(3) in (18, 27)
+'''
+
+COMMON = {
+    "calc.py": CALC,
+    "extra.py": EXTRA,
+    "bank.py": BANK,
+    "deco.py": DECO,
+    "shapes.py": SHAPES,
+    "test_calc.py": TEST_CALC,
+    "test_bank.py": TEST_BANK,
+    "test_shapes.py": TEST_SHAPES,
+}
+
+CALC_TESTS = nodes("test_calc.py", "test_add", "test_sub", "test_outer", "test_other_outer", "test_fancy")
+BANK_TESTS = nodes("test_bank.py", "test_deposit", "test_withdraw")
+SHAPES_TESTS = nodes("test_shapes.py", "test_area")
+ALL_TESTS = CALC_TESTS | BANK_TESTS | SHAPES_TESTS
+
+
+@pytest.fixture
+def common(pytester: pytest.Pytester) -> pytest.Pytester:
+    """The common project, with a baseline recorded (all tests passed)."""
+    project(pytester, COMMON)
+    result = baseline(pytester)
+    assert result.ret == 0, output(result)
+    assert ran(result) == ALL_TESTS
+    return pytester

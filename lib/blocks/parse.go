@@ -46,11 +46,27 @@ func (p *Parser) Parse(src []byte) (f File) {
 	if !ok || len(text) >= math.MaxUint32 {
 		return wholeFile(src)
 	}
-	s := newSplitter(text)
-	if !p.ts.walk(text, s.events) || !s.finish() {
+	whole := []int{0, len(text)}
+	bounds := whole
+	if len(text) > pieceSize {
+		bounds = pieces(text, pieceSize)
+	}
+	f, ok = p.split(text, bounds)
+	if !ok && len(bounds) > 2 {
+		f, ok = p.split(text, whole)
+	}
+	if !ok {
 		return wholeFile(src)
 	}
-	return s.file()
+	return f
+}
+
+func (p *Parser) split(text []byte, bounds []int) (File, bool) {
+	s := newSplitter(text)
+	if !p.ts.walk(text, bounds, s.events) || !s.finish() {
+		return File{}, false
+	}
+	return s.file(), true
 }
 
 func wholeFile(src []byte) File {

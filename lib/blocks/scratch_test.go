@@ -29,7 +29,7 @@ func TestScratchTree(t *testing.T) {
 	defer p.Close()
 	g := pythonGrammar()
 	depth := 0
-	ok := p.ts.walk(src, func(evs []event) bool {
+	ok := p.ts.walk(src, []int{0, len(src)}, func(evs []event) bool {
 		for _, e := range evs {
 			switch e.kind {
 			case evLeave:
@@ -72,7 +72,7 @@ func TestScratchSplit(t *testing.T) {
 	defer p.Close()
 	t0 := time.Now()
 	n := 0
-	p.ts.walk(src, func(evs []event) bool { n += len(evs); return true })
+	p.ts.walk(src, []int{0, len(src)}, func(evs []event) bool { n += len(evs); return true })
 	t1 := time.Now()
 	f := p.Parse(src)
 	fmt.Println(len(src), n, "walk-only", t1.Sub(t0), "full", time.Since(t1), f.Parsed)
@@ -83,10 +83,10 @@ func TestScratchParseOnly(t *testing.T) {
 		src := genScratch(sz)
 		p := NewParser()
 		t0 := time.Now()
-		ok := p.ts.walk(src, func(evs []event) bool { return false })
+		ok := p.ts.walk(src, []int{0, len(src)}, func(evs []event) bool { return false })
 		t1 := time.Now()
 		n := 0
-		p.ts.walk(src, func(evs []event) bool { n += len(evs); return true })
+		p.ts.walk(src, []int{0, len(src)}, func(evs []event) bool { n += len(evs); return true })
 		fmt.Println(len(src), ok, "parse", t1.Sub(t0), "parse+walk", time.Since(t1), n)
 		p.Close()
 	}

@@ -66,15 +66,19 @@ typedef struct {
   uint8_t kind;
 } event;
 
-// state: 0 = report the current node, 1 = move past it, 2 = done.
+// state: 0 = report the current node, 1 = move past it, 2 = done. The
+// root itself is not reported: the caller stands in for it, so that a file
+// parsed in pieces yields the same events as parsed at once.
 typedef struct {
   TSTreeCursor cur;
+  uint32_t depth;
   int state;
 } walker;
 
 static void walker_init(walker *w, TSTree *t) {
   w->cur = ts_tree_cursor_new(ts_tree_root_node(t));
-  w->state = 0;
+  w->depth = 1;
+  w->state = ts_tree_cursor_goto_first_child(&w->cur) ? 0 : 2;
 }
 
 static void walker_free(walker *w) { ts_tree_cursor_delete(&w->cur); }
@@ -95,13 +99,15 @@ static int walker_next(walker *w, event *out, int n) {
       e->field = ts_tree_cursor_current_field_id(&w->cur);
       if (ts_tree_cursor_goto_first_child(&w->cur)) {
         e->kind = evEnter;
+        w->depth++;
       } else {
         e->kind = evLeaf;
         w->state = 1;
       }
     } else if (ts_tree_cursor_goto_next_sibling(&w->cur)) {
       w->state = 0;
-    } else if (ts_tree_cursor_goto_parent(&w->cur)) {
+    } else if (w->depth > 1 && ts_tree_cursor_goto_parent(&w->cur)) {
+      w->depth--;
       event *e = &out[k++];
       e->start = e->end = 0;
       e->sym = e->field = 0;
@@ -221,13 +227,24 @@ func (t *tsParser) close() {
 	}
 }
 
-// walk parses src and calls fn with batches of events. It returns false if
-// the source has a syntax error or could not be parsed at all; fn returning
-// false stops the walk.
-func (t *tsParser) walk(src []byte, fn func([]event) bool) bool {
+// walk parses the pieces src[bounds[i]:bounds[i+1]] one after the other
+// and calls fn with batches of the events of their top-level nodes, offsets
+// relative to src. It returns false if a piece has a syntax error or could
+// not be parsed at all, or if fn returns false.
+func (t *tsParser) walk(src []byte, bounds []int, fn func([]event) bool) bool {
 	if t.p == nil {
 		return false
 	}
+	evs := make([]event, 4096)
+	for i := 0; i+1 < len(bounds); i++ {
+		if !t.walkPiece(src[bounds[i]:bounds[i+1]], uint32(bounds[i]), evs, fn) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *tsParser) walkPiece(src []byte, base uint32, evs []event, fn func([]event) bool) bool {
 	var ptr *C.char
 	if len(src) > 0 {
 		ptr = (*C.char)(unsafe.Pointer(&src[0]))
@@ -246,14 +263,13 @@ func (t *tsParser) walk(src []byte, fn func([]event) bool) bool {
 	C.walker_init(&w, tree)
 	defer C.walker_free(&w)
 	var cbuf [4096]C.event
-	evs := make([]event, len(cbuf))
 	for {
-		n := int(C.walker_next(&w, &cbuf[0], C.int(len(cbuf))))
+		n := int(C.walker_next(&w, &cbuf[0], C.int(min(len(cbuf), len(evs)))))
 		if n == 0 {
 			return true
 		}
 		for i, e := range cbuf[:n] {
-			evs[i] = event{uint32(e.start), uint32(e.end), uint16(e.sym), uint16(e.field), uint8(e.kind)}
+			evs[i] = event{base + uint32(e.start), base + uint32(e.end), uint16(e.sym), uint16(e.field), uint8(e.kind)}
 		}
 		if !fn(evs[:n]) {
 			return false

@@ -16,8 +16,11 @@ import (
 // copyBufSize is the chunk size for copies (and thus progress granularity).
 const copyBufSize = 1 << 20
 
-// errStalled is the cancellation cause used when a transfer makes no progress.
-var errStalled = errors.New("transfer stalled")
+// Cancellation causes of the watchdog.
+var (
+	errStalled  = errors.New("transfer stalled")
+	errNoAnswer = errors.New("no answer")
+)
 
 // errIncomplete reports a copy shorter than announced.
 var errIncomplete = errors.New("incomplete transfer")
@@ -151,8 +154,9 @@ func hashFile(ctx context.Context, p string, h hash.Hash) ([]byte, error) {
 
 // progressReadSeeker reports progress as it is read; a Seek (the SDK rewinds
 // the body to sign it or to retry) moves the reported position accordingly.
-// Each Read also feeds a watchdog, which cancels the transfer when reads stop
-// for longer than the idle timeout before the body has been read fully.
+// Reads feed a watchdog: while the body is being read it allows idleTimeout
+// between reads, and once the body has been read it allows responseTimeout
+// for the answer.
 type progressReadSeeker struct {
 	r        io.ReadSeeker
 	done     int64
@@ -166,9 +170,9 @@ func (p *progressReadSeeker) Read(b []byte) (int, error) {
 	p.done += int64(n)
 	if p.watchdog != nil {
 		if err == io.EOF || (p.total >= 0 && p.done >= p.total) {
-			p.watchdog.stop()
+			p.watchdog.arm(responseTimeout, errNoAnswer)
 		} else {
-			p.watchdog.kick()
+			p.watchdog.arm(idleTimeout, errStalled)
 		}
 	}
 	if n > 0 && p.progress != nil {
@@ -182,54 +186,54 @@ func (p *progressReadSeeker) Seek(offset int64, whence int) (int64, error) {
 	if err == nil {
 		p.done = pos
 		if p.watchdog != nil {
-			p.watchdog.restart()
+			p.watchdog.arm(responseTimeout, errNoAnswer)
 		}
 	}
 	return pos, err
 }
 
-// kickReader kicks a watchdog on every Read and stops it at the end.
-type kickReader struct {
+// idleReader re-arms a watchdog with idleTimeout on every Read.
+type idleReader struct {
 	r io.Reader
 	w *watchdog
 }
 
-func (k *kickReader) Read(b []byte) (int, error) {
+func (k *idleReader) Read(b []byte) (int, error) {
 	n, err := k.r.Read(b)
-	if err != nil {
-		k.w.stop()
-	} else {
-		k.w.kick()
-	}
+	k.w.arm(idleTimeout, errStalled)
 	return n, err
 }
 
-// watchdog calls cancel when kick has not been called for idle.
+// watchdog cancels an operation, with a cause, when it is not re-armed in
+// time. It bounds each phase of an operation across all its retries: waiting
+// for an answer (responseTimeout, cause errNoAnswer) and moving data
+// (idleTimeout, cause errStalled).
 type watchdog struct {
 	mu      sync.Mutex
-	idle    time.Duration
 	t       *time.Timer
+	cause   error
 	stopped bool
 }
 
-func newWatchdog(idle time.Duration, cancel func()) *watchdog {
-	return &watchdog{idle: idle, t: time.AfterFunc(idle, cancel)}
+func newWatchdog(d time.Duration, cause error, cancel context.CancelCauseFunc) *watchdog {
+	w := &watchdog{cause: cause}
+	w.t = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		c := w.cause
+		w.mu.Unlock()
+		cancel(c)
+	})
+	return w
 }
 
-func (w *watchdog) kick() {
+// arm restarts the countdown with d; cause is what a timeout reports.
+func (w *watchdog) arm(d time.Duration, cause error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.stopped {
-		w.t.Reset(w.idle)
+		w.cause = cause
+		w.t.Reset(d)
 	}
-}
-
-// restart re-arms a stopped watchdog (the body is being read again).
-func (w *watchdog) restart() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.stopped = false
-	w.t.Reset(w.idle)
 }
 
 func (w *watchdog) stop() {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -311,20 +312,24 @@ func TestFileList(t *testing.T) {
 }
 
 func TestWatchdog(t *testing.T) {
+	var got atomic.Value
 	fired := make(chan struct{})
-	w := newWatchdog(20*time.Millisecond, func() { close(fired) })
+	w := newWatchdog(20*time.Millisecond, errNoAnswer, func(cause error) { got.Store(cause); close(fired) })
 	for i := 0; i < 5; i++ {
 		time.Sleep(5 * time.Millisecond)
-		w.kick()
+		w.arm(20*time.Millisecond, errStalled)
 	}
 	select {
 	case <-fired:
-		t.Fatal("watchdog fired while kicked")
+		t.Fatal("watchdog fired while re-armed")
 	default:
 	}
 	select {
 	case <-fired:
 	case <-time.After(2 * time.Second):
 		t.Fatal("watchdog did not fire")
+	}
+	if got.Load() != errStalled {
+		t.Fatalf("cause %v, want %v", got.Load(), errStalled)
 	}
 }

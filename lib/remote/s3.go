@@ -29,18 +29,19 @@ import (
 	"github.com/aws/smithy-go/logging"
 )
 
-// Network limits. An unreachable endpoint fails within
-// maxAttempts*dialTimeout plus the backoff (well under 20 s; a refused
-// connection fails in about a second), and a transfer that stops moving for
-// idleTimeout is abandoned; a slow but progressing transfer is never cut.
+// Network limits. Each phase of an operation is bounded across all its
+// retries: an endpoint that refuses connections fails in about a second, one
+// that cannot be reached or does not answer fails within responseTimeout, and
+// a transfer that stops moving for idleTimeout is abandoned; a slow but
+// progressing transfer is never cut.
 var (
-	dialTimeout           = 4 * time.Second
-	tlsHandshakeTimeout   = 10 * time.Second
-	responseHeaderTimeout = 2 * time.Minute // after the request body was sent
-	idleTimeout           = 60 * time.Second
-	credentialsTimeout    = 15 * time.Second
-	maxAttempts           = 3
-	maxBackoff            = 2 * time.Second
+	dialTimeout        = 4 * time.Second
+	tlsTimeout         = 10 * time.Second
+	responseTimeout    = 20 * time.Second // until the answer starts, retries included
+	idleTimeout        = 60 * time.Second // between reads of a body
+	credentialsTimeout = 15 * time.Second
+	maxAttempts        = 3
+	maxBackoff         = 2 * time.Second
 )
 
 // Operation names, for error classification.
@@ -98,7 +99,16 @@ func newS3Client(loc location, opts Options) (*s3Client, error) {
 	keyID := env.first("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY")
 	secret := env.first("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY")
 	token := env.first("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+	if _, ok := opts.Env["AWS_ACCESS_KEY_ID"]; ok {
+		// Keys from Python: a token left in the process environment
+		// belongs to other keys.
+		token = strings.TrimSpace(opts.Env["AWS_SESSION_TOKEN"])
+		if token == "" {
+			token = strings.TrimSpace(opts.Env["AWS_SECURITY_TOKEN"])
+		}
+	}
 	c.red.add(keyID, secret, token)
+	c.red.add(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
 	// Anything in Env that looks secret is redacted too, whatever its name.
 	for k, v := range opts.Env {
 		uk := strings.ToUpper(k)
@@ -112,8 +122,8 @@ func newS3Client(loc location, opts Options) (*s3Client, error) {
 			d.Timeout = dialTimeout
 		}).
 		WithTransportOptions(func(tr *http.Transport) {
-			tr.TLSHandshakeTimeout = tlsHandshakeTimeout
-			tr.ResponseHeaderTimeout = responseHeaderTimeout
+			tr.TLSHandshakeTimeout = tlsTimeout
+			tr.ResponseHeaderTimeout = responseTimeout
 		})
 
 	lo := []func(*config.LoadOptions) error{
@@ -183,6 +193,10 @@ func newS3Client(loc location, opts Options) (*s3Client, error) {
 		u, err := url.Parse(endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, newError(shown, KindConfig, fmt.Sprintf("invalid endpoint URL %s (expected http://host:port or https://host)", safeURL(endpoint)))
+		}
+		if u.User != nil {
+			pw, _ := u.User.Password()
+			c.red.add(u.User.Username(), pw)
 		}
 		c.endpoint = strings.TrimSuffix(safeURL(endpoint), "/")
 	}
@@ -268,6 +282,11 @@ func (c *s3Client) ensureCredentials(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctxError(c.String(), ctx.Err())
 		}
+		// Falling through to the instance metadata service means nothing
+		// was configured: the SDK's chain of reasons adds nothing then.
+		if strings.Contains(err.Error(), "EC2 IMDS") {
+			return newError(c.String(), KindCredentials, noCredsCause)
+		}
 		return newError(c.String(), KindCredentials, noCredsCause+": "+c.short(err))
 	}
 	c.red.add(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
@@ -296,7 +315,7 @@ func (c *s3Client) Fetch(ctx context.Context, localPath, etag string) (FetchResu
 	if etag != "" {
 		in.IfNoneMatch = aws.String(`"` + etag + `"`)
 	}
-	wd := newWatchdog(idleTimeout, func() { cancel(errStalled) })
+	wd := newWatchdog(responseTimeout, errNoAnswer, cancel)
 	defer wd.stop()
 	out, err := c.client.GetObject(ctx, in)
 	if err != nil {
@@ -315,8 +334,8 @@ func (c *s3Client) Fetch(ctx context.Context, localPath, etag string) (FetchResu
 	if out.ContentLength != nil {
 		total = *out.ContentLength
 	}
-	wd.kick()
-	n, err := writeAtomic(ctx, localPath, &kickReader{r: out.Body, w: wd}, total, nil, c.opts.Progress)
+	wd.arm(idleTimeout, errStalled)
+	n, err := writeAtomic(ctx, localPath, &idleReader{r: out.Body, w: wd}, total, nil, c.opts.Progress)
 	if err != nil {
 		var re *readError
 		switch {
@@ -368,7 +387,7 @@ func (c *s3Client) Upload(ctx context.Context, localPath string) (string, error)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	wd := newWatchdog(idleTimeout, func() { cancel(errStalled) })
+	wd := newWatchdog(responseTimeout, errNoAnswer, cancel)
 	defer wd.stop()
 	body := &progressReadSeeker{r: f, total: size, progress: c.opts.Progress, watchdog: wd}
 	if c.opts.Progress != nil {
@@ -395,6 +414,8 @@ func (c *s3Client) Upload(ctx context.Context, localPath string) (string, error)
 // headETag asks for the ETag when a response lacked it ("" on failure: the
 // next Fetch then simply downloads again).
 func (c *s3Client) headETag(ctx context.Context) string {
+	ctx, cancel := context.WithTimeoutCause(ctx, responseTimeout, errNoAnswer)
+	defer cancel()
 	out, err := c.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.loc.bucket), Key: aws.String(c.loc.key)})
 	if err != nil {
 		return ""
@@ -414,10 +435,14 @@ func (c *s3Client) list(ctx context.Context) ([]string, error) {
 	})
 	var urls []string
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		pctx, cancel := context.WithTimeoutCause(ctx, responseTimeout, errNoAnswer)
+		page, err := p.NextPage(pctx)
 		if err != nil {
-			return nil, c.classify(ctx, err, opList)
+			err = c.classify(pctx, err, opList)
+			cancel()
+			return nil, err
 		}
+		cancel()
 		for _, obj := range page.Contents {
 			k := aws.ToString(obj.Key)
 			if strings.HasSuffix(k, ".db") && strings.HasPrefix(k, c.loc.key) && !strings.Contains(k[len(c.loc.key):], "/") {
@@ -441,8 +466,11 @@ func isNotModified(err error) bool {
 // classify turns an SDK or network error into a one-line *Error.
 func (c *s3Client) classify(ctx context.Context, err error, op string) error {
 	u := c.String()
-	if errors.Is(context.Cause(ctx), errStalled) {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errStalled):
 		return newError(u, KindUnreachable, fmt.Sprintf("transfer stalled (no data for %s)", idleTimeout))
+	case errors.Is(cause, errNoAnswer):
+		return newError(u, KindUnreachable, fmt.Sprintf("cannot reach endpoint %s: no answer within %s", c.endpointFor(err), responseTimeout))
 	}
 	if ctx.Err() != nil {
 		return ctxError(u, ctx.Err())
@@ -488,7 +516,7 @@ func (c *s3Client) classify(ctx context.Context, err error, op string) error {
 	}
 	switch {
 	case status == http.StatusNotFound:
-		if op == opList {
+		if op == opList || op == opPut {
 			return newError(u, KindNoBucket, "bucket does not exist")
 		}
 		return newError(u, KindNotFound, "object does not exist")
@@ -535,7 +563,6 @@ func (c *s3Client) networkCause(err error) (string, bool) {
 	var hostErr x509.HostnameError
 	var recErr tls.RecordHeaderError
 	var opErr *net.OpError
-	var urlErr *url.Error
 	switch {
 	case errors.As(err, &dnsErr):
 		what = "host not found"
@@ -562,16 +589,22 @@ func (c *s3Client) networkCause(err error) (string, bool) {
 	default:
 		return "", false
 	}
-	endpoint := c.endpoint
-	if endpoint == "" && errors.As(err, &urlErr) {
-		if pu, perr := url.Parse(urlErr.URL); perr == nil {
-			endpoint = pu.Scheme + "://" + pu.Host
+	return "cannot reach endpoint " + c.endpointFor(err) + ": " + what, true
+}
+
+// endpointFor names the endpoint for a message: the custom endpoint, else the
+// host the failed request went to.
+func (c *s3Client) endpointFor(err error) string {
+	if c.endpoint != "" {
+		return c.endpoint
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		if pu, perr := url.Parse(urlErr.URL); perr == nil && pu.Host != "" {
+			return pu.Scheme + "://" + pu.Host
 		}
 	}
-	if endpoint == "" {
-		endpoint = "for s3://" + c.loc.bucket
-	}
-	return "cannot reach endpoint " + endpoint + ": " + what, true
+	return "for s3://" + c.loc.bucket
 }
 
 // short renders an underlying error as a redacted single line of bounded

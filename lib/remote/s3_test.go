@@ -432,7 +432,10 @@ func TestS3Cancelled(t *testing.T) {
 		w.WriteHeader(200)
 		w.Write(make([]byte, 1000))
 		w.(http.Flusher).Flush()
-		started <- struct{}{}
+		select {
+		case started <- struct{}{}:
+		default:
+		}
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -626,5 +629,85 @@ func TestS3Quiet(t *testing.T) {
 	out, _ := io.ReadAll(r)
 	if len(out) > 0 {
 		t.Fatalf("output written: %q", out)
+	}
+}
+
+// setTimeouts shortens the network limits for one test.
+func setTimeouts(t *testing.T, response, idle time.Duration) {
+	t.Helper()
+	oldResponse, oldIdle := responseTimeout, idleTimeout
+	responseTimeout, idleTimeout = response, idle
+	t.Cleanup(func() { responseTimeout, idleTimeout = oldResponse, oldIdle })
+}
+
+// TestS3Hung: an endpoint that accepts connections but never answers, or
+// stops in the middle of a body, fails within the limits, not after the
+// retries of each attempt add up.
+func TestS3Hung(t *testing.T) {
+	setTimeouts(t, 500*time.Millisecond, 500*time.Millisecond)
+	done := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-done:
+		case <-r.Context().Done():
+		}
+	}))
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"abc"`)
+		w.Header().Set("Content-Length", "100000")
+		w.WriteHeader(200)
+		w.Write(make([]byte, 1000))
+		w.(http.Flusher).Flush()
+		select {
+		case <-done:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hang.Close()
+	defer stall.Close()
+	defer close(done)
+
+	src := filepath.Join(t.TempDir(), "x.db")
+	writeFile(t, src, "x")
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		endpoint string
+		run      func(c Client, env map[string]string) error
+		want     string
+	}{
+		{"fetch no answer", hang.URL, func(c Client, _ map[string]string) error {
+			_, err := c.Fetch(ctx, filepath.Join(t.TempDir(), "l.db"), "")
+			return err
+		}, "cannot reach endpoint " + hang.URL + ": no answer within 500ms"},
+		{"upload no answer", hang.URL, func(c Client, _ map[string]string) error {
+			_, err := c.Upload(ctx, src)
+			return err
+		}, "cannot reach endpoint " + hang.URL + ": no answer within 500ms"},
+		{"list no answer", hang.URL, func(_ Client, env map[string]string) error {
+			_, err := List(ctx, "s3://bkt/p/", Options{Env: env})
+			return err
+		}, "cannot reach endpoint " + hang.URL + ": no answer within 500ms"},
+		{"fetch stalled body", stall.URL, func(c Client, _ map[string]string) error {
+			_, err := c.Fetch(ctx, filepath.Join(t.TempDir(), "l.db"), "")
+			return err
+		}, "transfer stalled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := testEnv(t, tt.endpoint)
+			c, err := Open("s3://bkt/base.db", Options{Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			err = tt.run(c, env)
+			if elapsed := time.Since(start); elapsed > 5*time.Second {
+				t.Fatalf("took %v", elapsed)
+			}
+			if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v (kind %v), want %q", err, KindOf(err), tt.want)
+			}
+		})
 	}
 }

@@ -207,6 +207,9 @@ func queryTests(q Querier, query string, args ...any) ([]Test, error) {
 
 // UpsertTest writes a test's record, replacing any earlier one.
 func UpsertTest(q Querier, t Test) error {
+	if t.Deps == nil {
+		t.Deps = []byte{}
+	}
 	_, err := q.Exec(`INSERT INTO tests (nodeid, file, outcome, duration, recorded_at, deps) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (nodeid) DO UPDATE SET file = excluded.file, outcome = excluded.outcome,
 		duration = excluded.duration, recorded_at = excluded.recorded_at, deps = excluded.deps`,

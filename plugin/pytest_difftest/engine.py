@@ -83,6 +83,17 @@ def _take(lib: ctypes.CDLL, ptr: Optional[int]) -> str:
         lib.dt_free(ptr)
 
 
+def call_json(name: str, request: Any) -> Any:
+    """Call an engine function of the form ``int name(const char *json,
+    char **out)`` (the CLI and remote functions): JSON in, JSON out."""
+    lib = library()
+    fn = getattr(lib, name)
+    if fn.argtypes is None:
+        fn.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+        fn.restype = ctypes.c_int
+    return call(name, json.dumps(request).encode())
+
+
 def call(name: str, *args: Any) -> Any:
     """Call an engine function whose last parameter is ``char **out``;
     return its decoded JSON result or raise EngineError."""

@@ -1,6 +1,6 @@
 """pytest entry point (``pytest11: diff``): options and the switch that turns
-the plugin on. Without a ``--diff*`` option nothing else is imported or
-loaded (SPEC 1.3)."""
+the plugin on. Without a ``--diff*`` option nothing else is imported and the
+engine is never loaded (SPEC 1.3)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,27 @@ def pytest_configure(config: pytest.Config) -> None:
     if not options.active(config):
         return
     settings = options.resolve(config)
-    if config.option.diff and config.option.diff_baseline:
-        config.issue_config_time_warning(
-            pytest.PytestConfigWarning("pytest-difftest: --diff and --diff-baseline given; --diff-baseline wins"),
-            stacklevel=2,
-        )
-    from pytest_difftest.session import DiffSession
+    from pytest_difftest.recording import TestRecording
+    from pytest_difftest.selection import Collector
 
-    config.pluginmanager.register(DiffSession(config, settings), "difftest-session")
+    pm = config.pluginmanager
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        # A pytest-xdist worker: the controller selected and records; the
+        # worker only applies the selection and reports what tests ran.
+        handoff = workerinput.get("difftest") or {}
+        pm.register(Collector(config, handoff.get("skip_files", []), handoff.get("deselect", [])), "difftest-collector")
+        if handoff.get("record"):
+            pm.register(TestRecording(config), "difftest-recording")
+        return
+
+    from pytest_difftest.controller import Controller, XdistController
+
+    collector = Collector(config, [], [])
+    controller = Controller(config, settings, collector)
+    pm.register(collector, "difftest-collector")
+    pm.register(controller, "difftest-controller")
+    if settings.record:
+        pm.register(TestRecording(config), "difftest-recording")
+    if pm.hasplugin("xdist"):
+        pm.register(XdistController(controller), "difftest-xdist")

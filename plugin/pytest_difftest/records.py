@@ -1,4 +1,4 @@
-"""Packing finished tests into the engine's record format
+"""Turning what a test executed into the engine's record format
 (include/difftest.h, dt_record)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import struct
 import sys
 from array import array
 from types import CodeType
-from typing import Iterable, Optional
+from typing import Iterable, Optional, TypedDict
 
 PASSED, FAILED, ERROR, SKIPPED, XFAILED = range(5)
 KIND_LINES, KIND_DATA = 0, 1
@@ -16,38 +16,57 @@ KIND_LINES, KIND_DATA = 0, 1
 _U32 = struct.Struct("<I")
 _TEST_TAIL = struct.Struct("<BdI")
 
+# Directories whose files are never dependencies: tool state and installed
+# packages, wherever they sit under rootdir.
+_IGNORED_PARTS = {".pytest_cache", "__pycache__", ".git", ".hg", ".tox", ".nox", "site-packages", "dist-packages", "node_modules"}
+_NOT_DATA = (".py", ".pyc", ".pyo", ".pyw", ".so", ".pyd")
+
+
+class Deps(TypedDict):
+    """One test's dependencies, as attached to its teardown report (plain
+    JSON-able data, so pytest-xdist can carry it to the controller)."""
+
+    files: dict[str, list[int]]  # Python file -> first lines of code run
+    data: list[str]  # other files opened for reading
+
 
 class PathMapper:
-    """Maps code objects to (path relative to rootdir, first line), caching
-    per file: only project files count, never installed packages."""
+    """Maps code objects and opened files to paths relative to rootdir,
+    caching per file name: only project files count."""
 
     def __init__(self, rootdir: str, exclude: Iterable[str]) -> None:
         self._prefix = os.path.join(rootdir, "")
         self._exclude = tuple(os.path.join(p, "") for p in exclude)
         self._files: dict[str, Optional[str]] = {}
+        self._data: dict[str, Optional[str]] = {}
+
+    def _rel(self, filename: str) -> Optional[str]:
+        if not filename.startswith(self._prefix) or filename.startswith(self._exclude):
+            return None
+        parts = filename[len(self._prefix):].split(os.sep)
+        if _IGNORED_PARTS.intersection(parts):
+            return None
+        return "/".join(parts)
 
     def relpath(self, filename: str) -> Optional[str]:
         try:
             return self._files[filename]
         except KeyError:
-            pass
-        rel: Optional[str] = None
-        if (
-            filename.startswith(self._prefix)
-            and not filename.startswith(self._exclude)
-            and filename.endswith(".py")
-        ):
-            rel = filename[len(self._prefix):]
-            parts = rel.split(os.sep)
-            if "site-packages" in parts or "dist-packages" in parts or ".pytest_cache" in parts:
-                rel = None
-            elif os.sep != "/":
-                rel = "/".join(parts)
-        self._files[filename] = rel
-        return rel
+            rel = self._rel(filename) if filename.endswith(".py") else None
+            self._files[filename] = rel
+            return rel
 
-    def group(self, codes: Iterable[CodeType]) -> dict[str, list[int]]:
-        """Group code objects by project file."""
+    def data_relpath(self, filename: str) -> Optional[str]:
+        try:
+            return self._data[filename]
+        except KeyError:
+            rel = None
+            if not filename.endswith(_NOT_DATA) and os.path.isfile(filename):
+                rel = self._rel(os.path.normpath(filename))
+            self._data[filename] = rel
+            return rel
+
+    def deps(self, codes: Iterable[CodeType], opened: Iterable[str]) -> Deps:
         by_file: dict[str, list[int]] = {}
         relpath = self.relpath
         for code in codes:
@@ -58,7 +77,8 @@ class PathMapper:
                     by_file[rel] = [code.co_firstlineno]
                 else:
                     lines.append(code.co_firstlineno)
-        return by_file
+        data = sorted({r for r in map(self.data_relpath, opened) if r is not None})
+        return {"files": by_file, "data": data}
 
 
 def _str(b: bytearray, s: str) -> None:
@@ -67,14 +87,14 @@ def _str(b: bytearray, s: str) -> None:
     b += data
 
 
-def pack(tests: list[tuple[str, int, float, dict[str, list[int]], Iterable[str]]]) -> bytes:
-    """Pack (nodeid, outcome, duration, {path: lines}, data paths) tuples."""
+def pack(tests: list[tuple[str, int, float, Deps]]) -> bytes:
+    """Pack (nodeid, outcome, duration, deps) tuples for dt_record."""
     out = bytearray(_U32.pack(len(tests)))
-    for nodeid, outcome, duration, lines_by_file, data_files in tests:
-        data_files = list(data_files)
+    for nodeid, outcome, duration, deps in tests:
+        files, data = deps["files"], deps["data"]
         _str(out, nodeid)
-        out += _TEST_TAIL.pack(outcome, duration, len(lines_by_file) + len(data_files))
-        for path, lines in lines_by_file.items():
+        out += _TEST_TAIL.pack(outcome, duration, len(files) + len(data))
+        for path, lines in files.items():
             out.append(KIND_LINES)
             _str(out, path)
             arr = array("I", lines)
@@ -82,7 +102,7 @@ def pack(tests: list[tuple[str, int, float, dict[str, list[int]], Iterable[str]]
                 arr.byteswap()
             out += _U32.pack(len(arr))
             out += arr.tobytes()
-        for path in data_files:
+        for path in data:
             out.append(KIND_DATA)
             _str(out, path)
             out += _U32.pack(0)

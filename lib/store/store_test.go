@@ -1,0 +1,185 @@
+package store
+
+import (
+	"database/sql"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestEncodeDecodeIDs(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []int64
+		want []int64
+	}{
+		{"empty", nil, nil},
+		{"one", []int64{7}, []int64{7}},
+		{"unsorted with duplicates", []int64{300, 5, 5, 70000, 1}, []int64{1, 5, 300, 70000}},
+		{"large ids", []int64{1 << 40, 1<<40 + 1}, []int64{1 << 40, 1<<40 + 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []int64
+			if err := DecodeIDs(EncodeIDs(tt.in), func(id int64) bool { got = append(got, id); return true }); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if err := DecodeIDs([]byte{0xff}, func(int64) bool { return true }); err == nil {
+		t.Error("truncated varint: want an error")
+	}
+}
+
+func TestOpenSetsAsideUnusableFiles(t *testing.T) {
+	foreign := func(path string) {
+		db, err := sql.Open("sqlite3", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec("CREATE TABLE x (y)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newer := func(path string) {
+		db, _, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		prepare func(path string)
+		warning string // substring; "" means no warning
+	}{
+		{"missing", func(string) {}, ""},
+		{"empty file", func(p string) { os.WriteFile(p, nil, 0o644) }, ""},
+		{"garbage", func(p string) { os.WriteFile(p, []byte(strings.Repeat("not a database ", 100)), 0o644) }, "not a pytest-difftest database"},
+		{"foreign sqlite", foreign, "another application"},
+		{"newer schema", newer, "newer"},
+		{"truncated", func(p string) {
+			db, _, err := Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2000; i++ {
+				db.Exec("INSERT INTO tests (nodeid, file, outcome, duration, recorded_at, deps) VALUES (?, 'f', 0, 0, 0, x'')", strings.Repeat("x", 50)+string(rune(i)))
+			}
+			db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+			db.Close()
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/2], 0o644)
+		}, "not a pytest-difftest database"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "sub", "d.db")
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			tt.prepare(path)
+			db, warning, err := Open(path)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer db.Close()
+			if tt.warning == "" && warning != "" || !strings.Contains(warning, tt.warning) {
+				t.Errorf("warning %q, want it to contain %q", warning, tt.warning)
+			}
+			if n, err := db.CountTests(); err != nil || n != 0 {
+				t.Errorf("CountTests = %d, %v; want a fresh database", n, err)
+			}
+			if tt.warning != "" {
+				aside, _ := filepath.Glob(path + ".bad-*")
+				if len(aside) == 0 {
+					t.Error("the unusable file was not kept aside")
+				}
+			}
+		})
+	}
+}
+
+func TestOpenExistingRejects(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "g.db")
+	os.WriteFile(garbage, []byte("hello"), 0o644)
+	if _, err := OpenExisting(garbage); err == nil {
+		t.Error("garbage: want an error")
+	}
+	if _, err := OpenExisting(filepath.Join(dir, "missing.db")); err == nil {
+		t.Error("missing: want an error")
+	}
+	if _, err := OpenExisting(dir); err == nil {
+		t.Error("directory: want an error")
+	}
+}
+
+func TestBlocksAndTests(t *testing.T) {
+	db, _, err := Open(filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fid, err := UpsertFile(db, File{Path: "a.py", Size: 3, MtimeNs: 4, Hash: 1<<63 + 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, _ := UpsertBlock(db, fid, "f", 1<<63+1, nil)
+	b2, _ := UpsertBlock(db, fid, "<defs>", 9, []string{"f", "g"})
+	again, _ := UpsertBlock(db, fid, "f", 1<<63+1, nil)
+	if again != b1 {
+		t.Errorf("same block version got two ids: %d, %d", b1, again)
+	}
+	if err := SetStale(db, []int64{b1}, true); err != nil {
+		t.Fatal(err)
+	}
+	stale, _ := StaleBlocks(db)
+	if len(stale) != 1 || stale[0].ID != b1 || stale[0].Checksum != 1<<63+1 {
+		t.Errorf("StaleBlocks = %+v", stale)
+	}
+	// Recording the version again means it is current: no longer stale.
+	UpsertBlock(db, fid, "f", 1<<63+1, nil)
+	if stale, _ := StaleBlocks(db); len(stale) != 0 {
+		t.Errorf("after upsert, StaleBlocks = %+v", stale)
+	}
+	bs, _ := BlocksOfFile(db, fid)
+	slices.SortFunc(bs, func(a, b Block) int { return strings.Compare(a.Name, b.Name) })
+	if len(bs) != 2 || !slices.Equal(bs[0].Names, []string{"f", "g"}) || bs[1].Names != nil {
+		t.Errorf("BlocksOfFile = %+v", bs)
+	}
+	files, _ := Files(db)
+	if len(files) != 1 || files[0].Hash != 1<<63+5 {
+		t.Errorf("Files = %+v", files)
+	}
+	for _, tc := range []Test{
+		{NodeID: "t.py::a", File: "t.py", Outcome: Passed, Deps: EncodeIDs([]int64{b1, b2})},
+		{NodeID: "t.py::b", File: "t.py", Outcome: Failed},
+		{NodeID: "u.py::c", File: "u.py", Outcome: Error},
+	} {
+		if err := UpsertTest(db, tc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	failing, _ := FailingTests(db)
+	var names []string
+	for _, f := range failing {
+		names = append(names, f.NodeID)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"t.py::b", "u.py::c"}) {
+		t.Errorf("FailingTests = %v", names)
+	}
+	files2, _ := RecordedTestFiles(db)
+	slices.Sort(files2)
+	if !slices.Equal(files2, []string{"t.py", "u.py"}) {
+		t.Errorf("RecordedTestFiles = %v", files2)
+	}
+}

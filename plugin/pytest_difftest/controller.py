@@ -1,0 +1,307 @@
+"""The process that owns the engine: the pytest process, or the pytest-xdist
+controller. It computes the selection once, hands it to whoever collects,
+writes the records that arrive with teardown reports, and prints the
+summary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Generator, Optional
+
+import pytest
+
+from pytest_difftest import engine, records
+from pytest_difftest.options import Settings
+from pytest_difftest.recording import ATTRIBUTE
+from pytest_difftest.selection import Collector
+
+PLUGIN_NAME = "difftest-controller"
+
+
+def db_path(rootpath: Path) -> Path:
+    return rootpath / ".pytest_cache" / "pytest-difftest" / "pytest_difftest.db"
+
+
+def environment() -> dict[str, str]:
+    return {"python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def explicit_args(config: pytest.Config) -> bool:
+    """Whether the command line named paths or node ids, so that the run may
+    not have collected the whole suite."""
+    source = getattr(config, "args_source", None)
+    if source is not None:
+        return bool(source == pytest.Config.ArgsSource.ARGS)
+    return bool(config.args) and config.args != [str(config.invocation_params.dir)]
+
+
+def outcome(reports: list[pytest.TestReport]) -> int:
+    """One outcome for a test from its setup, call and teardown reports."""
+    for r in reports:
+        if r.failed:
+            return records.FAILED if r.when == "call" else records.ERROR
+    for r in reports:
+        if r.skipped:
+            return records.XFAILED if hasattr(r, "wasxfail") else records.SKIPPED
+    return records.PASSED
+
+
+class Controller:
+    def __init__(self, config: pytest.Config, settings: Settings, collector: Collector) -> None:
+        self.config = config
+        self.settings = settings
+        self.root = config.rootpath
+        self.collector = collector
+        self.engine: Optional[engine.Session] = None
+        self.selection: Optional[dict[str, Any]] = None
+        self.recording = settings.record
+        self.messages: list[str] = []
+        self.plugin_seconds = 0.0
+        self.reports: dict[str, list[pytest.TestReport]] = {}
+        self.batch: list[tuple[str, int, float, records.Deps]] = []
+        self.recorded: set[str] = set()
+        # Filled by pytest-xdist workers' reports (see XdistController).
+        self.worker_infos: list[dict[str, Any]] = []
+        self.xdist_items: Optional[int] = None
+        if config.option.diff and config.option.diff_baseline:
+            self.messages.append("warning: --diff and --diff-baseline given; --diff-baseline wins")
+
+    # -- helpers --------------------------------------------------------------
+
+    def _write(self, line: str) -> None:
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_line(f"difftest: {line}")
+        else:
+            sys.stderr.write(f"difftest: {line}\n")
+
+    def _fail(self, exc: engine.EngineError, fallback: str) -> None:
+        """Any engine error falls back safely (SPEC 9.3): run everything, or
+        stop recording; never a traceback."""
+        self.messages.append(f"error: {exc}; {fallback}")
+        if self.settings.verbose and exc.detail:
+            self.messages.append(exc.detail)
+        self.recording = False
+        if self.engine is not None:
+            try:
+                self.engine.close()
+            except engine.EngineError:
+                pass
+            self.engine = None
+
+    def handoff(self) -> dict[str, Any]:
+        """The selection as given to pytest-xdist workers."""
+        sel = self.selection or {}
+        full = sel.get("full", True)
+        return {
+            "skip_files": [] if full else sel.get("skip_files") or [],
+            "deselect": [] if full else sel.get("deselect") or [],
+            "record": self.recording,
+        }
+
+    # -- selection ----------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        started = time.perf_counter()
+        cfg = {
+            "root": str(self.root),
+            "db_path": str(db_path(self.root)),
+            "record": self.settings.record,
+            "force": self.settings.force,
+            "why": self.settings.why,
+            "batch_size": self.settings.batch_size,
+            "cache_size": self.settings.cache_size,
+            "env": environment(),
+        }
+        try:
+            self.engine = engine.Session(cfg)
+            self.selection = self.engine.select()
+        except engine.EngineError as exc:
+            if not exc.internal and self.engine is None:
+                # The database cannot even be opened (permissions, disk):
+                # the user must act.
+                raise pytest.UsageError(str(exc)) from None
+            self._fail(exc, "running all tests" + (", recording nothing" if self.settings.record else ""))
+        if self.selection is not None:
+            self.messages.extend(f"warning: {w}" for w in self.selection.get("warnings") or [])
+            if not self.selection.get("full"):
+                self.collector.skip = {str(self.root / p) for p in self.selection.get("skip_files") or []}
+                self.collector.deselect = set(self.selection.get("deselect") or [])
+        for line in self.messages:
+            self._write(line)
+        self.messages.clear()
+        self.plugin_seconds += time.perf_counter() - started
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.settings.why and self.selection is not None and session.items:
+            reasons = self.selection.get("reasons") or {}
+            for item in session.items:
+                self._write(f"{item.nodeid}: {reasons.get(item.nodeid) or self._default_reason()}")
+
+    def _default_reason(self) -> str:
+        if self.selection is not None and self.selection.get("full"):
+            return "--diff-force" if self.settings.force else "no baseline yet"
+        return "new test"
+
+    # -- recording ------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.recording:
+            return
+        self.reports.setdefault(report.nodeid, []).append(report)
+        if report.when != "teardown":
+            return
+        reports = self.reports.pop(report.nodeid)
+        deps = getattr(report, ATTRIBUTE, None)
+        if deps is None:
+            return
+        started = time.perf_counter()
+        self.batch.append((report.nodeid, outcome(reports), sum(r.duration for r in reports), deps))
+        self.recorded.add(report.nodeid)
+        if len(self.batch) >= self.settings.batch_size:
+            self._flush()
+        self.plugin_seconds += time.perf_counter() - started
+
+    def _flush(self) -> None:
+        if not self.batch or self.engine is None or not self.recording:
+            self.batch.clear()
+            return
+        batch, self.batch = self.batch, []
+        try:
+            self.engine.record(records.pack(batch))
+        except engine.ForkedChild:
+            return
+        except engine.EngineError as exc:
+            self._fail(exc, "recording nothing more")
+
+    # -- end of session -----------------------------------------------------
+
+    def _collection_info(self) -> Optional[dict[str, Any]]:
+        if self.worker_infos:
+            merged: dict[str, Any] = {"collected": {}, "deselected": [], "incomplete": [], "collection_failed": False}
+            for info in self.worker_infos:
+                # Every worker collects the whole suite; keep the first
+                # complete view, but any worker's error counts.
+                if not merged["collected"]:
+                    merged["collected"] = info["collected"]
+                    merged["deselected"] = info["deselected"]
+                merged["incomplete"] += info["incomplete"]
+                merged["collection_failed"] |= info["collection_failed"]
+            return merged
+        if self.xdist_items is not None:
+            return None  # xdist run whose workers all died before reporting
+        return self.collector.info()
+
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
+        try:
+            engine.check_pid()
+        except engine.ForkedChild:
+            yield
+            return
+        started = time.perf_counter()
+        info = self._collection_info()
+        if self.recording:
+            self._flush()
+        if self.recording and self.engine is not None:
+            self._finish(session, exitstatus, info)
+        if self.engine is not None:
+            try:
+                self.engine.close()
+            except engine.EngineError as exc:
+                self.messages.append(f"error: {exc}")
+            self.engine = None
+        self.n_deselected = (len(info["deselected"]) if info else 0) + (
+            (self.selection or {}).get("skipped_tests", 0)
+        )
+        self.n_selected = self.xdist_items if self.xdist_items is not None else self.collector.n_items
+        # Everything deselected is a success, not "no tests collected".
+        if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.n_deselected > 0:
+            session.exitstatus = pytest.ExitCode.OK
+        self.plugin_seconds += time.perf_counter() - started
+        yield
+
+    def _finish(self, session: pytest.Session, exitstatus: int, info: Optional[dict[str, Any]]) -> None:
+        assert self.engine is not None
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
+        files = {}
+        if info is not None:
+            deselected = set(info["deselected"])
+            incomplete = set(info["incomplete"])
+            for path, nodeids in info["collected"].items():
+                complete = (
+                    path not in incomplete
+                    and not interrupted
+                    and all(n in self.recorded or n in deselected for n in nodeids)
+                )
+                files[path] = {"complete": complete, "nodeids": nodeids if complete else []}
+        whole = (
+            info is not None
+            and not info["collection_failed"]
+            and not interrupted
+            and not explicit_args(self.config)
+        )
+        try:
+            self.engine.finish({"files": files, "whole_suite": whole, "commit": git_commit(self.root)})
+        except engine.EngineError as exc:
+            self._fail(exc, "the baseline keeps what was recorded so far")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for line in self.messages:
+            terminalreporter.write_line(f"difftest: {line}")
+        sel = self.selection
+        if sel is None:
+            return
+        changed = sel.get("changed_files") or []
+        n_selected = getattr(self, "n_selected", 0)
+        if sel.get("full"):
+            what = "recorded" if self.settings.record and self.recording else "ran"
+            head = "forced full run" if self.settings.force else "no baseline yet"
+            line = f"{head}: {what} all {n_selected} tests"
+        else:
+            line = f"{n_selected} selected, {getattr(self, 'n_deselected', 0)} deselected"
+            if n_selected == 0:
+                line += " (nothing affected by the changes)"
+        line += f", {len(changed)} changed file{'s' if len(changed) != 1 else ''}, {self.plugin_seconds:.2f}s in plugin"
+        terminalreporter.write_sep("-", f"difftest: {line}")
+        if self.settings.verbose:
+            terminalreporter.write_line(
+                f"difftest: baseline {db_path(self.root)}: {sel.get('known', 0)} tests known, "
+                f"{sel.get('affected', 0)} affected, {len(sel.get('skip_files') or [])} test files not collected, "
+                f"selection took {sel.get('millis', 0):.1f} ms in the engine"
+            )
+            for path in changed:
+                terminalreporter.write_line(f"difftest: changed: {path}")
+
+
+class XdistController:
+    """pytest-xdist hooks of the controller, registered only when xdist is
+    installed (its hooks are unknown otherwise)."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["difftest"] = self.controller.handoff()
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self.controller.xdist_items is None:
+            self.controller.xdist_items = len(ids)
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        info = getattr(node, "workeroutput", {}).get("difftest")
+        if info is not None:
+            self.controller.worker_infos.append(info)

@@ -1,0 +1,72 @@
+"""Applying a selection where collection happens (the pytest process, or
+each pytest-xdist worker): test files not to import, tests to deselect, and
+what was collected, for the end-of-run bookkeeping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+
+def test_file(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+class Collector:
+    def __init__(self, config: pytest.Config, skip_files: list[str], deselect: list[str]) -> None:
+        self.config = config
+        root = config.rootpath
+        self.skip = {str(root / p) for p in skip_files}
+        self.deselect = set(deselect)
+        self.collected: dict[str, list[str]] = {}
+        self.deselected: list[str] = []
+        self.incomplete: set[str] = set()
+        self.collection_failed = False
+        self.n_items = 0
+
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> Optional[bool]:
+        if self.skip and str(collection_path) in self.skip:
+            return True
+        return None
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_failed = True
+            self.incomplete.add(test_file(report.nodeid))
+
+    # tryfirst: see every collected test before -k/-m deselect any, so that
+    # a test file counts as completely recorded only if all of it ran.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+        for item in items:
+            self.collected.setdefault(test_file(item.nodeid), []).append(item.nodeid)
+        if self.deselect:
+            keep, drop = [], []
+            for item in items:
+                (drop if item.nodeid in self.deselect else keep).append(item)
+            if drop:
+                items[:] = keep
+                config.hook.pytest_deselected(items=drop)
+                self.deselected = [item.nodeid for item in drop]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.n_items = len(session.items)
+
+    def info(self) -> dict[str, Any]:
+        """What the controller needs at the end of the run (JSON-able, so a
+        pytest-xdist worker can send it back in workeroutput)."""
+        return {
+            "collected": self.collected,
+            "deselected": self.deselected,
+            "incomplete": sorted(self.incomplete),
+            "collection_failed": self.collection_failed,
+            "n_items": self.n_items,
+        }
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput["difftest"] = self.info()
