@@ -195,21 +195,21 @@ def test_diff_force_reruns_and_records_everything(common: pytest.Pytester) -> No
 def test_k_during_baseline_does_not_mark_unrun_tests_as_passing(pytester: pytest.Pytester) -> None:
     project(pytester, {
         "calc.py": "def add(a, b):\n    return a + b\n",
-        "test_ab.py": (
-            "import calc\n\n\ndef test_a():\n    assert calc.add(1, 1) == 2\n\n\n"
-            "def test_b():\n    assert calc.add(2, 2) == 4\n\n\ndef test_c():\n    assert True\n"
+        "test_k.py": (
+            "import calc\n\n\ndef test_alpha():\n    assert calc.add(1, 1) == 2\n\n\n"
+            "def test_beta():\n    assert calc.add(2, 2) == 4\n\n\ndef test_gamma():\n    assert True\n"
         ),
     })
-    assert ran(baseline(pytester)) == nodes("test_ab.py", "test_a", "test_b", "test_c")
+    assert ran(baseline(pytester)) == nodes("test_k.py", "test_alpha", "test_beta", "test_gamma")
     touch_edit(pytester, "calc.py", "return a + b", "return b + a")
-    result = baseline(pytester, "-k", "test_a")
+    result = baseline(pytester, "-k", "alpha")
     assert result.ret == 0, output(result)
-    assert ran(result) == nodes("test_ab.py", "test_a")
+    assert ran(result) == nodes("test_k.py", "test_alpha")
     result = diff(pytester)
     assert result.ret == 0, output(result)
-    assert ran(result) == nodes("test_ab.py", "test_b")
+    assert ran(result) == nodes("test_k.py", "test_beta")
     result = baseline(pytester)
-    assert ran(result) == nodes("test_ab.py", "test_b")
+    assert ran(result) == nodes("test_k.py", "test_beta")
     assert ran(diff(pytester)) == set()
 
 

@@ -54,7 +54,13 @@ func decode(src []byte) ([]byte, bool) {
 		}
 		text = out
 	}
-	return normalizeNewlines(text), true
+	text = normalizeNewlines(text)
+	// Some codecs map bytes to line breaks (EBCDIC) or swallow them; line
+	// numbers would then no longer be those of the file.
+	if countLines(text) != countLines(src) {
+		return nil, false
+	}
+	return text, true
 }
 
 // cookie returns the normalized encoding declared on line 1 or 2, or "".

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -89,5 +90,13 @@ func TestScratchParseOnly(t *testing.T) {
 		p.ts.walk(src, []int{0, len(src)}, func(evs []event) bool { n += len(evs); return true })
 		fmt.Println(len(src), ok, "parse", t1.Sub(t0), "parse+walk", time.Since(t1), n)
 		p.Close()
+	}
+}
+
+func TestScratchDeep(t *testing.T) {
+	for _, s := range []string{"x = " + strings.Repeat("(", 5000) + "1" + strings.Repeat(")", 5000) + "\n", "x = " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n", "x = 1" + strings.Repeat(" + 1", 20000) + "\n"} {
+		t0 := time.Now()
+		f := parse(t, s)
+		fmt.Println(f.Parsed, len(f.Blocks), time.Since(t0))
 	}
 }

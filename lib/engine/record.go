@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
-		"time"
+	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
 	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
@@ -18,6 +18,7 @@ import (
 const (
 	DepLines = 0 // a Python file and the first lines of code objects run in it
 	DepData  = 1 // a file opened for reading
+	DepDist  = 2 // an installed distribution whose code ran (Path: its name)
 )
 
 // Dep is one file a test depended on.
@@ -148,6 +149,14 @@ func (s *Session) Record(batch []TestRecord) error {
 	for _, t := range batch {
 		ids := append([]int64(nil), envIDs...)
 		for _, d := range t.Deps {
+			if d.Kind == DepDist {
+				if id, ok, err := s.envBlockID(tx, "dist:"+d.Path); err != nil {
+					return err
+				} else if ok {
+					ids = append(ids, id)
+				}
+				continue
+			}
 			if !fingerprint.Safe(d.Path) {
 				continue
 			}
@@ -177,29 +186,51 @@ func (s *Session) Record(batch []TestRecord) error {
 }
 
 // envBlockIDs returns the ids of the environment blocks every test depends
-// on, creating them on first use.
+// on (everything but installed distributions, which are per test).
 func (s *Session) envBlockIDs(q store.Querier) ([]int64, error) {
 	fi := s.envInfo
-	if fi.byName != nil {
+	if fi.skeleton != nil {
 		return fi.skeleton, nil
 	}
-	if fi.id == 0 {
-		id, err := store.UpsertFile(q, store.File{Path: selection.EnvFile})
+	fi.skeleton = []int64{}
+	for name := range fi.cur.Values {
+		if strings.HasPrefix(name, "dist:") {
+			continue
+		}
+		id, _, err := s.envBlockID(q, name)
 		if err != nil {
 			return nil, err
 		}
-		fi.id = id
-	}
-	fi.byName = map[string]int64{}
-	for name, value := range fi.cur.Values {
-		id, err := store.UpsertBlock(q, fi.id, name, fi.cur.Checksums[name], []string{value})
-		if err != nil {
-			return nil, err
-		}
-		fi.byName[name] = id
 		fi.skeleton = append(fi.skeleton, id)
 	}
 	return fi.skeleton, nil
+}
+
+// envBlockID returns the id of the current version of one environment
+// block; ok is false when the environment has no such entry.
+func (s *Session) envBlockID(q store.Querier, name string) (id int64, ok bool, err error) {
+	fi := s.envInfo
+	if id, ok := fi.byName[name]; ok {
+		return id, true, nil
+	}
+	value, ok := fi.cur.Values[name]
+	if !ok {
+		return 0, false, nil
+	}
+	if fi.id == 0 {
+		if fi.id, err = store.UpsertFile(q, store.File{Path: selection.EnvFile}); err != nil {
+			return 0, false, err
+		}
+	}
+	if fi.byName == nil {
+		fi.byName = map[string]int64{}
+	}
+	id, err = store.UpsertBlock(q, fi.id, name, fi.cur.Checksums[name], []string{value})
+	if err != nil {
+		return 0, false, err
+	}
+	fi.byName[name] = id
+	return id, true, nil
 }
 
 // depIDs maps one dependency to the ids of the current block versions it

@@ -4,6 +4,7 @@ package selection
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
 	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
@@ -25,8 +26,8 @@ type Current struct {
 	Unreadable bool
 	Parsed     bool // a Python file that parsed
 	Checksums  map[string]uint64
-	Names      map[string]bool // names defined, for "<defs>"
-	File       *blocks.File    // nil for data files
+	Names      map[string]bool   // names defined, for "<defs>"
+	File       *blocks.File      // nil for data files
 	Values     map[string]string // the environment's raw values
 }
 
@@ -95,7 +96,7 @@ func Reason(path string, b store.Block, cur Current) string {
 		if len(b.Names) > 0 {
 			old = b.Names[0]
 		}
-		return fmt.Sprintf("%s %s -> %s", b.Name, old, envValue(b.Name, cur))
+		return fmt.Sprintf("%s %s -> %s", strings.TrimPrefix(b.Name, "dist:"), old, envValue(b.Name, cur))
 	case !cur.Exists:
 		return path + " deleted"
 	case cur.Unreadable:

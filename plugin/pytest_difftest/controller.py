@@ -14,6 +14,7 @@ from typing import Any, Generator, Optional
 import pytest
 
 from pytest_difftest import engine, records
+from pytest_difftest.environment import environment
 from pytest_difftest.options import Settings
 from pytest_difftest.recording import ATTRIBUTE
 from pytest_difftest.selection import Collector
@@ -23,10 +24,6 @@ PLUGIN_NAME = "difftest-controller"
 
 def db_path(rootpath: Path) -> Path:
     return rootpath / ".pytest_cache" / "pytest-difftest" / "pytest_difftest.db"
-
-
-def environment() -> dict[str, str]:
-    return {"python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
 
 
 def git_commit(root: Path) -> str:

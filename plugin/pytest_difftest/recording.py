@@ -11,6 +11,7 @@ from typing import Any, Generator, Optional
 
 import pytest
 
+from pytest_difftest.environment import DistMapper
 from pytest_difftest.recorder import Capture, Recorder
 from pytest_difftest.records import PathMapper
 
@@ -24,7 +25,7 @@ class TestRecording:
     def __init__(self, config: pytest.Config) -> None:
         self.recorder = Recorder()
         exclude = {PLUGIN_DIR, sys.prefix, sys.exec_prefix, sys.base_prefix}
-        self.mapper = PathMapper(str(config.rootpath), [p for p in exclude if p])
+        self.mapper = PathMapper(str(config.rootpath), [p for p in exclude if p], DistMapper().dists)
         # What each fixture of a wider scope than "function" executed when it
         # was set up: every test that uses it depends on that (SPEC 4.4d).
         self.fixtures: dict[int, Capture] = {}

@@ -8,10 +8,10 @@ import struct
 import sys
 from array import array
 from types import CodeType
-from typing import Iterable, Optional, TypedDict
+from typing import Callable, Iterable, Optional, TypedDict
 
 PASSED, FAILED, ERROR, SKIPPED, XFAILED = range(5)
-KIND_LINES, KIND_DATA = 0, 1
+KIND_LINES, KIND_DATA, KIND_DIST = 0, 1, 2
 
 _U32 = struct.Struct("<I")
 _TEST_TAIL = struct.Struct("<BdI")
@@ -28,13 +28,15 @@ class Deps(TypedDict):
 
     files: dict[str, list[int]]  # Python file -> first lines of code run
     data: list[str]  # other files opened for reading
+    dists: list[str]  # installed distributions whose code ran
 
 
 class PathMapper:
     """Maps code objects and opened files to paths relative to rootdir,
     caching per file name: only project files count."""
 
-    def __init__(self, rootdir: str, exclude: Iterable[str]) -> None:
+    def __init__(self, rootdir: str, exclude: Iterable[str], dists: Optional[Callable[[str], tuple[str, ...]]] = None) -> None:
+        self._dists = dists
         self._prefix = os.path.join(rootdir, "")
         self._exclude = tuple(os.path.join(p, "") for p in exclude)
         self._files: dict[str, Optional[str]] = {}
@@ -68,6 +70,7 @@ class PathMapper:
 
     def deps(self, codes: Iterable[CodeType], opened: Iterable[str]) -> Deps:
         by_file: dict[str, list[int]] = {}
+        outside: set[str] = set()
         relpath = self.relpath
         for code in codes:
             rel = relpath(code.co_filename)
@@ -77,8 +80,14 @@ class PathMapper:
                     by_file[rel] = [code.co_firstlineno]
                 else:
                     lines.append(code.co_firstlineno)
+            else:
+                outside.add(code.co_filename)
         data = sorted({r for r in map(self.data_relpath, opened) if r is not None})
-        return {"files": by_file, "data": data}
+        dists: set[str] = set()
+        if self._dists is not None:
+            for filename in outside:
+                dists.update(self._dists(filename))
+        return {"files": by_file, "data": data, "dists": sorted(dists)}
 
 
 def _str(b: bytearray, s: str) -> None:
@@ -91,9 +100,9 @@ def pack(tests: list[tuple[str, int, float, Deps]]) -> bytes:
     """Pack (nodeid, outcome, duration, deps) tuples for dt_record."""
     out = bytearray(_U32.pack(len(tests)))
     for nodeid, outcome, duration, deps in tests:
-        files, data = deps["files"], deps["data"]
+        files, data, dists = deps["files"], deps["data"], deps.get("dists", [])
         _str(out, nodeid)
-        out += _TEST_TAIL.pack(outcome, duration, len(files) + len(data))
+        out += _TEST_TAIL.pack(outcome, duration, len(files) + len(data) + len(dists))
         for path, lines in files.items():
             out.append(KIND_LINES)
             _str(out, path)
@@ -105,5 +114,9 @@ def pack(tests: list[tuple[str, int, float, Deps]]) -> bytes:
         for path in data:
             out.append(KIND_DATA)
             _str(out, path)
+            out += _U32.pack(0)
+        for name in dists:
+            out.append(KIND_DIST)
+            _str(out, name)
             out += _U32.pack(0)
     return bytes(out)

@@ -1,0 +1,75 @@
+"""pytest plugin used by the benchmark runner (not by the tools it measures):
+which tests execute a given block, measured directly.
+
+Loaded as ``-p affected`` with bench/ on PYTHONPATH, in the plain-pytest
+virtualenv, on the unedited project. ``BENCH_AFFECTED`` names a JSON file:
+
+    {"out": "/path/result.json",
+     "targets": {"body": {"file": "/abs/pkg/mod.py", "block": "f_0025_002"},
+                 "module": {"file": "/abs/pkg/mod.py", "block": "<module>"}}}
+
+For each target it writes the node ids of the tests whose setup, call or
+teardown entered the block: for a function or method (``block`` is its
+qualified name) the block itself; for ``<module>`` anything in the file. That
+is what a block-level selection tool must select after editing that block,
+and the set the floor run (plain pytest on just those node ids) runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+_SPEC = None
+_HITS: dict[str, list[str]] = {}
+
+
+def _load() -> dict:
+    global _SPEC
+    if _SPEC is None:
+        with open(os.environ["BENCH_AFFECTED"]) as f:
+            _SPEC = json.load(f)
+        for name in _SPEC["targets"]:
+            _HITS[name] = []
+    return _SPEC
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    spec = _load()
+    by_file: dict[str, list[tuple[str, str]]] = {}
+    for name, t in spec["targets"].items():
+        by_file.setdefault(os.path.realpath(t["file"]), []).append((name, t["block"]))
+    hit: set[str] = set()
+
+    def profile(frame, event, arg):
+        code = frame.f_code
+        wanted = by_file.get(code.co_filename)
+        if wanted is None:
+            real = os.path.realpath(code.co_filename)
+            wanted = by_file.get(real)
+            if wanted is None:
+                return
+            by_file[code.co_filename] = wanted
+        qual = getattr(code, "co_qualname", code.co_name)
+        for name, block in wanted:
+            if block == "<module>" or block == qual:
+                hit.add(name)
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+    for name in hit:
+        _HITS[name].append(item.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    spec = _load()
+    with open(spec["out"], "w") as f:
+        json.dump(_HITS, f, indent=1)

@@ -1,0 +1,260 @@
+// Package merge combines baselines recorded separately (CI shards, machines,
+// partial runs) into one (SPEC 8.1).
+//
+// The result holds every test of every input; a test recorded in several
+// inputs keeps its newest record, whatever the order of the inputs. Block
+// versions are matched by (file, name, checksum) and the tests' dependency
+// lists rewritten with the new ids. Each file keeps the fingerprint of the
+// newest input that has it, and every block version's stale flag is made to
+// agree with that fingerprint (see block.stale): when in doubt a version is
+// stale, which only makes its tests run.
+//
+// The output is written to a temporary file and renamed over OUTPUT (or
+// uploaded) only once complete: a failed merge leaves OUTPUT as it was.
+package merge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/remote"
+	"github.com/pytest-difftest/pytest-difftest/lib/store"
+)
+
+// ProgressAbove is the number of inputs above which Run reports progress.
+const ProgressAbove = 5
+
+// Options configures Run.
+type Options struct {
+	// Remote configures s3:// and file:// inputs and output (its Env holds
+	// the AWS_* variables as the caller sees them).
+	Remote remote.Options
+	// Log, if set, receives one "merging i/N: <input>" line per input when
+	// there are more than ProgressAbove inputs.
+	Log io.Writer
+}
+
+// Result says what Run did.
+type Result struct {
+	Output string   `json:"output"`
+	Inputs []string `json:"inputs"` // the databases merged, directories and prefixes expanded
+	Counts
+	Bytes  int64   `json:"bytes"` // size of the output
+	Millis float64 `json:"millis"`
+}
+
+// Run merges the databases named by inputs (files, directories, remote
+// objects, remote prefixes ending in "/") into output (a file or a remote
+// object). Errors name the input or output at fault, in one line.
+func Run(ctx context.Context, output string, inputs []string, opts Options) (*Result, error) {
+	start := time.Now()
+	if output == "" {
+		return nil, errors.New("no output given")
+	}
+	if len(inputs) == 0 {
+		return nil, errors.New("no input given")
+	}
+	// A merge that cannot be delivered is not started.
+	var dest remote.Client
+	if remote.IsRemote(output) {
+		c, err := remote.Open(output, opts.Remote)
+		if err != nil {
+			return nil, err
+		}
+		dest = c
+	} else if err := checkLocalOutput(output); err != nil {
+		return nil, err
+	}
+
+	srcs, err := resolve(ctx, inputs, opts.Remote)
+	if err != nil {
+		return nil, err
+	}
+	var scratch string
+	if dest != nil || hasRemote(srcs) {
+		scratch, err = os.MkdirTemp("", "pytest-difftest-merge-")
+		if err != nil {
+			return nil, fmt.Errorf("create a scratch directory: %w", err)
+		}
+		defer os.RemoveAll(scratch)
+	}
+
+	u := newUnion()
+	res := &Result{Output: output}
+	for i := range srcs {
+		s := &srcs[i]
+		if opts.Log != nil && len(srcs) > ProgressAbove {
+			fmt.Fprintf(opts.Log, "merging %d/%d: %s\n", i+1, len(srcs), s.name)
+		}
+		if err := readSource(ctx, u, s, scratch, i); err != nil {
+			return nil, err
+		}
+		res.Inputs = append(res.Inputs, s.name)
+	}
+
+	// Write next to the output, so that the final rename is atomic.
+	var tmp string
+	if dest != nil {
+		tmp = filepath.Join(scratch, "merged.db")
+	} else {
+		tmp, err = tempBeside(output)
+		if err != nil {
+			return nil, err
+		}
+	}
+	counts, err := writeDB(u, tmp)
+	if err != nil {
+		removeDB(tmp)
+		return nil, fmt.Errorf("%s: %w", output, err)
+	}
+	res.Counts = counts
+	if st, err := os.Stat(tmp); err == nil {
+		res.Bytes = st.Size()
+	}
+	if dest != nil {
+		if _, err := dest.Upload(ctx, tmp); err != nil {
+			return nil, err
+		}
+	} else if err := replace(tmp, output); err != nil {
+		removeDB(tmp)
+		return nil, fmt.Errorf("%s: %w", output, err)
+	}
+	res.Millis = float64(time.Since(start).Microseconds()) / 1000
+	return res, nil
+}
+
+func hasRemote(srcs []source) bool {
+	for _, s := range srcs {
+		if s.client != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// readSource fetches (if remote), opens and adds one input.
+func readSource(ctx context.Context, u *union, s *source, scratch string, i int) error {
+	if err := s.fetch(ctx, scratch, i); err != nil {
+		return err // remote errors name the URL already
+	}
+	defer s.release()
+	db, err := store.OpenExisting(s.path)
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer db.Close()
+	if err := u.add(db); err != nil {
+		return s.wrap(err)
+	}
+	return nil
+}
+
+// wrap names the source in an error, in place of the scratch copy of a
+// remote one.
+func (s *source) wrap(err error) error {
+	msg := err.Error()
+	if s.client != nil {
+		msg = strings.ReplaceAll(msg, s.path, s.name)
+	} else {
+		msg = strings.ReplaceAll(msg, "stat "+s.path+": ", "")
+	}
+	return fmt.Errorf("%s: %s", s.name, msg)
+}
+
+// checkLocalOutput refuses an output that is a directory, or an existing
+// file that is not a SQLite database (two arguments swapped by mistake
+// should not destroy a file).
+func checkLocalOutput(output string) error {
+	st, err := os.Stat(output)
+	if err != nil {
+		return nil // created later, with its directory
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s: is a directory", output)
+	}
+	f, err := os.Open(output)
+	if err != nil {
+		return fmt.Errorf("%s: %s", output, fsCause(err))
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	if n > 0 && string(head[:n]) != "SQLite format 3\x00" {
+		return fmt.Errorf("%s: exists and is not a database; not overwriting it", output)
+	}
+	return nil
+}
+
+// tempBeside creates an empty temporary file in output's directory.
+func tempBeside(output string) (string, error) {
+	dir := filepath.Dir(output)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("%s: %s", output, fsCause(err))
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(output)+".*.tmp")
+	if err != nil {
+		return "", fmt.Errorf("%s: %s", output, fsCause(err))
+	}
+	name := f.Name()
+	f.Close()
+	return name, nil
+}
+
+// writeDB writes the union into a new database at path, as one
+// self-contained file (no WAL left beside it).
+func writeDB(u *union, path string) (Counts, error) {
+	db, warning, err := store.Open(path)
+	if err != nil {
+		return Counts{}, err
+	}
+	if warning != "" { // path was not an empty new file
+		db.Close()
+		return Counts{}, errors.New(warning)
+	}
+	counts, err := u.write(db)
+	if err == nil {
+		_, err = db.Exec("PRAGMA journal_mode=DELETE")
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Counts{}, err
+	}
+	return counts, nil
+}
+
+// replace renames tmp over output. A WAL left beside an earlier output
+// belongs to that database and would corrupt the new one: it goes first.
+func replace(tmp, output string) error {
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(output); err == nil {
+		mode = st.Mode().Perm()
+	}
+	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, mode)
+	}
+	if err != nil {
+		return err
+	}
+	os.Remove(output + "-wal")
+	os.Remove(output + "-shm")
+	if err := os.Rename(tmp, output); err != nil {
+		return errors.New(fsCause(err))
+	}
+	return nil
+}
