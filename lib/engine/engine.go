@@ -11,6 +11,7 @@ import (
 
 	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
 	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/imports"
 	"github.com/pytest-difftest/pytest-difftest/lib/selection"
 	"github.com/pytest-difftest/pytest-difftest/lib/store"
 )
@@ -25,6 +26,12 @@ type Config struct {
 	BatchSize int               `json:"batch_size"`
 	CacheSize int               `json:"cache_size"`
 	Env       map[string]string `json:"env"` // "python" -> "3.11", ...
+	// Paths are the import search directories under the root, relative
+	// ("" is the root itself), like sys.path.
+	Paths []string `json:"paths"`
+	// TopLevel maps top-level module names to the distributions that
+	// provide them (recording sessions only).
+	TopLevel map[string][]string `json:"top_level"`
 }
 
 // Session is one pytest session's view of the baseline.
@@ -38,6 +45,9 @@ type Session struct {
 	selected *Selection
 	parsed   int // files holding parsed blocks, bounded by cfg.CacheSize
 	p        *blocks.Parser
+	resolver *imports.Resolver
+	exists   map[string]bool  // stat results for import resolution
+	depsets  map[string]int64 // test file -> its import depset, this session
 }
 
 // fileInfo is the session's knowledge of one file.
@@ -63,7 +73,12 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, db: db, files: map[string]*fileInfo{}}
+	s := &Session{cfg: cfg, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]int64{}}
+	paths := cfg.Paths
+	if len(paths) == 0 {
+		paths = []string{""}
+	}
+	s.resolver = &imports.Resolver{Project: project{s}, Paths: paths}
 	if warning != "" {
 		s.warnings = append(s.warnings, warning)
 	}
@@ -237,8 +252,28 @@ func (s *Session) selectTests() (*Selection, error) {
 		testFileOf[t.NodeID] = t.File
 	}
 	if len(staleBlocks) > 0 {
-		err := store.EachTest(s.db, func(t *store.Test) error {
+		// Shared lists first: one check serves every test of a file.
+		sets, err := store.Depsets(s.db)
+		if err != nil {
+			return nil, err
+		}
+		setReason := map[int64]string{}
+		for id, deps := range sets {
+			store.DecodeIDs(deps, func(b int64) bool {
+				if r, ok := staleBlocks[b]; ok {
+					setReason[id] = "imports: " + r
+					return false
+				}
+				return true
+			})
+		}
+		err = store.EachTest(s.db, func(t *store.Test) error {
 			if _, ok := reasons[t.NodeID]; ok {
+				return nil
+			}
+			if r, ok := setReason[t.Depset]; ok {
+				reasons[t.NodeID] = r
+				testFileOf[t.NodeID] = t.File
 				return nil
 			}
 			return store.DecodeIDs(t.Deps, func(id int64) bool {

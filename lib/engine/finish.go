@@ -148,7 +148,9 @@ func collectGarbage(q store.Querier) error {
 	for _, b := range stale {
 		unused[b.ID] = true
 	}
+	usedSets := map[int64]bool{}
 	err = store.EachTest(q, func(t *store.Test) error {
+		usedSets[t.Depset] = true
 		return store.DecodeIDs(t.Deps, func(id int64) bool {
 			delete(unused, id)
 			return len(unused) > 0
@@ -156,6 +158,22 @@ func collectGarbage(q store.Querier) error {
 	})
 	if err != nil {
 		return err
+	}
+	sets, err := store.Depsets(q)
+	if err != nil {
+		return err
+	}
+	for id, deps := range sets {
+		if !usedSets[id] {
+			if _, err := q.Exec("DELETE FROM depsets WHERE id = ?", id); err != nil {
+				return err
+			}
+			continue
+		}
+		store.DecodeIDs(deps, func(b int64) bool {
+			delete(unused, b)
+			return len(unused) > 0
+		})
 	}
 	for id := range unused {
 		if _, err := q.Exec("DELETE FROM blocks WHERE id = ?", id); err != nil {

@@ -166,7 +166,12 @@ func (s *Session) Record(batch []TestRecord) error {
 			}
 			ids = append(ids, got...)
 		}
+		depset, err := s.importSet(tx, TestFile(t.NodeID))
+		if err != nil {
+			return err
+		}
 		rec := store.Test{
+			Depset:     depset,
 			NodeID:     t.NodeID,
 			File:       TestFile(t.NodeID),
 			Outcome:    t.Outcome,

@@ -34,6 +34,7 @@ type Test struct {
 	Duration   float64
 	RecordedAt int64
 	Deps       []byte
+	Depset     int64 // 0: none
 }
 
 // Querier is what both *sql.DB and *sql.Tx offer.
@@ -158,14 +159,14 @@ func FailingTests(q Querier) ([]Test, error) {
 // EachTest calls fn for every test, with its dependencies, until fn returns
 // an error.
 func EachTest(q Querier, fn func(t *Test) error) error {
-	rows, err := q.Query("SELECT id, nodeid, file, outcome, duration, recorded_at, deps FROM tests")
+	rows, err := q.Query("SELECT id, nodeid, file, outcome, duration, recorded_at, deps, depset FROM tests")
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var t Test
 	for rows.Next() {
-		if err := rows.Scan(&t.ID, &t.NodeID, &t.File, &t.Outcome, &t.Duration, &t.RecordedAt, &t.Deps); err != nil {
+		if err := rows.Scan(&t.ID, &t.NodeID, &t.File, &t.Outcome, &t.Duration, &t.RecordedAt, &t.Deps, &t.Depset); err != nil {
 			return err
 		}
 		if err := fn(&t); err != nil {
@@ -210,10 +211,10 @@ func UpsertTest(q Querier, t Test) error {
 	if t.Deps == nil {
 		t.Deps = []byte{}
 	}
-	_, err := q.Exec(`INSERT INTO tests (nodeid, file, outcome, duration, recorded_at, deps) VALUES (?, ?, ?, ?, ?, ?)
+	_, err := q.Exec(`INSERT INTO tests (nodeid, file, outcome, duration, recorded_at, deps, depset) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (nodeid) DO UPDATE SET file = excluded.file, outcome = excluded.outcome,
-		duration = excluded.duration, recorded_at = excluded.recorded_at, deps = excluded.deps`,
-		t.NodeID, t.File, t.Outcome, t.Duration, t.RecordedAt, t.Deps)
+		duration = excluded.duration, recorded_at = excluded.recorded_at, deps = excluded.deps, depset = excluded.depset`,
+		t.NodeID, t.File, t.Outcome, t.Duration, t.RecordedAt, t.Deps, t.Depset)
 	if err != nil {
 		return fmt.Errorf("store test %s: %w", t.NodeID, err)
 	}
@@ -254,6 +255,35 @@ func RecordedTestFiles(q Querier) ([]string, error) {
 			return nil, err
 		}
 		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// UpsertDepset stores a shared dependency list (from EncodeIDs) once and
+// returns its id.
+func UpsertDepset(q Querier, deps []byte, hash uint64) (int64, error) {
+	var id int64
+	err := q.QueryRow(`INSERT INTO depsets (hash, deps) VALUES (?, ?)
+		ON CONFLICT (hash) DO UPDATE SET hash = excluded.hash
+		RETURNING id`, int64(hash), deps).Scan(&id)
+	return id, err
+}
+
+// Depsets returns every shared dependency list by id.
+func Depsets(q Querier) (map[int64][]byte, error) {
+	rows, err := q.Query("SELECT id, deps FROM depsets")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][]byte{}
+	for rows.Next() {
+		var id int64
+		var deps []byte
+		if err := rows.Scan(&id, &deps); err != nil {
+			return nil, err
+		}
+		out[id] = deps
 	}
 	return out, rows.Err()
 }

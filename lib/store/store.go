@@ -91,7 +91,9 @@ CREATE TABLE blocks (
 );
 CREATE INDEX blocks_stale ON blocks (stale) WHERE stale = 1;
 -- deps: the sorted ids of the block versions the test depended on, as
--- delta-encoded uvarints (see EncodeIDs).
+-- delta-encoded uvarints (see EncodeIDs). depset: the dependencies it shares
+-- with the other tests of its file (what its file and conftest.py files
+-- import), stored once.
 CREATE TABLE tests (
 	id          INTEGER PRIMARY KEY,
 	nodeid      TEXT NOT NULL UNIQUE,
@@ -99,7 +101,14 @@ CREATE TABLE tests (
 	outcome     INTEGER NOT NULL,
 	duration    REAL NOT NULL,
 	recorded_at INTEGER NOT NULL,
-	deps        BLOB NOT NULL
+	deps        BLOB NOT NULL,
+	depset      INTEGER NOT NULL DEFAULT 0
+);
+-- Shared dependency lists, found again by the hash of their content.
+CREATE TABLE depsets (
+	id   INTEGER PRIMARY KEY,
+	hash INTEGER NOT NULL UNIQUE,
+	deps BLOB NOT NULL
 );
 CREATE INDEX tests_file ON tests (file);
 -- A test file whose every collected test was recorded at content hash
