@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/dists"
 	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/imports"
 	"github.com/pytest-difftest/pytest-difftest/lib/selection"
@@ -29,9 +30,9 @@ type Config struct {
 	// Paths are the import search directories under the root, relative
 	// ("" is the root itself), like sys.path.
 	Paths []string `json:"paths"`
-	// TopLevel maps top-level module names to the distributions that
-	// provide them (recording sessions only).
-	TopLevel map[string][]string `json:"top_level"`
+	// SitePaths are the interpreter's other search directories (absolute),
+	// where installed distributions live.
+	SitePaths []string `json:"site_paths"`
 }
 
 // Session is one pytest session's view of the baseline.
@@ -46,6 +47,7 @@ type Session struct {
 	parsed   int // files holding parsed blocks, bounded by cfg.CacheSize
 	p        *blocks.Parser
 	resolver *imports.Resolver
+	dists    *dists.Index
 	exists   map[string]bool  // stat results for import resolution
 	depsets  map[string]int64 // test file -> its import depset, this session
 }
@@ -79,6 +81,7 @@ func Open(cfg Config) (*Session, error) {
 		paths = []string{""}
 	}
 	s.resolver = &imports.Resolver{Project: project{s}, Paths: paths}
+	s.dists = dists.New(cfg.SitePaths)
 	if warning != "" {
 		s.warnings = append(s.warnings, warning)
 	}

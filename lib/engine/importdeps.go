@@ -59,15 +59,11 @@ func (s *Session) importSet(q store.Querier, testFile string) (int64, error) {
 		ids = append(ids, got...)
 	}
 	for _, name := range external {
-		for _, dist := range s.cfg.TopLevel[name] {
-			id, ok, err := s.envBlockID(q, "dist:"+dist)
-			if err != nil {
-				return 0, err
-			}
-			if ok {
-				ids = append(ids, id)
-			}
+		got, err := s.distIDs(q, name)
+		if err != nil {
+			return 0, err
 		}
+		ids = append(ids, got...)
 	}
 	deps := store.EncodeIDs(ids)
 	id, err := store.UpsertDepset(q, deps, blocks.Hash(deps))
@@ -76,4 +72,23 @@ func (s *Session) importSet(q store.Querier, testFile string) (int64, error) {
 	}
 	s.depsets[testFile] = id
 	return id, nil
+}
+
+// distIDs returns the environment blocks of the distributions providing a
+// top-level module; none for the standard library and unknown names.
+func (s *Session) distIDs(q store.Querier, module string) ([]int64, error) {
+	var ids []int64
+	for _, dist := range s.dists.Lookup(module) {
+		if dist == "pytest-difftest" {
+			continue // runs inside every test, but no test depends on it
+		}
+		id, ok, err := s.envBlockID(q, "dist:"+dist)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }

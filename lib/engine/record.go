@@ -18,7 +18,7 @@ import (
 const (
 	DepLines = 0 // a Python file and the first lines of code objects run in it
 	DepData  = 1 // a file opened for reading
-	DepDist  = 2 // an installed distribution whose code ran (Path: its name)
+	DepDist  = 2 // installed code ran (Path: its top-level module name)
 )
 
 // Dep is one file a test depended on.
@@ -150,11 +150,11 @@ func (s *Session) Record(batch []TestRecord) error {
 		ids := append([]int64(nil), envIDs...)
 		for _, d := range t.Deps {
 			if d.Kind == DepDist {
-				if id, ok, err := s.envBlockID(tx, "dist:"+d.Path); err != nil {
+				got, err := s.distIDs(tx, d.Path)
+				if err != nil {
 					return err
-				} else if ok {
-					ids = append(ids, id)
 				}
+				ids = append(ids, got...)
 				continue
 			}
 			if !fingerprint.Safe(d.Path) {

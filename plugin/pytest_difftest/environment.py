@@ -44,44 +44,57 @@ def environment() -> dict[str, str]:
     return env
 
 
-class DistMapper:
-    """Maps installed files to the distributions that own them, by their
-    top-level module, for recording runs only (reading every distribution's
-    file list costs tens of milliseconds)."""
+class TopLevelMapper:
+    """Maps installed files (outside the project) to their top-level module
+    name; the engine knows which distribution provides it."""
 
-    def __init__(self) -> None:
-        self._top: Optional[dict[str, list[str]]] = None
+    def __init__(self, exclude_prefix: str) -> None:
+        self._exclude = exclude_prefix
         self._roots = sorted(
             {os.path.join(os.path.abspath(p), "") for p in sys.path if p and os.path.isdir(p)},
             key=len,
             reverse=True,
         )
-        self._cache: dict[str, tuple[str, ...]] = {}
+        self._cache: dict[str, Optional[str]] = {}
 
-    def dists(self, filename: str) -> tuple[str, ...]:
+    def module(self, filename: str) -> Optional[str]:
         try:
             return self._cache[filename]
         except KeyError:
             pass
-        result: tuple[str, ...] = ()
-        for root in self._roots:
-            if filename.startswith(root):
-                top = filename[len(root):].split(os.sep, 1)[0]
-                if top.endswith(".py"):
-                    top = top[:-3]
-                # This plugin runs inside every test but is not something the
-                # tests depend on.
-                result = tuple(n for n in (normalize(d) for d in self._owners().get(top, ())) if n != "pytest-difftest")
-                break
+        result: Optional[str] = None
+        if not filename.startswith(self._exclude):
+            for root in self._roots:
+                if filename.startswith(root):
+                    top = filename[len(root):].split(os.sep, 1)[0]
+                    result = top[:-3] if top.endswith(".py") else top.split(".", 1)[0]
+                    break
         self._cache[filename] = result
         return result
 
-    def _owners(self) -> dict[str, list[str]]:
-        if self._top is None:
-            try:
-                from importlib.metadata import packages_distributions
 
-                self._top = dict(packages_distributions())
-            except Exception:  # a broken distribution must not break the run
-                self._top = {}
-        return self._top
+def search_paths(root: str) -> list[str]:
+    """sys.path entries under the root, relative POSIX paths ("" is the root
+    itself, always searched), for resolving the project's imports."""
+    prefix = os.path.join(root, "")
+    out = [""]
+    for entry in sys.path:
+        full = os.path.abspath(entry or ".")
+        if full.startswith(prefix):
+            rel = full[len(prefix):].replace(os.sep, "/")
+            if rel not in out:
+                out.append(rel)
+    if os.path.isdir(os.path.join(root, "src")) and "src" not in out:
+        out.append("src")
+    return out
+
+
+def site_paths(root: str) -> list[str]:
+    """sys.path directories outside the project: where distributions live."""
+    prefix = os.path.join(root, "")
+    out = []
+    for entry in sys.path:
+        full = os.path.abspath(entry or ".")
+        if not full.startswith(prefix) and full not in out and os.path.isdir(full):
+            out.append(full)
+    return out

@@ -35,24 +35,35 @@ class Capture:
         self.opened |= other.opened
 
 
-def _profiler(codes: set[CodeType]) -> ProfileFunc:
+def _hook(codes: set[CodeType]) -> ProfileFunc:
     add = codes.add
 
-    def profile(frame: FrameType, event: str, arg: Any) -> None:
-        # The frame of every event is one that runs: the callee on "call",
-        # the caller on "c_call"; adding it again costs a set lookup.
+    def hook(frame: FrameType, event: str, arg: Any) -> None:
+        # As a profile function: the frame of every event is one that runs
+        # (the callee on "call", the caller on "c_call"), and adding it
+        # again costs a set lookup. As a global trace function it sees only
+        # "call" and, returning None, asks for no line events.
         add(frame.f_code)
 
-    return profile
+    return hook
 
 
 class Recorder:
-    """Stack of captures; the innermost one receives what runs."""
+    """Stack of captures; the innermost one receives what runs.
+
+    It installs itself with sys.setprofile, or with sys.settrace when a
+    profiler already holds that slot, and never displaces another tool: with
+    both slots taken, tests run unrecorded (and so stay selected)."""
 
     def __init__(self) -> None:
         self._stack: list[Capture] = []
-        self._previous: Optional[ProfileFunc] = None
         self._audit_installed = False
+        self._hook: Optional[ProfileFunc] = None
+        self._set: Callable[[Optional[ProfileFunc]], None] = sys.setprofile
+        self._set_threads: Callable[[Optional[ProfileFunc]], None] = threading.setprofile  # type: ignore[assignment]
+        self._get: Callable[[], Optional[ProfileFunc]] = sys.getprofile
+        self.displaced = False  # our hook was replaced during the capture
+        self.unavailable = False  # both slots were taken at start
 
     @property
     def active(self) -> bool:
@@ -62,20 +73,33 @@ class Recorder:
         """Begin the capture of one test."""
         self._install_audit_hook()
         self._stack = []
-        self._previous = sys.getprofile()
+        self.displaced = False
+        if sys.getprofile() is None:
+            self._set, self._set_threads, self._get = sys.setprofile, threading.setprofile, sys.getprofile  # type: ignore[assignment]
+        elif sys.gettrace() is None:
+            self._set, self._set_threads, self._get = sys.settrace, threading.settrace, sys.gettrace  # type: ignore[assignment]
+        else:
+            self.unavailable = True
+            return
+        self.unavailable = False
         self._enter()
 
     def stop(self) -> Optional[Capture]:
-        """End the test's capture (and any nested one left open)."""
+        """End the test's capture (and any nested one left open). None when
+        nothing could be captured reliably."""
         if not self._stack:
             return None
+        if self._get() is not self._hook:
+            self.displaced = True
         outer = self._stack[0]
         for inner in self._stack[1:]:
             outer.merge(inner)
         self._stack = []
-        sys.setprofile(self._previous)
-        threading.setprofile(None)  # type: ignore[arg-type]
-        return outer
+        if not self.displaced:
+            self._set(None)
+        self._set_threads(None)
+        self._hook = None
+        return None if self.displaced else outer
 
     def push(self) -> bool:
         """Begin a nested capture; False when no test is being captured."""
@@ -89,17 +113,22 @@ class Recorder:
         too, and return it."""
         inner = self._stack.pop()
         self._stack[-1].merge(inner)
-        profile = _profiler(self._stack[-1].codes)
-        sys.setprofile(profile)
-        threading.setprofile(profile)
+        self._install(self._stack[-1])
         return inner
 
     def _enter(self) -> None:
         cap = Capture()
         self._stack.append(cap)
-        profile = _profiler(cap.codes)
-        sys.setprofile(profile)
-        threading.setprofile(profile)
+        self._install(cap)
+
+    def _install(self, cap: Capture) -> None:
+        if self._hook is not None and self._get() is not self._hook:
+            # Someone replaced our hook mid-test; do not fight them.
+            self.displaced = True
+            return
+        hook = self._hook = _hook(cap.codes)
+        self._set(hook)
+        self._set_threads(hook)
 
     def _install_audit_hook(self) -> None:
         # Audit hooks cannot be removed: install one, once, that does

@@ -11,11 +11,12 @@ from typing import Any, Generator, Optional
 
 import pytest
 
-from pytest_difftest.environment import DistMapper
+from pytest_difftest.environment import TopLevelMapper
 from pytest_difftest.recorder import Capture, Recorder
 from pytest_difftest.records import PathMapper
 
 ATTRIBUTE = "difftest_deps"
+UNRECORDED = "difftest_unrecorded"
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -25,7 +26,7 @@ class TestRecording:
     def __init__(self, config: pytest.Config) -> None:
         self.recorder = Recorder()
         exclude = {PLUGIN_DIR, sys.prefix, sys.exec_prefix, sys.base_prefix}
-        self.mapper = PathMapper(str(config.rootpath), [p for p in exclude if p], DistMapper().dists)
+        self.mapper = PathMapper(str(config.rootpath), [p for p in exclude if p], TopLevelMapper(PLUGIN_DIR).module)
         # What each fixture of a wider scope than "function" executed when it
         # was set up: every test that uses it depends on that (SPEC 4.4d).
         self.fixtures: dict[int, Capture] = {}
@@ -60,6 +61,10 @@ class TestRecording:
             return
         cap = self.recorder.stop()
         if cap is None:
+            # The test took over the profile/trace hook (or a profiler and a
+            # tracer held both): what it ran is unknown, so it is not
+            # recorded and stays selected.
+            setattr(outcome.get_result(), UNRECORDED, True)
             return
         self._add_fixtures(item, cap)
         # A test always depends on its own function, even when it never ran

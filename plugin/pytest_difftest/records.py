@@ -28,14 +28,14 @@ class Deps(TypedDict):
 
     files: dict[str, list[int]]  # Python file -> first lines of code run
     data: list[str]  # other files opened for reading
-    dists: list[str]  # installed distributions whose code ran
+    dists: list[str]  # top-level modules of installed code that ran
 
 
 class PathMapper:
     """Maps code objects and opened files to paths relative to rootdir,
     caching per file name: only project files count."""
 
-    def __init__(self, rootdir: str, exclude: Iterable[str], dists: Optional[Callable[[str], tuple[str, ...]]] = None) -> None:
+    def __init__(self, rootdir: str, exclude: Iterable[str], dists: Optional[Callable[[str], Optional[str]]] = None) -> None:
         self._dists = dists
         self._prefix = os.path.join(rootdir, "")
         self._exclude = tuple(os.path.join(p, "") for p in exclude)
@@ -86,7 +86,9 @@ class PathMapper:
         dists: set[str] = set()
         if self._dists is not None:
             for filename in outside:
-                dists.update(self._dists(filename))
+                module = self._dists(filename)
+                if module:
+                    dists.add(module)
         return {"files": by_file, "data": data, "dists": sorted(dists)}
 
 
