@@ -1,0 +1,220 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/store"
+)
+
+const calc = `RATE = 2
+
+def add(a, b):
+    return a + b
+
+def mul(a, b):
+    return a * b
+
+class Account:
+    fee = 1
+
+    def withdraw(self, n):
+        return n + self.fee
+`
+
+const testCalc = `import calc
+
+def test_add():
+    assert calc.add(1, 2) == 3
+
+def test_mul():
+    assert calc.mul(2, 3) == 6
+
+def test_withdraw():
+    assert calc.Account().withdraw(1) == 2
+`
+
+// line returns the 1-based line of the first occurrence of s in src.
+func line(src, s string) uint32 {
+	i := strings.Index(src, s)
+	return uint32(strings.Count(src[:i], "\n") + 1)
+}
+
+// records builds what the plugin would report for the three tests.
+func records(outcome map[string]store.Outcome) []TestRecord {
+	dep := func(fn, test string) []Dep {
+		return []Dep{
+			{Kind: DepLines, Path: "calc.py", Lines: []uint32{line(calc, fn)}},
+			{Kind: DepLines, Path: "test_calc.py", Lines: []uint32{line(testCalc, test)}},
+		}
+	}
+	out := []TestRecord{
+		{NodeID: "test_calc.py::test_add", Deps: dep("def add", "def test_add")},
+		{NodeID: "test_calc.py::test_mul", Deps: dep("def mul", "def test_mul")},
+		{NodeID: "test_calc.py::test_withdraw", Deps: dep("    def withdraw", "def test_withdraw")},
+	}
+	for i := range out {
+		out[i].Outcome = outcome[out[i].NodeID]
+	}
+	return out
+}
+
+func write(t *testing.T, root, rel, content string) {
+	t.Helper()
+	p := filepath.Join(root, rel)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A distinct mtime, as an editor's save would give.
+	future := time.Now().Add(time.Duration(len(content)) * time.Millisecond)
+	os.Chtimes(p, future, future)
+}
+
+func session(t *testing.T, root string, record bool) *Session {
+	t.Helper()
+	s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: record, Env: map[string]string{"python": "3.11"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// baseline records the three tests in a fresh project.
+func baseline(t *testing.T, outcome map[string]store.Outcome) string {
+	root := t.TempDir()
+	write(t, root, "calc.py", calc)
+	write(t, root, "test_calc.py", testCalc)
+	s := session(t, root, true)
+	sel, err := s.Select()
+	if err != nil || !sel.Full {
+		t.Fatalf("first Select = %+v, %v; want a full run", sel, err)
+	}
+	if err := s.Record(records(outcome)); err != nil {
+		t.Fatal(err)
+	}
+	nodeids := []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}
+	if _, err := s.Finish(Finish{Files: map[string]CollectedFile{"test_calc.py": {Complete: true, NodeIDs: nodeids}}, WholeSuite: true}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	return root
+}
+
+// affected returns the known tests a selection runs.
+func affected(t *testing.T, sel *Selection) []string {
+	t.Helper()
+	all := []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}
+	var out []string
+	for _, id := range all {
+		if !slices.Contains(sel.Deselect, id) && !slices.Contains(sel.SkipFiles, TestFile(id)) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func TestSelect(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(root string)
+		outcome map[string]store.Outcome
+		env     string
+		want    []string
+	}{
+		{"no change", nil, nil, "", nil},
+		{"function body", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "a * b", "b * a", 1)) }, nil, "", []string{"test_calc.py::test_mul"}},
+		{"method body", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "n + self.fee", "self.fee + n", 1)) }, nil, "", []string{"test_calc.py::test_withdraw"}},
+		{"comment only", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "a * b", "a * b  # why", 1)) }, nil, "", nil},
+		{"module constant", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "RATE = 2", "RATE = 3", 1)) }, nil, "", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
+		{"class attribute", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "fee = 1", "fee = 2", 1)) }, nil, "", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
+		{"new unused function", func(r string) { write(t, r, "calc.py", calc+"\ndef extra():\n    return 1\n") }, nil, "", nil},
+		{"deleted function", func(r string) {
+			write(t, r, "calc.py", strings.Replace(calc, "def add(a, b):\n    return a + b\n", "", 1))
+		}, nil, "", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
+		{"syntax error", func(r string) { write(t, r, "calc.py", calc+"\ndef broken(:\n") }, nil, "", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
+		{"deleted file", func(r string) { os.Remove(filepath.Join(r, "calc.py")) }, nil, "", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
+		{"failing test", nil, map[string]store.Outcome{"test_calc.py::test_mul": store.Failed}, "", []string{"test_calc.py::test_mul"}},
+		{"skipped test", nil, map[string]store.Outcome{"test_calc.py::test_mul": store.Skipped}, "", nil},
+		{"python version", nil, nil, "3.12", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := baseline(t, tt.outcome)
+			if tt.edit != nil {
+				tt.edit(root)
+			}
+			env := map[string]string{"python": "3.11"}
+			if tt.env != "" {
+				env["python"] = tt.env
+			}
+			s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Env: env, Why: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			sel, err := s.Select()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sel.Full {
+				t.Fatal("unexpected full run")
+			}
+			if got := affected(t, sel); !slices.Equal(got, tt.want) {
+				t.Errorf("selected %v, want %v (reasons %v)", got, tt.want, sel.Reasons)
+			}
+			for _, id := range tt.want {
+				if sel.Reasons[id] == "" {
+					t.Errorf("no reason for %s", id)
+				}
+			}
+		})
+	}
+}
+
+// A test deselected by -k in an incremental baseline keeps its old record,
+// and so stays selected (SPEC 4.5).
+func TestUnrunTestStaysSelected(t *testing.T) {
+	root := baseline(t, nil)
+	write(t, root, "calc.py", strings.Replace(calc, "RATE = 2", "RATE = 3", 1))
+	s := session(t, root, true)
+	if _, err := s.Select(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Record(records(nil)[:1]); err != nil { // only test_add ran
+		t.Fatal(err)
+	}
+	if _, err := s.Finish(Finish{Files: map[string]CollectedFile{"test_calc.py": {Complete: false}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = session(t, root, false)
+	sel, err := s.Select()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"test_calc.py::test_mul", "test_calc.py::test_withdraw"}
+	if got := affected(t, sel); !slices.Equal(got, want) {
+		t.Errorf("selected %v, want %v", got, want)
+	}
+}
+
+func TestDecodeRecordsRejectsGarbage(t *testing.T) {
+	for _, b := range [][]byte{
+		{1, 0},
+		{1, 0, 0, 0, 200, 0, 0, 0},
+		{0xff, 0xff, 0xff, 0xff},
+		{0, 0, 0, 0, 1},
+	} {
+		if _, err := DecodeRecords(b); err == nil {
+			t.Errorf("DecodeRecords(%v): want an error", b)
+		}
+	}
+	if got, err := DecodeRecords([]byte{0, 0, 0, 0}); err != nil || len(got) != 0 {
+		t.Errorf("empty batch: %v, %v", got, err)
+	}
+}
