@@ -21,7 +21,7 @@ func pieces(src []byte, size int) []int {
 	for i := 0; i < len(src); {
 		// Here i starts a line outside any string, bracket or continuation.
 		if c := src[i]; c != ' ' && c != '\t' && c != '\f' && c != '#' && c != '\r' && c != '\n' {
-			if !decorator && i-bounds[len(bounds)-1] >= size && !continuesStatement(src[i:]) {
+			if !decorator && i-bounds[len(bounds)-1] >= size && startsStatement(src[i:]) {
 				bounds = append(bounds, i)
 			}
 			decorator = c == '@'
@@ -31,15 +31,18 @@ func pieces(src []byte, size int) []int {
 	return append(bounds, len(src))
 }
 
-// continuesStatement reports whether the line starts with a clause of the
-// compound statement above it.
-func continuesStatement(line []byte) bool {
+// startsStatement reports whether an unindented line can start a statement
+// of its own rather than continue the compound statement above it.
+func startsStatement(line []byte) bool {
+	if !isIdentByte(line[0]) && !bytes.ContainsRune([]byte(`"'([{@-+~*.`), rune(line[0])) {
+		return false
+	}
 	for _, kw := range [...]string{"else", "elif", "except", "finally"} {
 		if bytes.HasPrefix(line, []byte(kw)) && (len(line) == len(kw) || !isIdentByte(line[len(kw)])) {
-			return true
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 func isIdentByte(c byte) bool {

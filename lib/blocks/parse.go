@@ -94,16 +94,25 @@ type frame struct {
 	role  role
 	// src[pos:end] is the part of the node not yet covered by a child.
 	pos, end uint32
+	mark     byte // the tag recorded on entering the node, or 0
 }
 
-// Records fed to the checksums. Every record starts with its tag and every
-// string in it ends with a NUL (which source text cannot contain), so the
-// record stream spells the syntax tree unambiguously.
+// Records fed to the checksums: the text of every token, and of the tree's
+// shape only where statements and blocks start and end. Those stand for
+// Python's NEWLINE, INDENT and DEDENT tokens, and with the other tokens
+// determine the program; the shape of an expression follows from its
+// tokens. Recording expression nodes as well would add nothing but the few
+// places where tree-sitter resolves an ambiguous (mostly invalid)
+// expression differently depending on the text that follows it. A text
+// ends with a NUL, which source cannot contain, so records never run into
+// each other.
 const (
-	tagEnter byte = 1 + iota // name
-	tagLeaf                  // name, text
-	tagLeave
-	tagGap // text between children that is not whitespace
+	tagToken byte = 1 + iota // text
+	tagGap                   // non-layout text between the children of a node
+	tagStmt
+	tagStmtEnd
+	tagBlock
+	tagBlockEnd
 )
 
 // splitter turns the event stream of one file into blocks.
@@ -116,7 +125,6 @@ type splitter struct {
 	seen   map[string]int
 	stack  []frame
 	last   uint32 // end of the last token, comments aside
-	buf    []byte
 	ok     bool
 }
 
@@ -155,23 +163,36 @@ func (s *splitter) enter(e event) {
 	parent := &s.stack[len(s.stack)-1]
 	s.gap(parent, e.start)
 	parent.pos = max(parent.pos, e.end)
-	sym := s.g.sym(e.sym)
+	r := s.g.role(e.sym)
+	var mark byte
+	switch {
+	case r == roleBlock:
+		mark = tagBlock
+		if e.start == e.end {
+			// tree-sitter accepts "class A:" with nothing indented below.
+			s.ok = false
+		}
+	case len(s.stack) == 1 || parent.role == roleBlock:
+		mark = tagStmt
+	}
 	c := s.childCtx(parent, e.field)
-	if sym.role == roleSkip {
+	if r == roleSkip {
 		c.sinks = nil
 	}
 	if e.kind == evLeaf {
-		if sym.role != roleSkip && e.end > e.start {
+		if r != roleSkip && e.end > e.start {
 			s.last = e.end
 		}
 		if (parent.role == roleFunc || parent.role == roleClass) && e.field == s.g.fieldName {
 			s.name(parent, string(s.src[e.start:e.end]))
 		}
-		s.leaf(c.sinks, sym.name, s.src[e.start:e.end])
+		s.record(c.sinks, mark)
+		s.text(c.sinks, tagToken, s.src[e.start:e.end])
+		s.record(c.sinks, closing(mark))
 		return
 	}
-	f := frame{ctx: c, outer: c, blk: -1, role: sym.role, pos: e.start, end: e.end}
-	switch sym.role {
+	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark}
+	switch r {
 	case roleDecorated:
 		// The block starts at the first decorator, and decorators count in
 		// both the block and the enclosing scope.
@@ -185,7 +206,7 @@ func (s *splitter) enter(e event) {
 			f.blk = s.open(e.start)
 		}
 		f.ctx.scope = f.outer.scope
-		if sym.role == roleClass {
+		if r == roleClass {
 			s.blocks[f.blk].Kind = Class
 			f.ctx.sinks = with(f.outer.sinks, f.blk)
 		} else {
@@ -199,7 +220,7 @@ func (s *splitter) enter(e event) {
 			}
 		}
 	}
-	s.record(f.ctx.sinks, tagEnter, sym.name)
+	s.record(f.ctx.sinks, mark)
 	s.stack = append(s.stack, f)
 }
 
@@ -231,13 +252,18 @@ func (s *splitter) leave() {
 	}
 	f := &s.stack[len(s.stack)-1]
 	s.gap(f, f.end)
-	s.record(f.ctx.sinks, tagLeave, nil)
-	if f.role == roleFunc || f.role == roleClass {
+	s.record(f.ctx.sinks, closing(f.mark))
+	switch f.role {
+	case roleFunc, roleClass:
 		b := &s.blocks[f.blk]
 		if b.Name == "" || s.last == 0 {
 			s.ok = false
 		} else {
 			b.End = s.lineOf(s.last - 1)
+		}
+	case roleDecorated:
+		if f.blk >= 0 { // decorators of nothing
+			s.ok = false
 		}
 	}
 	s.stack = s.stack[:len(s.stack)-1]
@@ -281,56 +307,53 @@ func (s *splitter) gap(f *frame, to uint32) {
 	}
 	text := s.src[f.pos:to]
 	if f.role != roleVerbatim {
-		text = stripLayout(text)
-	}
-	if len(text) > 0 {
-		s.buf = append(append(append(s.buf[:0], tagGap), text...), 0)
-		s.feed(f.ctx.sinks)
-	}
-}
-
-func stripLayout(b []byte) []byte {
-	for i, c := range b {
-		if !isLayout(c) {
-			out := make([]byte, 0, len(b)-i)
-			for _, c := range b[i:] {
-				if !isLayout(c) {
-					out = append(out, c)
-				}
-			}
-			return out
+		var ok bool
+		if text, ok = stripLayout(text); !ok {
+			s.ok = false // Python: "invalid non-printable character"
 		}
 	}
-	return nil
-}
-
-func isLayout(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '\\'
-}
-
-func (s *splitter) record(sinks []int32, tag byte, name []byte) {
-	if len(sinks) == 0 {
-		return
+	if len(text) > 0 {
+		s.text(f.ctx.sinks, tagGap, text)
 	}
-	s.buf = append(s.buf[:0], tag)
-	if name != nil {
-		s.buf = append(append(s.buf, name...), 0)
-	}
-	s.feed(sinks)
 }
 
-func (s *splitter) leaf(sinks []int32, name, text []byte) {
-	if len(sinks) == 0 {
-		return
+// stripLayout returns b without whitespace and backslashes (of line
+// continuations), and false if b holds a control character, which Python
+// refuses outside strings and comments.
+func stripLayout(b []byte) ([]byte, bool) {
+	var out []byte
+	for _, c := range b {
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\\':
+		case c < 0x20 || c == 0x7f:
+			return nil, false
+		default:
+			out = append(out, c)
+		}
 	}
-	s.buf = append(append(append(s.buf[:0], tagLeaf), name...), 0)
-	s.buf = append(append(s.buf, text...), 0)
-	s.feed(sinks)
+	return out, true
 }
 
-func (s *splitter) feed(sinks []int32) {
+func closing(mark byte) byte {
+	if mark == 0 {
+		return 0
+	}
+	return mark + 1
+}
+
+// record feeds a one-byte record (none for tag 0) to the checksums of sinks.
+func (s *splitter) record(sinks []int32, tag byte) {
+	if tag != 0 {
+		for _, k := range sinks {
+			s.sums[k] = (s.sums[k] ^ uint64(tag)) * fnvPrime
+		}
+	}
+}
+
+func (s *splitter) text(sinks []int32, tag byte, text []byte) {
 	for _, k := range sinks {
-		s.sums[k] = fnvAdd(s.sums[k], s.buf)
+		h := (s.sums[k] ^ uint64(tag)) * fnvPrime
+		s.sums[k] = fnvAdd(h, text) * fnvPrime // then a NUL: h ^ 0 == h
 	}
 }
 

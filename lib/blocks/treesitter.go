@@ -154,17 +154,13 @@ const (
 	roleDecorated
 	roleSkip     // comments and line continuations: layout, not syntax
 	roleVerbatim // string contents: the text between children is data
+	roleBlock    // a statement block, which Python never allows to be empty
 )
 
-type symbol struct {
-	name []byte
-	role role
-}
-
-// grammar is the per-process view of the Python grammar: node type names
-// and roles indexed by symbol, and the field ids the splitter needs.
+// grammar is the per-process view of the Python grammar: the role of each
+// symbol and the field ids the splitter needs.
 type grammar struct {
-	syms                 []symbol
+	roles                []role
 	fieldName, fieldBody uint16
 }
 
@@ -172,23 +168,23 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	lang := C.tree_sitter_python()
 	g := &grammar{}
 	n := int(C.ts_language_symbol_count(lang))
-	g.syms = make([]symbol, n)
+	g.roles = make([]role, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
-		r := roleNone
 		switch name {
 		case "function_definition":
-			r = roleFunc
+			g.roles[i] = roleFunc
 		case "class_definition":
-			r = roleClass
+			g.roles[i] = roleClass
 		case "decorated_definition":
-			r = roleDecorated
+			g.roles[i] = roleDecorated
 		case "comment", "line_continuation":
-			r = roleSkip
+			g.roles[i] = roleSkip
 		case "string", "string_content", "format_specifier":
-			r = roleVerbatim
+			g.roles[i] = roleVerbatim
+		case "block":
+			g.roles[i] = roleBlock
 		}
-		g.syms[i] = symbol{name: []byte(name), role: r}
 	}
 	field := func(s string) uint16 {
 		cs := C.CString(s)
@@ -200,11 +196,11 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	return g
 })
 
-func (g *grammar) sym(s uint16) symbol {
-	if int(s) < len(g.syms) {
-		return g.syms[s]
+func (g *grammar) role(sym uint16) role {
+	if int(sym) < len(g.roles) {
+		return g.roles[sym]
 	}
-	return symbol{name: []byte("?")}
+	return roleNone
 }
 
 // tsParser is the small interface to tree-sitter: parse, and stream the
