@@ -67,7 +67,6 @@ def test_usage_errors(pytester: pytest.Pytester, args: list[str], mention: str) 
     assert not db_file(pytester).exists()
 
 
-@pytest.mark.xfail(strict=True, reason="remote baselines are not wired into the plugin yet (SPEC 2.1, 7)")
 @pytest.mark.parametrize(
     "args",
     [

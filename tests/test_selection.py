@@ -255,6 +255,7 @@ def test_syntax_error_in_source_imported_by_a_test_file(common: pytest.Pytester)
     assert ran(result) == set()
     # The error is not in the way of the other files' selection.
     result = diff(common, "--continue-on-collection-errors")
+    assert result.ret == 1, output(result)
     assert ran(result) == set()
     assert "test_bank.py" in output(result)
 
