@@ -53,9 +53,31 @@ case "${1:-lib}" in
     build_lib
     ;;
   test)
+    venv
+    # One S3-compatible server (moto) on loopback for the whole run, used by
+    # the Go live test and the end-to-end tests (tests/s3server.py); stopped
+    # on exit.
+    s3dir=$(mktemp -d)
+    s3port=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$VENV/bin/python" -m moto.server -H 127.0.0.1 -p "$s3port" >"$s3dir/moto.log" 2>&1 &
+    s3pid=$!
+    trap 'kill "$s3pid" 2>/dev/null || true; wait "$s3pid" 2>/dev/null || true; rm -rf "$s3dir"' EXIT
+    export DIFFTEST_S3_ENDPOINT="http://127.0.0.1:$s3port" DIFFTEST_S3_LOG="$s3dir/moto.log"
+    export REMOTE_TEST_S3_ENDPOINT="$DIFFTEST_S3_ENDPOINT"
+    "$VENV/bin/python" -c '
+import sys, time, urllib.error, urllib.request
+for _ in range(600):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=1).close()
+        sys.exit(0)
+    except urllib.error.HTTPError:
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit("moto_server did not start:\n" + open(sys.argv[2]).read())
+' "$DIFFTEST_S3_ENDPOINT" "$DIFFTEST_S3_LOG"
     go_checks
     echo "== python end-to-end tests"
-    venv
     "$VENV/bin/python" -m pytest tests -p no:cacheprovider -n 2 "${@:2}"
     ;;
   fuzz)

@@ -87,4 +87,45 @@ int dt_close(uintptr_t handle, char **out);
 /* dt_free releases memory returned through `out`. NULL is allowed. */
 void dt_free(void *p);
 
+/*
+ * Remote baselines (SPEC 7). Each takes a JSON request and, on success,
+ * sets *out to a JSON reply. Common request fields:
+ *   "url": "s3://bucket/key.db" or "file:///abs/path/key.db",
+ *   "env": {"AWS_...": "..."} (the caller's environment now: it overrides
+ *          the environment the Go runtime copied at load time),
+ *   "op": an id for dt_remote_cancel (optional),
+ *   "progress": bool (progress of transfers of 8 MB or more on stderr).
+ * Errors (code 1) are one line "<url>: <cause>", never with credentials.
+ */
+
+/* dt_remote_check validates request {"url"} without configuration or
+ * network; *out: {"url": the URL normalised}. */
+int dt_remote_check(const char *request, char **out);
+
+/*
+ * dt_remote_fetch brings the local database up to date from the remote.
+ * request: {"url", "local_path", "etag_path" (default local_path + ".etag"),
+ * "env", "op", "progress"}. When the ETag file names this URL, local_path
+ * exists and the remote ETag is unchanged, nothing is downloaded. Otherwise
+ * the object is downloaded beside local_path, checked to be a
+ * pytest-difftest database ("<url>: not a pytest-difftest database ..."
+ * otherwise), and renamed over local_path (its -wal/-shm removed first);
+ * then the ETag file is written. On error local_path is untouched.
+ * *out: {"url", "fetched": bool, "missing": bool (no such object: not an
+ * error, local_path is kept), "etag", "size": local bytes or -1}.
+ */
+int dt_remote_fetch(const char *request, char **out);
+
+/*
+ * dt_remote_upload checks local_path is a pytest-difftest database (and
+ * checkpoints its WAL), uploads it, and writes the new ETag to the ETag file.
+ * request and *out as dt_remote_fetch ("fetched" and "missing" false).
+ */
+int dt_remote_upload(const char *request, char **out);
+
+/* dt_remote_cancel cancels the fetch or upload started with request {"op"}
+ * (called from another thread); the transfer returns a "cancelled" error.
+ * *out is NULL. */
+int dt_remote_cancel(const char *request, char **out);
+
 #endif

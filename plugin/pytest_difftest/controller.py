@@ -14,9 +14,10 @@ from typing import Any, Generator, Optional
 import pytest
 
 from pytest_difftest import engine, records
-from pytest_difftest.environment import environment
+from pytest_difftest import remote
+from pytest_difftest.environment import environment, search_paths, site_paths
 from pytest_difftest.options import Settings
-from pytest_difftest.recording import ATTRIBUTE
+from pytest_difftest.recording import ATTRIBUTE, UNRECORDED
 from pytest_difftest.selection import Collector
 
 PLUGIN_NAME = "difftest-controller"
@@ -68,6 +69,7 @@ class Controller:
         self.reports: dict[str, list[pytest.TestReport]] = {}
         self.batch: list[tuple[str, int, float, records.Deps]] = []
         self.recorded: set[str] = set()
+        self.unrecorded = 0
         # Filled by pytest-xdist workers' reports (see XdistController).
         self.worker_infos: list[dict[str, Any]] = []
         self.xdist_items: Optional[int] = None
@@ -121,7 +123,11 @@ class Controller:
             "batch_size": self.settings.batch_size,
             "cache_size": self.settings.cache_size,
             "env": environment(),
+            "paths": search_paths(str(self.root)),
+            "site_paths": site_paths(str(self.root)),
         }
+        if self.settings.remote:  # remote baseline first (SPEC 7.2, remote.py)
+            self.messages.extend(remote.fetch(self.config, self.settings, db_path(self.root)))
         try:
             self.engine = engine.Session(cfg)
             self.selection = self.engine.select()
@@ -164,6 +170,8 @@ class Controller:
         reports = self.reports.pop(report.nodeid)
         deps = getattr(report, ATTRIBUTE, None)
         if deps is None:
+            if getattr(report, UNRECORDED, False):
+                self.unrecorded += 1
             return
         started = time.perf_counter()
         self.batch.append((report.nodeid, outcome(reports), sum(r.duration for r in reports), deps))
@@ -228,6 +236,8 @@ class Controller:
         # Everything deselected is a success, not "no tests collected".
         if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.n_deselected > 0:
             session.exitstatus = pytest.ExitCode.OK
+        if self.settings.upload:  # after a successful recording run (SPEC 7.3, remote.py)
+            self.messages.extend(remote.upload(self.config, session, self.settings, db_path(self.root), self.recording))
         self.plugin_seconds += time.perf_counter() - started
         yield
 
@@ -257,6 +267,11 @@ class Controller:
             self._fail(exc, "the baseline keeps what was recorded so far")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.unrecorded:
+            self.messages.append(
+                f"warning: {self.unrecorded} test(s) replaced the profile/trace hook (or a profiler and a "
+                "tracer held both); they were not recorded and stay selected"
+            )
         for line in self.messages:
             terminalreporter.write_line(f"difftest: {line}")
         sel = self.selection

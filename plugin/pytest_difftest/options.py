@@ -108,8 +108,13 @@ def resolve(config: pytest.Config) -> Settings:
         raise pytest.UsageError("pytest-difftest: --diff-force needs --diff-baseline")
     batch_size = _positive_int(*_setting(config, "diff_batch_size", "--diff-batch-size", "diff_batch_size", DEFAULT_BATCH_SIZE))
     cache_size = _positive_int(*_setting(config, "diff_cache_size", "--diff-cache-size", "diff_cache_size", DEFAULT_CACHE_SIZE))
-    _, remote = _setting(config, "diff_remote", "--diff-remote", "diff_remote_url", None)
+    remote_source, remote = _setting(config, "diff_remote", "--diff-remote", "diff_remote_url", None)
     remote_url = str(remote).strip() if remote not in (None, "") else None
+    if remote_url and getattr(config, "workerinput", None) is None:
+        # Checked by the engine (no network); xdist workers never use it.
+        from pytest_difftest import remote as remote_baseline
+
+        remote_url = remote_baseline.check(remote_url, remote_source)
     if o.diff_upload and not o.diff_baseline:
         raise pytest.UsageError("pytest-difftest: --diff-upload needs --diff-baseline")
     if o.diff_upload and not remote_url:
