@@ -39,8 +39,8 @@ type File struct {
 	// Names lists the names of all Class and Function blocks, sorted; the
 	// "<defs>" block's checksum is the hash of this list.
 	Names []string
-	// Imports lists the file's import statements (see Import); nil for an
-	// unparsed file.
+	// Imports lists the file's import statements (see Import) in source
+	// order, "from __future__" aside; nil for an unparsed file.
 	Imports []Import
 
 	spans []span // line table of BlockAt

@@ -824,7 +824,9 @@ func BenchmarkParse(b *testing.B) {
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{invariantBase, changeBase, "", "x = 1", "def f(:\n", "# coding: latin-1\nx = '\xe9'\n",
 		"@d\nclass A:\n  @p\n  def x(s): pass\n  @x.setter\n  def x(s, v): pass\n", "if x:\n def f(): pass\nelse:\n def f(): pass\n",
-		"s = '''\ndef g(): pass\n'''\nt = 1 + \\\n2\n", "match x:\n case {'a': [b, *c]}: pass\n", "f'{x!r:>{w}}'\n"} {
+		"s = '''\ndef g(): pass\n'''\nt = 1 + \\\n2\n", "match x:\n case {'a': [b, *c]}: pass\n", "f'{x!r:>{w}}'\n",
+		"import a.b.c, d as e\nfrom a.b import (c,\n  d as e,)\n", "from . import x\nfrom ..p.q import *\nfrom .. . import y\n",
+		"from __future__ import annotations\nif T:\n    import x . \\\n y\ndef f():\n    from .m import n\n"} {
 		f.Add([]byte(s))
 	}
 	p := NewParser()
@@ -833,12 +835,23 @@ func FuzzParse(f *testing.F) {
 		defer func(n int) { pieceSize = n }(pieceSize)
 		pieceSize = 1 << 30
 		a := p.Parse(src)
-		if b := p.Parse(src); !reflect.DeepEqual(a, b) {
+		if b := p.Parse(src); !reflect.DeepEqual(a.Imports, b.Imports) {
+			t.Fatalf("Imports are not deterministic:\n%+v\n%+v", a.Imports, b.Imports)
+		} else if !reflect.DeepEqual(a, b) {
 			t.Fatal("Parse is not deterministic")
 		}
 		pieceSize = 1
 		if b := p.Parse(src); !reflect.DeepEqual(a, b) {
-			t.Fatalf("parsing in pieces differs:\n%+v\n%+v", a.Blocks, b.Blocks)
+			t.Fatalf("parsing in pieces differs:\n%+v\n%+v\nimports:\n%+v\n%+v", a.Blocks, b.Blocks, a.Imports, b.Imports)
+		}
+		if !a.Parsed && a.Imports != nil {
+			t.Fatalf("unparsed file with Imports %+v", a.Imports)
+		}
+		for _, imp := range a.Imports {
+			if imp.Level < 0 || imp.Module == "" && (imp.Level == 0 || len(imp.Names) == 0) || slices.Contains(imp.Names, "") ||
+				strings.HasPrefix(imp.Module, ".") || strings.HasSuffix(imp.Module, ".") || strings.Contains(imp.Module, "..") {
+				t.Fatalf("bad import %+v", imp)
+			}
 		}
 		if len(a.Blocks) == 0 || a.Blocks[0].Start != 1 || a.Blocks[0].End != countLines(src) {
 			t.Fatalf("first block %+v, want lines 1-%d", a.Blocks, countLines(src))

@@ -1,5 +1,7 @@
 package blocks
 
+import "bytes"
+
 // Import is one import statement's target, as written.
 //
 //	import a.b.c          -> {Module: "a.b.c"}
@@ -13,4 +15,87 @@ type Import struct {
 	Module string
 	Level  int // leading dots of a relative import
 	Names  []string
+}
+
+// importer reads the import statements out of the splitter's event stream.
+// Statements never nest, so one statement is read at a time; which node a
+// frame stands for is kept in frame.imp, set by enter from the parent's.
+type importer struct {
+	imports []Import
+	stmt    impKind // the statement being read: impStmt or impFrom
+	cur     Import  // the from-import being read
+	dotted  []byte  // the dotted name being read
+}
+
+// enter returns the import kind of a node of kind k (not impNone) entered
+// under parent through field: impNone outside the parts of import statements
+// that matter.
+func (im *importer) enter(g *grammar, parent *frame, k impKind, field uint16) impKind {
+	switch k {
+	case impStmt, impFrom:
+		im.stmt, im.cur = k, Import{}
+		return k
+	case impAliased:
+		if parent.imp == impStmt || parent.imp == impFrom {
+			return k
+		}
+	case impRelative:
+		if parent.imp == impFrom && field == g.fieldModule {
+			return k
+		}
+	case impPrefix:
+		if parent.imp == impRelative {
+			return k
+		}
+	case impWildcard:
+		if parent.imp == impFrom {
+			im.cur.Names = append(im.cur.Names, "*")
+		}
+	case impDotted:
+		switch {
+		case parent.imp == impRelative, parent.imp == impFrom && field == g.fieldModule:
+			im.dotted = im.dotted[:0]
+			return impModuleName
+		case field == g.fieldName && (parent.imp == impStmt || parent.imp == impFrom || parent.imp == impAliased):
+			// The name, not the alias: "import a.b as c" imports a.b.
+			im.dotted = im.dotted[:0]
+			return impImportedName
+		}
+	}
+	return impNone
+}
+
+// leaf takes in the text of a token under parent (comments and line
+// continuations aside).
+func (im *importer) leaf(parent *frame, text []byte) {
+	switch parent.imp {
+	case impModuleName, impImportedName:
+		// The identifiers of a dotted name, which may have layout around
+		// its dots: "a . b" is "a.b".
+		if string(text) != "." {
+			if len(im.dotted) > 0 {
+				im.dotted = append(im.dotted, '.')
+			}
+			im.dotted = append(im.dotted, text...)
+		}
+	case impPrefix:
+		im.cur.Level += bytes.Count(text, []byte{'.'})
+	}
+}
+
+// leave finishes the node of frame f.
+func (im *importer) leave(f *frame) {
+	switch f.imp {
+	case impModuleName:
+		im.cur.Module = string(im.dotted)
+	case impImportedName:
+		if im.stmt == impStmt {
+			im.imports = append(im.imports, Import{Module: string(im.dotted)})
+		} else {
+			im.cur.Names = append(im.cur.Names, string(im.dotted))
+		}
+	case impFrom:
+		im.imports = append(im.imports, im.cur)
+		im.cur = Import{}
+	}
 }

@@ -94,7 +94,8 @@ type frame struct {
 	role  role
 	// src[pos:end] is the part of the node not yet covered by a child.
 	pos, end uint32
-	mark     byte // the tag recorded on entering the node, or 0
+	mark     byte    // the tag recorded on entering the node, or 0
+	imp      impKind // the node's part in an import statement
 }
 
 // Records fed to the checksums: the text of every token, and of the tree's
@@ -125,6 +126,7 @@ type splitter struct {
 	seen   map[string]int
 	stack  []frame
 	last   uint32 // end of the last token, comments aside
+	imp    importer
 	ok     bool
 }
 
@@ -182,6 +184,9 @@ func (s *splitter) enter(e event) {
 	if e.kind == evLeaf {
 		if r != roleSkip && e.end > e.start {
 			s.last = e.end
+			if parent.imp != impNone {
+				s.imp.leaf(parent, s.src[e.start:e.end])
+			}
 		}
 		if (parent.role == roleFunc || parent.role == roleClass) && e.field == s.g.fieldName {
 			s.name(parent, string(s.src[e.start:e.end]))
@@ -192,6 +197,9 @@ func (s *splitter) enter(e event) {
 		return
 	}
 	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark}
+	if k := s.g.imp(e.sym); k != impNone {
+		f.imp = s.imp.enter(s.g, parent, k, e.field)
+	}
 	switch r {
 	case roleDecorated:
 		// The block starts at the first decorator, and decorators count in
@@ -265,6 +273,9 @@ func (s *splitter) leave() {
 		if f.blk >= 0 { // decorators of nothing
 			s.ok = false
 		}
+	}
+	if f.imp != impNone {
+		s.imp.leave(f)
 	}
 	s.stack = s.stack[:len(s.stack)-1]
 }
@@ -386,7 +397,7 @@ func (s *splitter) file() File {
 		Name: "<defs>", Kind: Defs, Start: 1, End: last,
 		Checksum: Hash([]byte(strings.Join(names, "\n"))),
 	})
-	return File{Blocks: blocks, Parsed: true, Names: names, spans: buildSpans(blocks)}
+	return File{Blocks: blocks, Parsed: true, Names: names, Imports: s.imp.imports, spans: buildSpans(blocks)}
 }
 
 // span says that lines from line on belong to block blk, up to the next

@@ -157,11 +157,31 @@ const (
 	roleBlock    // a statement block, which Python never allows to be empty
 )
 
+// impKind says how a node type takes part in reading import statements
+// (see importer in import.go).
+type impKind uint8
+
+const (
+	impNone     impKind = iota
+	impStmt             // import_statement: "import a.b, c as d"
+	impFrom             // import_from_statement: "from m import a, b as c"
+	impAliased          // aliased_import: "a as b"
+	impRelative         // relative_import: ".", "..m"
+	impPrefix           // import_prefix: the dots of a relative import
+	impDotted           // dotted_name: "a.b.c"
+	impWildcard         // wildcard_import: "*"
+	// Kinds only frames have: what the dotted_name being read stands for.
+	impModuleName   // the module of a from-import
+	impImportedName // a module of a plain import, a name of a from-import
+)
+
 // grammar is the per-process view of the Python grammar: the role of each
-// symbol and the field ids the splitter needs.
+// symbol, its part in import statements, and the field ids the splitter
+// needs.
 type grammar struct {
-	roles                []role
-	fieldName, fieldBody uint16
+	roles                             []role
+	imps                              []impKind
+	fieldName, fieldBody, fieldModule uint16
 }
 
 var pythonGrammar = sync.OnceValue(func() *grammar {
@@ -169,8 +189,27 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g := &grammar{}
 	n := int(C.ts_language_symbol_count(lang))
 	g.roles = make([]role, n)
+	g.imps = make([]impKind, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
+		switch name {
+		case "import_statement":
+			g.imps[i] = impStmt
+		case "import_from_statement":
+			// "from __future__ import x" is a future_import_statement,
+			// which is left alone: a compiler directive, not a dependency.
+			g.imps[i] = impFrom
+		case "aliased_import":
+			g.imps[i] = impAliased
+		case "relative_import":
+			g.imps[i] = impRelative
+		case "import_prefix":
+			g.imps[i] = impPrefix
+		case "dotted_name":
+			g.imps[i] = impDotted
+		case "wildcard_import":
+			g.imps[i] = impWildcard
+		}
 		switch name {
 		case "function_definition":
 			g.roles[i] = roleFunc
@@ -193,6 +232,7 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	}
 	g.fieldName = field("name")
 	g.fieldBody = field("body")
+	g.fieldModule = field("module_name")
 	return g
 })
 
@@ -201,6 +241,13 @@ func (g *grammar) role(sym uint16) role {
 		return g.roles[sym]
 	}
 	return roleNone
+}
+
+func (g *grammar) imp(sym uint16) impKind {
+	if int(sym) < len(g.imps) {
+		return g.imps[sym]
+	}
+	return impNone
 }
 
 // tsParser is the small interface to tree-sitter: parse, and stream the
