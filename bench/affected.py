@@ -37,23 +37,30 @@ def _load() -> dict:
     return _SPEC
 
 
+_BY_FILE: dict = {}
+
+
+def _by_file(spec: dict) -> dict:
+    """file name -> [(target, block)], or None for files with no target."""
+    if not _BY_FILE:
+        for name, t in spec["targets"].items():
+            _BY_FILE.setdefault(os.path.realpath(t["file"]), []).append((name, t["block"]))
+    return _BY_FILE
+
+
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item, nextitem):
     spec = _load()
-    by_file: dict[str, list[tuple[str, str]]] = {}
-    for name, t in spec["targets"].items():
-        by_file.setdefault(os.path.realpath(t["file"]), []).append((name, t["block"]))
+    by_file = _by_file(spec)
     hit: set[str] = set()
 
     def profile(frame, event, arg):
         code = frame.f_code
-        wanted = by_file.get(code.co_filename)
+        wanted = by_file.get(code.co_filename, 0)
+        if wanted == 0:  # a file name not seen yet: resolve it once
+            wanted = by_file[code.co_filename] = by_file.get(os.path.realpath(code.co_filename))
         if wanted is None:
-            real = os.path.realpath(code.co_filename)
-            wanted = by_file.get(real)
-            if wanted is None:
-                return
-            by_file[code.co_filename] = wanted
+            return
         qual = getattr(code, "co_qualname", code.co_name)
         for name, block in wanted:
             if block == "<module>" or block == qual:

@@ -128,4 +128,28 @@ int dt_remote_upload(const char *request, char **out);
  * *out is NULL. */
 int dt_remote_cancel(const char *request, char **out);
 
+/*
+ * dt_merge merges baselines (pytest-difftest merge). request: {
+ *   "output": a file, or an s3:// / file:// object,
+ *   "inputs": [files, directories (their *.db), object URLs, or prefix URLs
+ *              ending in "/" (the *.db under them)],
+ *   "env": {"AWS_...": "..."} (the caller's environment, as it is now),
+ *   "progress": bool ("merging i/N: <input>" lines on stderr, >5 inputs)
+ * }
+ * For a test in several inputs the newest record wins. The output is
+ * written to a temporary file and renamed (or uploaded) only on success.
+ * *out: {"output", "inputs": [databases merged], "tests", "files",
+ *        "blocks", "bytes", "millis"}. Errors name the input or output at
+ * fault; the output is then untouched.
+ */
+int dt_merge(const char *request, char **out);
+
+/*
+ * dt_inspect describes a baseline (pytest-difftest inspect), opened
+ * read-only. request: {"db": path, "test": node id or "", "file": path or ""}
+ * *out: {"summary": {...}} | {"test": {...}} | {"file": {...}} (see
+ * lib/inspect). An unknown node id or path is an error (code 1).
+ */
+int dt_inspect(const char *request, char **out);
+
 #endif

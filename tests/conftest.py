@@ -312,3 +312,37 @@ def common(pytester: pytest.Pytester) -> pytest.Pytester:
     assert result.ret == 0, output(result)
     assert ran(result) == ALL_TESTS
     return pytester
+
+
+def _uvarints(blob: bytes) -> list[int]:
+    out, value, shift, prev = [], 0, 0, 0
+    for byte in blob:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            prev += value
+            out.append(prev)
+            value, shift = 0, 0
+    return out
+
+
+def dependencies(pytester: pytest.Pytester) -> dict[str, tuple[int, frozenset[tuple[str, str, int]]]]:
+    """node id -> (outcome, the block versions it depends on, by identity:
+    (path, block name, checksum)), including its file's shared import set.
+    Ids differ between databases; identities do not."""
+    con = sqlite3.connect(db_file(pytester))
+    try:
+        blocks = {
+            i: (p, n, c)
+            for i, p, n, c in con.execute(
+                "SELECT b.id, f.path, b.name, b.checksum FROM blocks b JOIN files f ON f.id = b.file_id"
+            )
+        }
+        sets = {i: _uvarints(d) for i, d in con.execute("SELECT id, deps FROM depsets")}
+        out = {}
+        for nodeid, outcome, deps, depset in con.execute("SELECT nodeid, outcome, deps, depset FROM tests"):
+            ids = _uvarints(deps) + sets.get(depset, [])
+            out[nodeid] = (outcome, frozenset(blocks[i] for i in ids))
+        return out
+    finally:
+        con.close()

@@ -20,7 +20,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/remote"
@@ -62,7 +64,7 @@ func Run(ctx context.Context, output string, inputs []string, opts Options) (*Re
 	}
 	// A merge that cannot be delivered is not started.
 	var dest remote.Client
-	if remote.IsRemote(output) {
+	if isURL(output) {
 		c, err := remote.Open(output, opts.Remote)
 		if err != nil {
 			return nil, err
@@ -87,15 +89,19 @@ func Run(ctx context.Context, output string, inputs []string, opts Options) (*Re
 
 	u := newUnion()
 	res := &Result{Output: output}
-	for i := range srcs {
-		s := &srcs[i]
+	err = readAll(ctx, srcs, scratch, func(i int, s *source) {
 		if opts.Log != nil && len(srcs) > ProgressAbove {
 			fmt.Fprintf(opts.Log, "merging %d/%d: %s\n", i+1, len(srcs), s.name)
 		}
-		if err := readSource(ctx, u, s, scratch, i); err != nil {
-			return nil, err
+	}, func(i int, s *source, snap *snapshot) error {
+		if err := u.add(snap); err != nil {
+			return s.wrap(err)
 		}
 		res.Inputs = append(res.Inputs, s.name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	// Write next to the output, so that the final rename is atomic.
@@ -138,21 +144,73 @@ func hasRemote(srcs []source) bool {
 	return false
 }
 
-// readSource fetches (if remote), opens and adds one input.
-func readSource(ctx context.Context, u *union, s *source, scratch string, i int) error {
-	if err := s.fetch(ctx, scratch, i); err != nil {
-		return err // remote errors name the URL already
+// readAll fetches and reads the sources on a few goroutines, and hands them
+// to add in argument order (before calls start first, for progress). Reading
+// runs at most a few inputs ahead of add, which bounds the memory held.
+// The first error in argument order is returned, after every goroutine has
+// stopped.
+func readAll(ctx context.Context, srcs []source, scratch string, before func(int, *source), add func(int, *source, *snapshot) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type loaded struct {
+		snap *snapshot
+		err  error
 	}
-	defer s.release()
-	db, err := store.OpenExisting(s.path)
-	if err != nil {
-		return s.wrap(err)
+	results := make([]chan loaded, len(srcs))
+	for i := range results {
+		results[i] = make(chan loaded, 1)
 	}
-	defer db.Close()
-	if err := u.add(db); err != nil {
-		return s.wrap(err)
+	slots := make(chan struct{}, min(max(runtime.GOMAXPROCS(0), 2), 8))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range srcs {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				snap, err := load(ctx, &srcs[i], scratch, i)
+				results[i] <- loaded{snap, err}
+			}()
+		}
+	}()
+	for i := range srcs {
+		before(i, &srcs[i])
+		r := <-results[i]
+		<-slots
+		if r.err == nil {
+			r.err = add(i, &srcs[i], r.snap)
+		}
+		if r.err != nil {
+			cancel()
+			return r.err
+		}
 	}
 	return nil
+}
+
+// load fetches (if remote), opens and reads one input.
+func load(ctx context.Context, s *source, scratch string, i int) (*snapshot, error) {
+	if err := s.fetch(ctx, scratch, i); err != nil {
+		return nil, err // remote errors name the URL already
+	}
+	defer s.release()
+	db, err := store.OpenReadOnly(s.path)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer db.Close()
+	snap, err := readSnapshot(db)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	return snap, nil
 }
 
 // wrap names the source in an error, in place of the scratch copy of a
@@ -162,6 +220,7 @@ func (s *source) wrap(err error) error {
 	if s.client != nil {
 		msg = strings.ReplaceAll(msg, s.path, s.name)
 	} else {
+		msg = strings.TrimPrefix(msg, s.path+": ")
 		msg = strings.ReplaceAll(msg, "stat "+s.path+": ", "")
 	}
 	return fmt.Errorf("%s: %s", s.name, msg)
@@ -216,6 +275,13 @@ func writeDB(u *union, path string) (Counts, error) {
 	if warning != "" { // path was not an empty new file
 		db.Close()
 		return Counts{}, errors.New(warning)
+	}
+	// A temporary file needs no journal: on failure it is deleted.
+	for _, pragma := range []string{"PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF"} {
+		if _, err := db.Exec(pragma); err != nil {
+			db.Close()
+			return Counts{}, err
+		}
 	}
 	counts, err := u.write(db)
 	if err == nil {

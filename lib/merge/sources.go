@@ -43,7 +43,7 @@ func resolve(ctx context.Context, args []string, opts remote.Options) ([]source,
 				}
 				out = append(out, source{name: u, client: c})
 			}
-		case remote.IsRemote(arg):
+		case isURL(arg):
 			c, err := remote.Open(arg, opts)
 			if err != nil {
 				return nil, err
@@ -58,6 +58,13 @@ func resolve(ctx context.Context, args []string, opts remote.Options) ([]source,
 		}
 	}
 	return out, nil
+}
+
+// isURL tells remote objects from local paths. Any "scheme://" counts, so
+// that an unsupported scheme is refused by remote.Open by name rather than
+// looked up as a file.
+func isURL(s string) bool {
+	return remote.IsRemote(s) || strings.Contains(s, "://")
 }
 
 // local resolves a path: a file is itself, a directory its *.db files.

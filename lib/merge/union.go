@@ -2,10 +2,13 @@ package merge
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
 
+	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/selection"
 	"github.com/pytest-difftest/pytest-difftest/lib/store"
 )
 
@@ -20,6 +23,7 @@ type union struct {
 	files  map[string]*file
 	blocks map[blockKey]*block
 	list   []*block // blocks by index, for compact references from tests
+	sets   map[string]*depset
 	tests  map[string]*test
 
 	testFiles map[string]testFile
@@ -61,10 +65,18 @@ type sighting struct {
 	hash  uint64
 }
 
+// depset is a dependency list shared by the tests of a test file (what it
+// imports), found again across inputs by its content.
+type depset struct {
+	deps []int32 // indexes into union.list, sorted
+	id   int64   // output id, 0 when no kept test uses it
+}
+
 // test is the newest record of a test so far.
 type test struct {
-	rec   store.Test // without Deps
+	rec   store.Test // without Deps and Depset
 	deps  []int32    // indexes into union.list
+	set   *depset    // nil for none
 	input int
 }
 
@@ -79,9 +91,58 @@ func newUnion() *union {
 	return &union{
 		files:     map[string]*file{},
 		blocks:    map[blockKey]*block{},
+		sets:      map[string]*depset{},
 		tests:     map[string]*test{},
 		testFiles: map[string]testFile{},
 	}
+}
+
+// snapshot is one input database read into memory, so that inputs can be
+// read in parallel and then added in order.
+type snapshot struct {
+	meta      map[string]string
+	at        int64 // see inputTime
+	files     []store.File
+	blocks    []store.Block
+	depsets   map[int64][]byte
+	tests     []store.Test
+	testFiles map[string]uint64
+}
+
+// readSnapshot reads a whole input.
+func readSnapshot(db *store.DB) (*snapshot, error) {
+	s := &snapshot{}
+	var err error
+	if s.meta, err = store.AllMeta(db); err != nil {
+		return nil, err
+	}
+	if s.at, err = inputTime(db, s.meta); err != nil {
+		return nil, err
+	}
+	if s.files, err = store.Files(db); err != nil {
+		return nil, err
+	}
+	err = store.EachBlock(db, func(b *store.Block) error {
+		s.blocks = append(s.blocks, *b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.depsets, err = store.Depsets(db); err != nil {
+		return nil, err
+	}
+	err = store.EachTest(db, func(t *store.Test) error {
+		s.tests = append(s.tests, *t)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.testFiles, err = store.TestFiles(db); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // inputTime is when a baseline was last recorded: its meta recorded_at, or
@@ -96,37 +157,25 @@ func inputTime(db *store.DB, meta map[string]string) (int64, error) {
 	return max(at, latest), nil
 }
 
-// add reads one baseline. Inputs must be added in argument order: on equal
+// add merges one input. Inputs must be added in argument order: on equal
 // times the later one wins.
-func (u *union) add(db *store.DB) error {
+func (u *union) add(s *snapshot) error {
 	idx := u.inputs
 	u.inputs++
-
-	meta, err := store.AllMeta(db)
-	if err != nil {
-		return err
-	}
-	at, err := inputTime(db, meta)
-	if err != nil {
-		return err
-	}
+	at := s.at
 	if at >= u.newestAt || u.newestMeta == nil {
-		u.newestMeta, u.newestAt = meta, at
+		u.newestMeta, u.newestAt = s.meta, at
 	}
 	u.latest = max(u.latest, at)
 
 	// Files: the input's ids mapped to the shared entries and to the hash
 	// this input recorded.
-	rows, err := store.Files(db)
-	if err != nil {
-		return err
-	}
 	type local struct {
 		f    *file
 		hash uint64
 	}
-	fileOf := make(map[int64]local, len(rows))
-	for _, r := range rows {
+	fileOf := make(map[int64]local, len(s.files))
+	for _, r := range s.files {
 		f := u.files[r.Path]
 		if f == nil {
 			f = &file{path: r.Path, input: -1}
@@ -139,8 +188,8 @@ func (u *union) add(db *store.DB) error {
 	}
 
 	// Block versions, shared by (file, name, checksum).
-	blockOf := map[int64]int32{}
-	err = store.EachBlock(db, func(b *store.Block) error {
+	blockOf := make(map[int64]int32, len(s.blocks))
+	for _, b := range s.blocks {
 		lf, ok := fileOf[b.FileID]
 		if !ok {
 			return fmt.Errorf("damaged: block %d belongs to no file", b.ID)
@@ -154,20 +203,13 @@ func (u *union) add(db *store.DB) error {
 		}
 		ob.seen = append(ob.seen, sighting{int32(idx), b.Stale, lf.hash})
 		blockOf[b.ID] = ob.index
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 
-	// Tests: the newest record wins; equal times, the later input.
-	err = store.EachTest(db, func(t *store.Test) error {
-		if cur := u.tests[t.NodeID]; cur != nil && cur.rec.RecordedAt > t.RecordedAt {
-			return nil
-		}
-		var deps []int32
+	// remap translates a dependency list into shared block indexes.
+	remap := func(b []byte) ([]int32, error) {
+		deps := make([]int32, 0, len(b))
 		var bad int64
-		err := store.DecodeIDs(t.Deps, func(id int64) bool {
+		err := store.DecodeIDs(b, func(id int64) bool {
 			i, ok := blockOf[id]
 			if !ok {
 				bad = id
@@ -176,26 +218,57 @@ func (u *union) add(db *store.DB) error {
 			deps = append(deps, i)
 			return true
 		})
+		if err == nil && bad != 0 {
+			err = fmt.Errorf("depends on block %d, which does not exist", bad)
+		}
+		return deps, err
+	}
+	setOf := map[int64]*depset{}
+	shared := func(id int64) (*depset, error) {
+		if ds, ok := setOf[id]; ok {
+			return ds, nil
+		}
+		b, ok := s.depsets[id]
+		if !ok {
+			return nil, fmt.Errorf("its dependency set %d does not exist", id)
+		}
+		deps, err := remap(b)
 		if err != nil {
-			return fmt.Errorf("damaged: test %s: %w", t.NodeID, err)
+			return nil, fmt.Errorf("dependency set %d %w", id, err)
 		}
-		if bad != 0 {
-			return fmt.Errorf("damaged: test %s depends on block %d, which does not exist", t.NodeID, bad)
+		slices.Sort(deps)
+		deps = slices.Compact(deps)
+		key := setKey(deps)
+		ds := u.sets[key]
+		if ds == nil {
+			ds = &depset{deps: deps}
+			u.sets[key] = ds
 		}
-		rec := *t
-		rec.Deps = nil
-		u.tests[t.NodeID] = &test{rec: rec, deps: deps, input: idx}
-		return nil
-	})
-	if err != nil {
-		return err
+		setOf[id] = ds
+		return ds, nil
 	}
 
-	tf, err := store.TestFiles(db)
-	if err != nil {
-		return err
+	// Tests: the newest record wins; equal times, the later input.
+	for _, t := range s.tests {
+		if cur := u.tests[t.NodeID]; cur != nil && cur.rec.RecordedAt > t.RecordedAt {
+			continue
+		}
+		deps, err := remap(t.Deps)
+		if err != nil {
+			return fmt.Errorf("damaged: test %s %w", t.NodeID, err)
+		}
+		var set *depset
+		if t.Depset != 0 {
+			if set, err = shared(t.Depset); err != nil {
+				return fmt.Errorf("damaged: test %s: %w", t.NodeID, err)
+			}
+		}
+		rec := t
+		rec.Deps, rec.Depset = nil, 0
+		u.tests[t.NodeID] = &test{rec: rec, deps: deps, set: set, input: idx}
 	}
-	for p, h := range tf {
+
+	for p, h := range s.testFiles {
 		cur, ok := u.testFiles[p]
 		switch {
 		case !ok:
@@ -205,6 +278,15 @@ func (u *union) add(db *store.DB) error {
 		}
 	}
 	return nil
+}
+
+// setKey is a map key for a sorted list of block indexes.
+func setKey(deps []int32) string {
+	b := make([]byte, 0, 4*len(deps))
+	for _, d := range deps {
+		b = binary.LittleEndian.AppendUint32(b, uint32(d))
+	}
+	return string(b)
 }
 
 // stale decides the stale flag of a block version against the chosen
@@ -235,7 +317,7 @@ func (b *block) stale() bool {
 // Counts says what a merge wrote.
 type Counts struct {
 	Tests  int `json:"tests"`
-	Files  int `json:"files"`
+	Files  int `json:"files"` // real files: the environment is not counted
 	Blocks int `json:"blocks"`
 }
 
@@ -248,12 +330,17 @@ func (u *union) write(db *store.DB) (Counts, error) {
 		for _, i := range t.deps {
 			used[i] = true
 		}
+		if t.set != nil {
+			for _, i := range t.set.deps {
+				used[i] = true
+			}
+		}
 	}
-	var blocks []*block
+	var kept []*block
 	keepFile := map[*file]bool{}
 	for i, b := range u.list {
 		if used[i] {
-			blocks = append(blocks, b)
+			kept = append(kept, b)
 			keepFile[b.key.file] = true
 		}
 	}
@@ -276,11 +363,11 @@ func (u *union) write(db *store.DB) (Counts, error) {
 	for i, f := range files {
 		f.row.ID = int64(i + 1)
 	}
-	slices.SortFunc(blocks, func(a, b *block) int {
+	slices.SortFunc(kept, func(a, b *block) int {
 		return cmp.Or(cmp.Compare(a.key.file.row.ID, b.key.file.row.ID),
 			cmp.Compare(a.key.name, b.key.name), cmp.Compare(a.key.checksum, b.key.checksum))
 	})
-	for i, b := range blocks {
+	for i, b := range kept {
 		b.id = int64(i + 1)
 	}
 	tests := make([]*test, 0, len(u.tests))
@@ -288,6 +375,13 @@ func (u *union) write(db *store.DB) (Counts, error) {
 		tests = append(tests, t)
 	}
 	slices.SortFunc(tests, func(a, b *test) int { return cmp.Compare(a.rec.NodeID, b.rec.NodeID) })
+	var sets []*depset
+	for _, t := range tests {
+		if t.set != nil && t.set.id == 0 {
+			t.set.id = int64(len(sets) + 1)
+			sets = append(sets, t.set)
+		}
+	}
 
 	tx, err := db.Begin()
 	if err != nil {
@@ -304,20 +398,32 @@ func (u *union) write(db *store.DB) (Counts, error) {
 			return c, err
 		}
 	}
-	for _, b := range blocks {
+	for _, b := range kept {
 		row := store.Block{ID: b.id, FileID: b.key.file.row.ID, Name: b.key.name, Checksum: b.key.checksum, Stale: b.stale(), Names: b.names}
 		if err := l.Block(row); err != nil {
 			return c, err
 		}
 	}
 	ids := []int64{}
-	for _, t := range tests {
+	encode := func(deps []int32) []byte {
 		ids = ids[:0]
-		for _, i := range t.deps {
+		for _, i := range deps {
 			ids = append(ids, u.list[i].id)
 		}
+		return store.EncodeIDs(ids)
+	}
+	for _, ds := range sets {
+		deps := encode(ds.deps)
+		if err := l.Depset(ds.id, blocks.Hash(deps), deps); err != nil {
+			return c, err
+		}
+	}
+	for _, t := range tests {
 		rec := t.rec
-		rec.Deps = store.EncodeIDs(ids)
+		rec.Deps = encode(t.deps)
+		if t.set != nil {
+			rec.Depset = t.set.id
+		}
 		if err := l.Test(rec); err != nil {
 			return c, err
 		}
@@ -353,5 +459,11 @@ func (u *union) write(db *store.DB) (Counts, error) {
 	if err := tx.Commit(); err != nil {
 		return c, err
 	}
-	return Counts{Tests: len(tests), Files: len(files), Blocks: len(blocks)}, nil
+	c = Counts{Tests: len(tests), Blocks: len(kept)}
+	for _, f := range files {
+		if f.path != selection.EnvFile {
+			c.Files++
+		}
+	}
+	return c, nil
 }

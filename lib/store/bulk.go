@@ -65,7 +65,7 @@ func MaxRecordedAt(q Querier) (int64, error) {
 // the caller chose: rows are inserted as given, without the conflict
 // handling of the Upsert functions.
 type Loader struct {
-	files, blocks, tests, testFiles, meta *sql.Stmt
+	files, blocks, depsets, tests, testFiles, meta *sql.Stmt
 }
 
 // NewLoader prepares the insert statements on tx.
@@ -77,7 +77,8 @@ func NewLoader(tx *sql.Tx) (*Loader, error) {
 	}{
 		{&l.files, "INSERT INTO files (id, path, size, mtime_ns, hash) VALUES (?, ?, ?, ?, ?)"},
 		{&l.blocks, "INSERT INTO blocks (id, file_id, name, checksum, stale, names) VALUES (?, ?, ?, ?, ?, ?)"},
-		{&l.tests, "INSERT INTO tests (nodeid, file, outcome, duration, recorded_at, deps) VALUES (?, ?, ?, ?, ?, ?)"},
+		{&l.depsets, "INSERT INTO depsets (id, hash, deps) VALUES (?, ?, ?)"},
+		{&l.tests, "INSERT INTO tests (nodeid, file, outcome, duration, recorded_at, deps, depset) VALUES (?, ?, ?, ?, ?, ?, ?)"},
 		{&l.testFiles, "INSERT INTO test_files (path, hash) VALUES (?, ?)"},
 		{&l.meta, "INSERT INTO meta (key, value) VALUES (?, ?)"},
 	} {
@@ -93,7 +94,7 @@ func NewLoader(tx *sql.Tx) (*Loader, error) {
 
 // Close releases the prepared statements.
 func (l *Loader) Close() {
-	for _, st := range []*sql.Stmt{l.files, l.blocks, l.tests, l.testFiles, l.meta} {
+	for _, st := range []*sql.Stmt{l.files, l.blocks, l.depsets, l.tests, l.testFiles, l.meta} {
 		if st != nil {
 			st.Close()
 		}
@@ -120,13 +121,22 @@ func (l *Loader) Block(b Block) error {
 	return nil
 }
 
+// Depset inserts a shared dependency list with its ID; hash identifies its
+// content (see UpsertDepset).
+func (l *Loader) Depset(id int64, hash uint64, deps []byte) error {
+	if _, err := l.depsets.Exec(id, int64(hash), deps); err != nil {
+		return fmt.Errorf("write dependency set %d: %w", id, err)
+	}
+	return nil
+}
+
 // Test inserts a test record (its ID is assigned by SQLite).
 func (l *Loader) Test(t Test) error {
 	deps := t.Deps
 	if deps == nil {
 		deps = []byte{}
 	}
-	if _, err := l.tests.Exec(t.NodeID, t.File, t.Outcome, t.Duration, t.RecordedAt, deps); err != nil {
+	if _, err := l.tests.Exec(t.NodeID, t.File, t.Outcome, t.Duration, t.RecordedAt, deps, t.Depset); err != nil {
 		return fmt.Errorf("write test %s: %w", t.NodeID, err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -132,7 +133,7 @@ func Open(path string) (db *DB, warning string, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, "", fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
-	db, err = open(path, true)
+	db, err = open(path, true, false)
 	if err == nil {
 		return db, "", nil
 	}
@@ -144,13 +145,23 @@ func Open(path string) (db *DB, warning string, err error) {
 		return nil, "", fmt.Errorf("%s: %v; cannot set it aside: %w", path, err, rerr)
 	}
 	warning = fmt.Sprintf("%s: %v; moved it to %s and started a new baseline", path, err, aside)
-	db, err = open(path, true)
+	db, err = open(path, true, false)
 	return db, warning, err
 }
 
-// OpenExisting opens a database for reading or merging without creating or
-// setting anything aside; ErrNotDatabase when it is not one of ours.
+// OpenExisting opens a database for writing without creating or setting
+// anything aside; ErrNotDatabase when it is not one of ours.
 func OpenExisting(path string) (*DB, error) {
+	return openExisting(path, false)
+}
+
+// OpenReadOnly opens a database only to read it (inspect, merge inputs): its
+// file is left exactly as it was.
+func OpenReadOnly(path string) (*DB, error) {
+	return openExisting(path, true)
+}
+
+func openExisting(path string, readOnly bool) (*DB, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -158,22 +169,30 @@ func OpenExisting(path string) (*DB, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s: is a directory", path)
 	}
-	return open(path, false)
+	if err := checkHeader(path); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path + "-wal"); err == nil {
+		// Committed data may sit in the write-ahead log: open normally, and
+		// closing folds it into the file.
+		readOnly = false
+	}
+	return open(path, false, readOnly)
 }
 
-func dsn(path string) string {
+func dsn(path string, readOnly bool) string {
+	if readOnly {
+		// immutable: no locks and no -shm file; only used when no
+		// write-ahead log exists, so there is nothing else to read.
+		return "file:" + path + "?mode=ro&immutable=1"
+	}
 	// _txlock=immediate: a writer takes the lock at BEGIN, so concurrent
 	// writers wait on busy_timeout instead of failing at COMMIT.
 	return "file:" + path + "?_busy_timeout=30000&_txlock=immediate&_journal_mode=WAL&_synchronous=NORMAL"
 }
 
-func open(path string, create bool) (*DB, error) {
-	if !create {
-		if err := checkHeader(path); err != nil {
-			return nil, err
-		}
-	}
-	sdb, err := sql.Open("sqlite3", dsn(path))
+func open(path string, create, readOnly bool) (*DB, error) {
+	sdb, err := sql.Open("sqlite3", dsn(path, readOnly))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -238,6 +257,58 @@ func (db *DB) init(create bool) error {
 	}
 	if ok != "ok" {
 		return fmt.Errorf("%w (damaged: %s)", ErrNotDatabase, ok)
+	}
+	return db.checkSchema()
+}
+
+// expectedSchema is what sqlite_master holds for a database created by
+// this version: object name -> its CREATE statement.
+var expectedSchema = sync.OnceValues(func() (map[string]string, error) {
+	sdb, err := sql.Open("sqlite3", ":memory:")
+	if err != nil {
+		return nil, err
+	}
+	defer sdb.Close()
+	sdb.SetMaxOpenConns(1)
+	if _, err := sdb.Exec(schema); err != nil {
+		return nil, err
+	}
+	return schemaOf(sdb)
+})
+
+func schemaOf(q Querier) (map[string]string, error) {
+	rows, err := q.Query("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, text string
+		if err := rows.Scan(&name, &text); err != nil {
+			return nil, err
+		}
+		out[name] = text
+	}
+	return out, rows.Err()
+}
+
+// checkSchema rejects a database that has our application id and version
+// but not our tables, columns, constraints and indexes (damaged or forged):
+// every later query would fail on it, run after run.
+func (db *DB) checkSchema() error {
+	want, err := expectedSchema()
+	if err != nil {
+		return err
+	}
+	got, err := schemaOf(db)
+	if err != nil {
+		return classify(err)
+	}
+	for name, text := range want {
+		if got[name] != text {
+			return fmt.Errorf("%w (damaged: table or index %s differs from schema version %d)", ErrNotDatabase, name, SchemaVersion)
+		}
 	}
 	return nil
 }

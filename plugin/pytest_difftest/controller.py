@@ -5,6 +5,7 @@ summary."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -42,6 +43,18 @@ def explicit_args(config: pytest.Config) -> bool:
     if source is not None:
         return bool(source == pytest.Config.ArgsSource.ARGS)
     return bool(config.args) and config.args != [str(config.invocation_params.dir)]
+
+
+def narrowed_files(config: pytest.Config) -> set[str]:
+    """Test files named with a node id on the command line (file::test):
+    only part of them was collected."""
+    root = str(config.rootpath)
+    out = set()
+    for arg in config.args:
+        if "::" in arg:
+            path = os.path.abspath(os.path.join(str(config.invocation_params.dir), arg.split("::", 1)[0]))
+            out.add(os.path.relpath(path, root).replace(os.sep, "/"))
+    return out
 
 
 def outcome(reports: list[pytest.TestReport]) -> int:
@@ -247,7 +260,7 @@ class Controller:
         files = {}
         if info is not None:
             deselected = set(info["deselected"])
-            incomplete = set(info["incomplete"])
+            incomplete = set(info["incomplete"]) | narrowed_files(self.config)
             for path, nodeids in info["collected"].items():
                 complete = (
                     path not in incomplete

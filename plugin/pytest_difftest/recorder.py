@@ -70,7 +70,7 @@ class Recorder:
         return bool(self._stack)
 
     def start(self) -> None:
-        """Begin the capture of one test."""
+        """Begin the capture of one test (suspended until resume())."""
         self._install_audit_hook()
         self._stack = []
         self.displaced = False
@@ -82,24 +82,40 @@ class Recorder:
             self.unavailable = True
             return
         self.unavailable = False
-        self._enter()
+        self._stack.append(Capture())
+        self._hook = None
 
     def stop(self) -> Optional[Capture]:
         """End the test's capture (and any nested one left open). None when
         nothing could be captured reliably."""
         if not self._stack:
             return None
-        if self._get() is not self._hook:
+        if self._hook is not None and self._get() is not self._hook:
             self.displaced = True
         outer = self._stack[0]
         for inner in self._stack[1:]:
             outer.merge(inner)
         self._stack = []
-        if not self.displaced:
+        if not self.displaced and self._hook is not None:
             self._set(None)
-        self._set_threads(None)
+            self._set_threads(None)
         self._hook = None
         return None if self.displaced else outer
+
+    def suspend(self) -> None:
+        """Stop noting what runs, between a test's phases (reporting hooks
+        are not the test's dependencies)."""
+        if self._stack and self._hook is not None:
+            if self._get() is not self._hook:
+                self.displaced = True
+            elif not self.displaced:
+                self._set(None)
+                self._set_threads(None)
+            self._hook = None
+
+    def resume(self) -> None:
+        if self._stack and self._hook is None and not self.displaced:
+            self._install(self._stack[-1])
 
     def push(self) -> bool:
         """Begin a nested capture; False when no test is being captured."""
@@ -138,7 +154,7 @@ class Recorder:
         self._audit_installed = True
 
         def audit(event: str, args: tuple[Any, ...]) -> None:
-            if event != "open" or not self._stack:
+            if event != "open" or self._hook is None:
                 return
             path, mode, flags = args
             if isinstance(mode, str):

@@ -39,6 +39,32 @@ class TestRecording:
         finally:
             self.recorder.stop()
 
+    # Only the test's own phases count, not the reporting hooks around them
+    # (terminal output, pytest-xdist sending reports to the controller).
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        self.recorder.resume()
+        try:
+            yield
+        finally:
+            self.recorder.suspend()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        self.recorder.resume()
+        try:
+            yield
+        finally:
+            self.recorder.suspend()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, None, None]:
+        self.recorder.resume()
+        try:
+            yield
+        finally:
+            self.recorder.suspend()
+
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[None, None, None]:
         if fixturedef.scope == "function" or not self.recorder.push():

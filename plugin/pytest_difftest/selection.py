@@ -4,6 +4,7 @@ what was collected, for the end-of-run bookkeeping."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -42,10 +43,17 @@ class Collector:
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         for item in items:
             self.collected.setdefault(test_file(item.nodeid), []).append(item.nodeid)
-        if self.deselect:
+        if self.deselect or self.skip:
+            # A skipped file still gets collected when named on the command
+            # line (pytest does not ask pytest_ignore_collect then); all its
+            # tests are known and unaffected.
+            skip, root = self.skip, str(self.config.rootpath)
             keep, drop = [], []
             for item in items:
-                (drop if item.nodeid in self.deselect else keep).append(item)
+                unaffected = item.nodeid in self.deselect or (
+                    skip and os.path.join(root, test_file(item.nodeid)) in skip
+                )
+                (drop if unaffected else keep).append(item)
             if drop:
                 items[:] = keep
                 config.hook.pytest_deselected(items=drop)

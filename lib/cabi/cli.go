@@ -1,0 +1,71 @@
+package main
+
+/*
+#include <stdint.h>
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/inspect"
+	"github.com/pytest-difftest/pytest-difftest/lib/merge"
+	"github.com/pytest-difftest/pytest-difftest/lib/remote"
+)
+
+// The command line's functions (pytest-difftest merge / inspect, SPEC 8):
+// one JSON request in, one JSON document out, with the conventions of
+// include/difftest.h.
+//
+//	int dt_merge(const char *request, char **out);
+//	  request: {"output": file or s3:// / file:// object,
+//	            "inputs": [file, directory, object URL, or prefix URL ending in "/"],
+//	            "env": {"AWS_...": "..."} (the caller's environment now),
+//	            "progress": bool ("merging i/N: <input>" lines on stderr
+//	                        when there are more than 5 inputs)}
+//	  *out: {"output", "inputs": [databases merged], "tests", "files",
+//	         "blocks", "bytes": size of the output, "millis"}
+//	  Errors (code 1) are one line naming the input or output at fault;
+//	  the output is then untouched.
+//
+//	int dt_inspect(const char *request, char **out);
+//	  request: {"db": path, "test": node id or "", "file": path or ""}
+//	  *out: {"summary": {...}} | {"test": {...}} | {"file": {...}}
+//	  (see lib/inspect). An unknown node id or path is an error (code 1).
+
+// mergeRequest is dt_merge's request.
+type mergeRequest struct {
+	Output   string            `json:"output"`
+	Inputs   []string          `json:"inputs"`
+	Env      map[string]string `json:"env"`      // AWS_* as Python sees them
+	Progress bool              `json:"progress"` // progress lines on stderr
+}
+
+//export dt_merge
+func dt_merge(request *C.char, out **C.char) (code C.int) {
+	defer guard(out, &code)
+	var req mergeRequest
+	if err := json.Unmarshal([]byte(C.GoString(request)), &req); err != nil {
+		return reply(out, nil, fmt.Errorf("bad merge request: %w", err))
+	}
+	opts := merge.Options{Remote: remote.Options{Env: req.Env}}
+	if req.Progress {
+		opts.Log = os.Stderr
+	}
+	res, err := merge.Run(context.Background(), req.Output, req.Inputs, opts)
+	return reply(out, res, err)
+}
+
+//export dt_inspect
+func dt_inspect(request *C.char, out **C.char) (code C.int) {
+	defer guard(out, &code)
+	var req inspect.Request
+	if err := json.Unmarshal([]byte(C.GoString(request)), &req); err != nil {
+		return reply(out, nil, fmt.Errorf("bad inspect request: %w", err))
+	}
+	rep, err := inspect.Run(req)
+	return reply(out, rep, err)
+}

@@ -1,0 +1,335 @@
+// Package inspect describes a baseline for people and scripts (SPEC 8.2):
+// a summary, the dependencies of one test, or the tests that depend on one
+// file. It only reads.
+package inspect
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/selection"
+	"github.com/pytest-difftest/pytest-difftest/lib/store"
+)
+
+// Request names the database and what to report: Test or File, or neither
+// for the summary.
+type Request struct {
+	DB   string `json:"db"`
+	Test string `json:"test"`
+	File string `json:"file"`
+}
+
+// Report holds the one part that was asked for.
+type Report struct {
+	Summary    *Summary      `json:"summary,omitempty"`
+	Test       *Dependencies `json:"test,omitempty"`
+	Dependents *Dependents   `json:"file,omitempty"`
+}
+
+// Summary describes a whole baseline.
+type Summary struct {
+	Path        string            `json:"path"`
+	Size        int64             `json:"size"` // bytes, of the database file
+	Tests       int               `json:"tests"`
+	Outcomes    map[string]int    `json:"outcomes"` // "passed" -> count, ...
+	Files       int               `json:"files"`    // real files, "<env>" not counted
+	Blocks      int               `json:"blocks"`
+	StaleBlocks int               `json:"stale_blocks"`
+	Commit      string            `json:"commit"`
+	RecordedAt  string            `json:"recorded_at"` // ISO 8601, UTC; "" if never
+	Environment map[string]string `json:"environment"`
+}
+
+// Dependencies is what one test depends on.
+type Dependencies struct {
+	NodeID     string     `json:"nodeid"`
+	File       string     `json:"file"`
+	Outcome    string     `json:"outcome"`
+	Duration   float64    `json:"duration"`
+	RecordedAt string     `json:"recorded_at"`
+	Files      []FileDeps `json:"files"`
+}
+
+// FileDeps lists the block versions of one file that a test depends on.
+type FileDeps struct {
+	Path   string     `json:"path"`
+	Blocks []BlockRef `json:"blocks"`
+}
+
+// BlockRef is one block version. Stale: it no longer matches the file as
+// last fingerprinted, so its tests are selected.
+type BlockRef struct {
+	Name  string `json:"name"`
+	Stale bool   `json:"stale"`
+	Value string `json:"value,omitempty"` // environment blocks: the recorded value
+}
+
+// Dependents lists the tests that depend on a block of one file.
+type Dependents struct {
+	Path  string      `json:"path"`
+	Tests []Dependent `json:"tests"`
+}
+
+// Dependent is one test and the blocks of the file it depends on.
+type Dependent struct {
+	NodeID  string     `json:"nodeid"`
+	Outcome string     `json:"outcome"`
+	Blocks  []BlockRef `json:"blocks"`
+}
+
+// Run answers a request. Errors are one line and name the database.
+func Run(req Request) (*Report, error) {
+	if req.DB == "" {
+		return nil, errors.New("no database given")
+	}
+	if req.Test != "" && req.File != "" {
+		return nil, errors.New("ask for a test or a file, not both")
+	}
+	db, err := store.OpenReadOnly(req.DB)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file", req.DB)
+		}
+		return nil, fmt.Errorf("%s: %s", req.DB, strings.TrimPrefix(err.Error(), req.DB+": "))
+	}
+	defer db.Close()
+	var rep Report
+	switch {
+	case req.Test != "":
+		rep.Test, err = testDeps(db, req.Test)
+	case req.File != "":
+		rep.Dependents, err = dependents(db, req.File)
+	default:
+		rep.Summary, err = summarize(db)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.DB, err)
+	}
+	return &rep, nil
+}
+
+func summarize(db *store.DB) (*Summary, error) {
+	s := &Summary{Path: db.Path, Outcomes: map[string]int{}, Environment: map[string]string{}}
+	if st, err := os.Stat(db.Path); err == nil {
+		s.Size = st.Size()
+	}
+	counts, err := store.CountByOutcome(db)
+	if err != nil {
+		return nil, err
+	}
+	for o, n := range counts {
+		s.Outcomes[o.String()] = n
+		s.Tests += n
+	}
+	files, err := store.Files(db)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if f.Path != selection.EnvFile {
+			s.Files++
+		}
+	}
+	if s.Blocks, s.StaleBlocks, err = store.CountBlocks(db); err != nil {
+		return nil, err
+	}
+	meta, err := store.AllMeta(db)
+	if err != nil {
+		return nil, err
+	}
+	s.Commit = meta["commit"]
+	if at, err := strconv.ParseInt(meta["recorded_at"], 10, 64); err == nil && at > 0 {
+		s.RecordedAt = isoTime(at)
+	}
+	for k, v := range meta {
+		if name, ok := strings.CutPrefix(k, "env."); ok {
+			s.Environment[name] = v
+		}
+	}
+	return s, nil
+}
+
+func isoTime(unix int64) string {
+	return time.Unix(unix, 0).UTC().Format(time.RFC3339)
+}
+
+func testDeps(db *store.DB, nodeid string) (*Dependencies, error) {
+	t, ok, err := store.TestByNodeID(db, nodeid)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("no test %q is recorded", nodeid)
+	}
+	// Its own dependencies and those it shares with its file (imports).
+	lists := [][]byte{t.Deps}
+	if t.Depset != 0 {
+		set, ok, err := store.DepsetByID(db, t.Depset)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("test %s: damaged: its dependency set %d does not exist", nodeid, t.Depset)
+		}
+		lists = append(lists, set)
+	}
+	var ids []int64
+	for _, l := range lists {
+		if err := store.DecodeIDs(l, func(id int64) bool { ids = append(ids, id); return true }); err != nil {
+			return nil, fmt.Errorf("test %s: %w", nodeid, err)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	blocks, err := store.BlocksByID(db, ids)
+	if err != nil {
+		return nil, err
+	}
+	paths, err := store.FilePaths(db)
+	if err != nil {
+		return nil, err
+	}
+	byFile := map[string][]BlockRef{}
+	for _, b := range blocks {
+		p := paths[b.FileID]
+		byFile[p] = append(byFile[p], ref(p, b))
+	}
+	d := &Dependencies{
+		NodeID: t.NodeID, File: t.File, Outcome: t.Outcome.String(),
+		Duration: t.Duration, RecordedAt: isoTime(t.RecordedAt), Files: []FileDeps{},
+	}
+	for p, refs := range byFile {
+		slices.SortFunc(refs, func(a, b BlockRef) int { return cmp.Compare(a.Name, b.Name) })
+		d.Files = append(d.Files, FileDeps{Path: p, Blocks: refs})
+	}
+	slices.SortFunc(d.Files, func(a, b FileDeps) int { return comparePaths(a.Path, b.Path) })
+	return d, nil
+}
+
+// comparePaths orders paths alphabetically with the environment last.
+func comparePaths(a, b string) int {
+	return cmp.Or(cmp.Compare(isEnv(a), isEnv(b)), cmp.Compare(a, b))
+}
+
+func isEnv(p string) int {
+	if p == selection.EnvFile {
+		return 1
+	}
+	return 0
+}
+
+func ref(path string, b store.Block) BlockRef {
+	r := BlockRef{Name: b.Name, Stale: b.Stale}
+	if path == selection.EnvFile && len(b.Names) > 0 {
+		r.Value = b.Names[0]
+	}
+	return r
+}
+
+func dependents(db *store.DB, arg string) (*Dependents, error) {
+	p := normalize(db.Path, arg)
+	f, ok, err := store.FileByPath(db, p)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		msg := fmt.Sprintf("no file %q is recorded (paths are relative to the rootdir)", p)
+		if similar, _ := store.SimilarPaths(db, "/"+p, 3); len(similar) > 0 {
+			msg += "; did you mean " + strings.Join(quoteAll(similar), " or ") + "?"
+		}
+		return nil, errors.New(msg)
+	}
+	blocks, err := store.BlocksOfFile(db, f.ID)
+	if err != nil {
+		return nil, err
+	}
+	own := make(map[int64]store.Block, len(blocks))
+	for _, b := range blocks {
+		own[b.ID] = b
+	}
+	// The blocks of the file in each shared (import) dependency set.
+	sets, err := store.Depsets(db)
+	if err != nil {
+		return nil, err
+	}
+	inSet := map[int64][]int64{}
+	for id, deps := range sets {
+		err := store.DecodeIDs(deps, func(b int64) bool {
+			if _, ok := own[b]; ok {
+				inSet[id] = append(inSet[id], b)
+			}
+			return true
+		})
+		if err != nil {
+			return nil, fmt.Errorf("dependency set %d: %w", id, err)
+		}
+	}
+	d := &Dependents{Path: f.Path, Tests: []Dependent{}}
+	err = store.EachTest(db, func(t *store.Test) error {
+		var refs []BlockRef
+		seen := map[int64]bool{}
+		add := func(id int64) bool {
+			if b, ok := own[id]; ok && !seen[id] {
+				seen[id] = true
+				refs = append(refs, ref(f.Path, b))
+			}
+			return true
+		}
+		if err := store.DecodeIDs(t.Deps, add); err != nil {
+			return fmt.Errorf("test %s: %w", t.NodeID, err)
+		}
+		for _, id := range inSet[t.Depset] {
+			add(id)
+		}
+		if len(refs) > 0 {
+			slices.SortFunc(refs, func(a, b BlockRef) int { return cmp.Compare(a.Name, b.Name) })
+			d.Tests = append(d.Tests, Dependent{NodeID: t.NodeID, Outcome: t.Outcome.String(), Blocks: refs})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(d.Tests, func(a, b Dependent) int { return cmp.Compare(a.NodeID, b.NodeID) })
+	return d, nil
+}
+
+// normalize turns a path as typed into the stored form: relative to the
+// rootdir, POSIX style, clean. An absolute path is made relative to the
+// rootdir when the database sits at its usual place inside it
+// (<rootdir>/.pytest_cache/pytest-difftest/).
+func normalize(dbPath, p string) string {
+	if p == selection.EnvFile {
+		return p
+	}
+	if filepath.IsAbs(p) {
+		if abs, err := filepath.Abs(dbPath); err == nil {
+			cache := filepath.Dir(abs)
+			if filepath.Base(cache) == "pytest-difftest" && filepath.Base(filepath.Dir(cache)) == ".pytest_cache" {
+				root := filepath.Dir(filepath.Dir(cache))
+				if rel, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(rel, "..") {
+					p = rel
+				}
+			}
+		}
+	}
+	return path.Clean(filepath.ToSlash(p))
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
+}
