@@ -828,3 +828,36 @@ def test_diff_why(pytester: pytest.Pytester, change: str, nodeid: str, reason: s
     assert_ran(result, {nodeid})
     assert why_lines(result) == {nodeid: reason}, output(result)
     assert f"difftest: {nodeid}: {reason}" in result.outlines, output(result)
+
+
+def test_data_file_read_at_import_time_of_a_test_module(pytester: pytest.Pytester) -> None:
+    # parametrize cases loaded from JSON when the test module is imported:
+    # the file is a dependency of every test in that module.
+    files = {
+        "cases.json": "[1, 2]\n",
+        "test_cases.py": (
+            "import json\nimport os\n\nimport pytest\n\n"
+            "HERE = os.path.dirname(__file__)\n"
+            "with open(os.path.join(HERE, 'cases.json')) as f:\n    CASES = json.load(f)\n\n\n"
+            "@pytest.mark.parametrize('n', CASES)\ndef test_case(n):\n    assert n > 0\n"
+        ),
+        "test_other.py": "def test_other():\n    assert True\n",
+    }
+    recorded_project(pytester, files, nodes("test_cases.py", "test_case[1]", "test_case[2]") | nodes("test_other.py", "test_other"))
+    touch_edit(pytester, "cases.json", "[1, 2]", "[1, 2, 3]")
+    assert_ran(diff(pytester), nodes("test_cases.py", "test_case[1]", "test_case[2]", "test_case[3]"))
+
+
+def test_file_created_after_the_baseline_selects_the_tests_that_looked(pytester: pytest.Pytester) -> None:
+    files = {
+        "test_optional.py": (
+            "import os\n\nHERE = os.path.dirname(__file__)\n\n\n"
+            "def test_optional():\n    try:\n        with open(os.path.join(HERE, 'opt.txt')) as f:\n"
+            "            assert f.read() != 'bad'\n    except FileNotFoundError:\n        pass\n\n\n"
+            "def test_plain():\n    assert True\n"
+        ),
+    }
+    recorded_project(pytester, files, nodes("test_optional.py", "test_optional", "test_plain"))
+    assert_ran(diff(pytester), set())
+    (pytester.path / "opt.txt").write_text("bad")
+    assert_ran(diff(pytester), nodes("test_optional.py", "test_optional"), ret=1)

@@ -216,7 +216,13 @@ func (s *splitter) enter(e event) {
 		f.ctx.scope = f.outer.scope
 		if r == roleClass {
 			s.blocks[f.blk].Kind = Class
-			f.ctx.sinks = with(f.outer.sinks, f.blk)
+			// Like a def line: a class header counts in an enclosing
+			// function or class, not at module level, so that adding a class
+			// leaves "<module>" alone (its own block holds its header).
+			f.ctx.sinks = []int32{f.blk}
+			if f.outer.scope != 0 {
+				f.ctx.sinks = with(f.outer.sinks, f.blk)
+			}
 		} else {
 			s.blocks[f.blk].Kind = Function
 			// A def line counts in an enclosing function or class (its

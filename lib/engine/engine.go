@@ -7,6 +7,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
@@ -33,6 +34,17 @@ type Config struct {
 	// SitePaths are the interpreter's other search directories (absolute),
 	// where installed distributions live.
 	SitePaths []string `json:"site_paths"`
+	// DebugPanic, for tests of the C ABI only, makes the session panic at
+	// the named point: "open", "select", "record", "finish" or "close".
+	DebugPanic string `json:"debug_panic"`
+}
+
+// debugPanic panics if the configuration asks for a panic at point (tests
+// of the recovery at the C ABI; include/difftest.h).
+func (c *Config) debugPanic(point string) {
+	if c.DebugPanic == point {
+		panic("debug_panic at " + point)
+	}
 }
 
 // Session is one pytest session's view of the baseline.
@@ -50,6 +62,7 @@ type Session struct {
 	dists    *dists.Index
 	exists   map[string]bool  // stat results for import resolution
 	depsets  map[string]int64 // test file -> its import depset, this session
+	unsafe   []int64          // files rows whose path is unsafe (SPEC 3.2)
 }
 
 // fileInfo is the session's knowledge of one file.
@@ -71,6 +84,7 @@ func Open(cfg Config) (*Session, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 100000
 	}
+	cfg.debugPanic("open")
 	db, warning, err := store.Open(cfg.DBPath)
 	if err != nil {
 		return nil, err
@@ -90,6 +104,7 @@ func Open(cfg Config) (*Session, error) {
 
 // Close releases the database.
 func (s *Session) Close() error {
+	s.cfg.debugPanic("close")
 	if s.p != nil {
 		s.p.Close()
 	}
@@ -145,19 +160,25 @@ func (s *Session) selectTests() (*Selection, error) {
 	var known []fingerprint.Known
 	var ids []int64
 	var envID int64
+	var unsafe []store.File
 	for _, r := range rows {
 		if r.Path == selection.EnvFile {
 			envID = r.ID
 			continue
 		}
 		if !fingerprint.Safe(r.Path) {
-			sel.Warnings = append(sel.Warnings, fmt.Sprintf("ignoring unsafe path in baseline: %q", r.Path))
+			unsafe = append(unsafe, r)
+			s.unsafe = append(s.unsafe, r.ID)
 			continue
 		}
 		paths = append(paths, r.Path)
 		known = append(known, fingerprint.Known{Size: r.Size, MtimeNs: r.MtimeNs, Hash: r.Hash})
 		ids = append(ids, r.ID)
 	}
+	if len(unsafe) > 0 {
+		sel.Warnings = append(sel.Warnings, unsafeWarning(unsafe))
+	}
+	s.cfg.debugPanic("select")
 	states, changed := fingerprint.Check(s.cfg.Root, paths, known)
 
 	var toParse []*fingerprint.State
@@ -213,6 +234,24 @@ func (s *Session) selectTests() (*Selection, error) {
 	if err := check(selection.EnvFile, s.envInfo); err != nil {
 		return nil, err
 	}
+	// A path that is absolute or outside the root is never read (SPEC
+	// 3.2): what depends on it cannot be vouched for, so it is selected. A
+	// recording run marks those versions stale for good, so that they go
+	// once no test refers to them.
+	for _, f := range unsafe {
+		bs, err := store.BlocksOfFile(s.db, f.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bs {
+			staleBlocks[b.ID] = fmt.Sprintf("%q: unsafe path in the baseline", f.Path)
+			recomputed[f.ID] = true
+			if !b.Stale {
+				b.Stale = true
+				flips = append(flips, b)
+			}
+		}
+	}
 	marked, err := store.StaleBlocks(s.db)
 	if err != nil {
 		return nil, err
@@ -223,7 +262,11 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 	for _, b := range marked {
 		if !recomputed[b.FileID] {
-			staleBlocks[b.ID] = fmt.Sprintf("%s::%s changed", pathOf[b.FileID], b.Name)
+			if p, ok := pathOf[b.FileID]; ok {
+				staleBlocks[b.ID] = fmt.Sprintf("%s::%s changed", p, b.Name)
+			} else {
+				staleBlocks[b.ID] = fmt.Sprintf("%s changed (its file is no longer in the baseline)", b.Name)
+			}
 		}
 	}
 
@@ -262,13 +305,16 @@ func (s *Session) selectTests() (*Selection, error) {
 		}
 		setReason := map[int64]string{}
 		for id, deps := range sets {
-			store.DecodeIDs(deps, func(b int64) bool {
+			err := store.DecodeIDs(deps, func(b int64) bool {
 				if r, ok := staleBlocks[b]; ok {
 					setReason[id] = "imports: " + r
 					return false
 				}
 				return true
 			})
+			if err != nil {
+				setReason[id] = damagedRecord
+			}
 		}
 		err = store.EachTest(s.db, func(t *store.Test) error {
 			if _, ok := reasons[t.NodeID]; ok {
@@ -279,7 +325,7 @@ func (s *Session) selectTests() (*Selection, error) {
 				testFileOf[t.NodeID] = t.File
 				return nil
 			}
-			return store.DecodeIDs(t.Deps, func(id int64) bool {
+			err := store.DecodeIDs(t.Deps, func(id int64) bool {
 				if r, ok := staleBlocks[id]; ok {
 					reasons[t.NodeID] = r
 					testFileOf[t.NodeID] = t.File
@@ -287,6 +333,12 @@ func (s *Session) selectTests() (*Selection, error) {
 				}
 				return true
 			})
+			if err != nil {
+				// What it depended on is unknown: when in doubt, select.
+				reasons[t.NodeID] = damagedRecord
+				testFileOf[t.NodeID] = t.File
+			}
+			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read baseline: %w", err)
@@ -332,6 +384,24 @@ func (s *Session) selectTests() (*Selection, error) {
 	slices.Sort(sel.SkipFiles)
 	slices.Sort(sel.ChangedFiles)
 	return sel, nil
+}
+
+// damagedRecord is the reason given for a test whose stored dependency list
+// cannot be decoded.
+const damagedRecord = "its record in the baseline is damaged"
+
+// unsafeWarning is the one line that says which stored paths are ignored.
+func unsafeWarning(unsafe []store.File) string {
+	var examples []string
+	for _, f := range unsafe[:min(len(unsafe), 3)] {
+		examples = append(examples, fmt.Sprintf("%q", f.Path))
+	}
+	more := ""
+	if len(unsafe) > len(examples) {
+		more = ", ..."
+	}
+	return fmt.Sprintf("ignoring %d unsafe path(s) in the baseline (absolute or outside the rootdir; never read): %s%s; the tests that depend on them are selected",
+		len(unsafe), strings.Join(examples, ", "), more)
 }
 
 // unchangedComplete reports whether a test file's every test was recorded

@@ -115,8 +115,15 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 		}
 	}
 
+	s.cfg.debugPanic("finish")
 	if err := collectGarbage(tx); err != nil {
 		return nil, err
+	}
+	// The rows of unsafe paths go once no block version refers to them.
+	for _, id := range s.unsafe {
+		if _, err := tx.Exec("DELETE FROM files WHERE id = ? AND NOT EXISTS (SELECT 1 FROM blocks WHERE file_id = ?)", id, id); err != nil {
+			return nil, err
+		}
 	}
 	meta := map[string]string{
 		"recorded_at": strconv.FormatInt(time.Now().Unix(), 10),
@@ -149,14 +156,21 @@ func collectGarbage(q store.Querier) error {
 		unused[b.ID] = true
 	}
 	usedSets := map[int64]bool{}
+	// A dependency list that cannot be decoded may refer to any block:
+	// then nothing is deleted (its test is selected, and re-recorded, by
+	// the next run).
+	damaged := false
 	err = store.EachTest(q, func(t *store.Test) error {
 		usedSets[t.Depset] = true
-		return store.DecodeIDs(t.Deps, func(id int64) bool {
+		if store.DecodeIDs(t.Deps, func(id int64) bool {
 			delete(unused, id)
 			return len(unused) > 0
-		})
+		}) != nil {
+			damaged = true
+		}
+		return nil
 	})
-	if err != nil {
+	if err != nil || damaged {
 		return err
 	}
 	sets, err := store.Depsets(q)
@@ -164,16 +178,19 @@ func collectGarbage(q store.Querier) error {
 		return err
 	}
 	for id, deps := range sets {
+		if usedSets[id] && store.DecodeIDs(deps, func(b int64) bool {
+			delete(unused, b)
+			return len(unused) > 0
+		}) != nil {
+			return nil
+		}
+	}
+	for id := range sets {
 		if !usedSets[id] {
 			if _, err := q.Exec("DELETE FROM depsets WHERE id = ?", id); err != nil {
 				return err
 			}
-			continue
 		}
-		store.DecodeIDs(deps, func(b int64) bool {
-			delete(unused, b)
-			return len(unused) > 0
-		})
 	}
 	for id := range unused {
 		if _, err := q.Exec("DELETE FROM blocks WHERE id = ?", id); err != nil {

@@ -41,7 +41,10 @@ type TestRecord struct {
 func DecodeRecords(b []byte) ([]TestRecord, error) {
 	r := reader{b: b}
 	n := r.u32()
-	if r.err == nil && uint64(n) > uint64(len(b)) {
+	// Each test takes at least minTestBytes: a count that cannot fit is
+	// refused before anything is allocated for it.
+	const minTestBytes = 4 + 1 + 8 + 4
+	if r.err == nil && uint64(n)*minTestBytes > uint64(len(r.b)) {
 		return nil, errors.New("record batch: bad count")
 	}
 	out := make([]TestRecord, 0, n)
@@ -49,13 +52,22 @@ func DecodeRecords(b []byte) ([]TestRecord, error) {
 		var t TestRecord
 		t.NodeID = r.str()
 		t.Outcome = store.Outcome(r.u8())
+		if r.err == nil && t.Outcome > store.XFailed && t.Outcome != store.MergeDeps {
+			r.err = fmt.Errorf("bad outcome %d", t.Outcome)
+		}
 		t.Duration = math.Float64frombits(r.u64())
 		nd := r.u32()
 		for j := uint32(0); j < nd && r.err == nil; j++ {
 			d := Dep{Kind: r.u8(), Path: r.str()}
+			if r.err == nil && d.Kind > DepDist {
+				r.err = fmt.Errorf("bad dependency kind %d", d.Kind)
+			}
 			nl := r.u32()
 			if r.err == nil && uint64(nl)*4 > uint64(len(r.b)) {
 				r.err = errors.New("bad line count")
+			}
+			if r.err == nil && nl > 0 {
+				d.Lines = make([]uint32, 0, nl)
 			}
 			for k := uint32(0); k < nl && r.err == nil; k++ {
 				d.Lines = append(d.Lines, r.u32())
@@ -166,22 +178,33 @@ func (s *Session) Record(batch []TestRecord) error {
 			}
 			ids = append(ids, got...)
 		}
+		if t.Outcome == store.MergeDeps {
+			if err := s.mergeDeps(tx, t.NodeID, ids); err != nil {
+				return err
+			}
+			continue
+		}
 		depset, err := s.importSet(tx, TestFile(t.NodeID))
 		if err != nil {
 			return err
+		}
+		duration := t.Duration
+		if math.IsNaN(duration) || math.IsInf(duration, 0) {
+			duration = 0 // SQLite stores NaN as NULL
 		}
 		rec := store.Test{
 			Depset:     depset,
 			NodeID:     t.NodeID,
 			File:       TestFile(t.NodeID),
 			Outcome:    t.Outcome,
-			Duration:   t.Duration,
+			Duration:   duration,
 			RecordedAt: now,
 			Deps:       store.EncodeIDs(ids),
 		}
 		if err := store.UpsertTest(tx, rec); err != nil {
 			return err
 		}
+		s.cfg.debugPanic("record")
 	}
 	if err := tx.Commit(); err != nil {
 		return err
@@ -243,11 +266,13 @@ func (s *Session) envBlockID(q store.Querier, name string) (id int64, ok bool, e
 // file (SPEC 4.4b) and the function blocks whose code ran (4.4a).
 func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
 	fi := s.current(d.Path)
-	if !fi.state.Exists || fi.state.Unreadable {
+	if fi.state.Unreadable || !fi.state.Exists && d.Kind != DepData {
 		// Gone already: nothing current to depend on. The test still
 		// depends on its own file, which exists.
 		return nil, nil
 	}
+	// A data file that did not exist is a dependency too (its "<content>"
+	// is recorded as absent): creating it selects the tests that looked.
 	if fi.id == 0 || fi.changed {
 		if err := upsertFileState(q, fi); err != nil {
 			return nil, err
@@ -305,6 +330,23 @@ func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// mergeDeps adds dependencies to the record of a test written earlier in
+// this session; a test without a record is left alone.
+func (s *Session) mergeDeps(q store.Querier, nodeid string, ids []int64) error {
+	old, ok, err := store.TestDeps(q, nodeid)
+	if err != nil || !ok {
+		return err
+	}
+	err = store.DecodeIDs(old, func(id int64) bool {
+		ids = append(ids, id)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return store.SetTestDeps(q, nodeid, store.EncodeIDs(ids))
 }
 
 // trimCache drops parsed blocks once more files than --diff-cache-size hold

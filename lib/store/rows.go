@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -286,4 +287,20 @@ func Depsets(q Querier) (map[int64][]byte, error) {
 		out[id] = deps
 	}
 	return out, rows.Err()
+}
+
+// TestDeps returns a test's own dependency list; ok is false when the test
+// has no record.
+func TestDeps(q Querier, nodeid string) (deps []byte, ok bool, err error) {
+	err = q.QueryRow("SELECT deps FROM tests WHERE nodeid = ?", nodeid).Scan(&deps)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	return deps, err == nil, err
+}
+
+// SetTestDeps replaces a test's own dependency list.
+func SetTestDeps(q Querier, nodeid string, deps []byte) error {
+	_, err := q.Exec("UPDATE tests SET deps = ? WHERE nodeid = ?", deps, nodeid)
+	return err
 }

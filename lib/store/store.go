@@ -40,6 +40,11 @@ const (
 	XFailed
 )
 
+// MergeDeps is not an outcome: a record with it adds dependencies to a test
+// recorded earlier in the session (what a fixture it used did when it was
+// torn down, after the test's own record was written).
+const MergeDeps Outcome = 255
+
 // Failing reports whether the test must run again regardless of its
 // dependencies (SPEC 4.6).
 func (o Outcome) Failing() bool { return o == Failed || o == Error }

@@ -18,7 +18,7 @@ from pytest_difftest import engine, records
 from pytest_difftest import remote
 from pytest_difftest.environment import environment, search_paths, site_paths
 from pytest_difftest.options import Settings
-from pytest_difftest.recording import ATTRIBUTE, UNRECORDED
+from pytest_difftest.recording import ATTRIBUTE, SUPPLEMENTS, UNRECORDED
 from pytest_difftest.selection import Collector
 
 PLUGIN_NAME = "difftest-controller"
@@ -83,6 +83,7 @@ class Controller:
         self.batch: list[tuple[str, int, float, records.Deps]] = []
         self.recorded: set[str] = set()
         self.unrecorded = 0
+        self.explained = False
         # Filled by pytest-xdist workers' reports (see XdistController).
         self.worker_infos: list[dict[str, Any]] = []
         self.xdist_items: Optional[int] = None
@@ -162,10 +163,18 @@ class Controller:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if self.settings.why and self.selection is not None and session.items:
-            reasons = self.selection.get("reasons") or {}
-            for item in session.items:
-                self._write(f"{item.nodeid}: {reasons.get(item.nodeid) or self._default_reason()}")
+        self.explain([item.nodeid for item in session.items])
+
+    def explain(self, nodeids: list[str]) -> None:
+        """--diff-why: one line per selected test (called once, by the
+        process that collected, or for pytest-xdist by the controller when
+        the first worker has collected)."""
+        if not self.settings.why or self.selection is None or self.explained or not nodeids:
+            return
+        self.explained = True
+        reasons = self.selection.get("reasons") or {}
+        for nodeid in nodeids:
+            self._write(f"{nodeid}: {reasons.get(nodeid) or self._default_reason()}")
 
     def _default_reason(self) -> str:
         if self.selection is not None and self.selection.get("full"):
@@ -181,14 +190,19 @@ class Controller:
         if report.when != "teardown":
             return
         reports = self.reports.pop(report.nodeid)
-        deps = getattr(report, ATTRIBUTE, None)
-        if deps is None:
-            if getattr(report, UNRECORDED, False):
-                self.unrecorded += 1
-            return
         started = time.perf_counter()
-        self.batch.append((report.nodeid, outcome(reports), sum(r.duration for r in reports), deps))
-        self.recorded.add(report.nodeid)
+        deps = getattr(report, ATTRIBUTE, None)
+        if deps is not None:
+            self.batch.append((report.nodeid, outcome(reports), sum(r.duration for r in reports), deps))
+            self.recorded.add(report.nodeid)
+        elif getattr(report, UNRECORDED, False):
+            self.unrecorded += 1
+        # What a wider-scoped fixture's teardown ran, for the tests that used
+        # it (recorded before; the engine adds to their records).
+        for sup in getattr(report, SUPPLEMENTS, None) or []:
+            for nodeid in sup["nodeids"]:
+                if nodeid in self.recorded:
+                    self.batch.append((nodeid, records.MERGE_DEPS, 0.0, sup["deps"]))
         if len(self.batch) >= self.settings.batch_size:
             self._flush()
         self.plugin_seconds += time.perf_counter() - started
@@ -325,6 +339,7 @@ class XdistController:
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         if self.controller.xdist_items is None:
             self.controller.xdist_items = len(ids)
+            self.controller.explain(ids)
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         info = getattr(node, "workeroutput", {}).get("difftest")

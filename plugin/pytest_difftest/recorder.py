@@ -64,6 +64,9 @@ class Recorder:
         self._get: Callable[[], Optional[ProfileFunc]] = sys.getprofile
         self.displaced = False  # our hook was replaced during the capture
         self.unavailable = False  # both slots were taken at start
+        # Files opened while a test module is imported (module-level data
+        # such as parametrize cases read from JSON), when not None.
+        self.collecting: Optional[set[str]] = None
 
     @property
     def active(self) -> bool:
@@ -124,11 +127,12 @@ class Recorder:
         self._enter()
         return True
 
-    def pop(self) -> Capture:
+    def pop(self, charge_outer: bool = True) -> Capture:
         """End the innermost nested capture, charging it to the outer one
-        too, and return it."""
+        too unless told not to, and return it."""
         inner = self._stack.pop()
-        self._stack[-1].merge(inner)
+        if charge_outer:
+            self._stack[-1].merge(inner)
         self._install(self._stack[-1])
         return inner
 
@@ -146,6 +150,15 @@ class Recorder:
         self._set(hook)
         self._set_threads(hook)
 
+    def collect_opens(self) -> None:
+        """Start noting files opened outside any test (a module import)."""
+        self._install_audit_hook()
+        self.collecting = set()
+
+    def collected_opens(self) -> set[str]:
+        opened, self.collecting = self.collecting or set(), None
+        return opened
+
     def _install_audit_hook(self) -> None:
         # Audit hooks cannot be removed: install one, once, that does
         # nothing while no test is captured.
@@ -154,8 +167,14 @@ class Recorder:
         self._audit_installed = True
 
         def audit(event: str, args: tuple[Any, ...]) -> None:
-            if event != "open" or self._hook is None:
+            if event != "open":
                 return
+            if self._hook is None:
+                if self.collecting is None:
+                    return
+                target = self.collecting
+            else:
+                target = self._stack[-1].opened
             path, mode, flags = args
             if isinstance(mode, str):
                 if "r" not in mode or "+" in mode:
@@ -167,7 +186,7 @@ class Recorder:
             if isinstance(path, bytes):
                 path = os.fsdecode(path)
             try:
-                self._stack[-1].opened.add(os.path.abspath(path))
+                target.add(os.path.abspath(path))
             except (TypeError, ValueError):
                 pass
 

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Generator, Optional
+from typing import Any, Callable, Generator, Optional
 
 import pytest
 
 from pytest_difftest.environment import TopLevelMapper
 from pytest_difftest.recorder import Capture, Recorder
-from pytest_difftest.records import PathMapper
+from pytest_difftest.records import Deps, PathMapper
+from pytest_difftest.selection import test_file
 
 ATTRIBUTE = "difftest_deps"
 UNRECORDED = "difftest_unrecorded"
+# Dependencies to add to tests recorded earlier: [{"nodeids": [...], "deps": Deps}]
+SUPPLEMENTS = "difftest_supplements"
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -24,12 +27,36 @@ class TestRecording:
     __test__ = False  # not a test class, whatever pytest's python_classes say
 
     def __init__(self, config: pytest.Config) -> None:
+        self.config = config
         self.recorder = Recorder()
         exclude = {PLUGIN_DIR, sys.prefix, sys.exec_prefix, sys.base_prefix}
         self.mapper = PathMapper(str(config.rootpath), [p for p in exclude if p], TopLevelMapper(PLUGIN_DIR).module)
         # What each fixture of a wider scope than "function" executed when it
         # was set up: every test that uses it depends on that (SPEC 4.4d).
         self.fixtures: dict[int, Capture] = {}
+        # The tests that used each such fixture, and what its teardown did
+        # once it ran (after those tests were recorded).
+        self.fixture_users: dict[int, list[str]] = {}
+        self.supplements: list[dict[str, Any]] = []
+        # Files each test module opened while being imported.
+        self.import_opens: dict[str, set[str]] = {}
+
+    # -- collection: files read at import time of a test module -------------
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, None, None]:
+        if not isinstance(collector, pytest.Module):
+            yield
+            return
+        self.recorder.collect_opens()
+        try:
+            yield
+        finally:
+            opened = self.recorder.collected_opens()
+            if opened:
+                self.import_opens[test_file(collector.nodeid)] = opened
+
+    # -- the test's phases ----------------------------------------------------
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, None, None]:
@@ -65,41 +92,76 @@ class TestRecording:
         finally:
             self.recorder.suspend()
 
+    # -- fixtures of a wider scope ------------------------------------------
+
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[None, None, None]:
         if fixturedef.scope == "function" or not self.recorder.push():
             yield
             return
+        key = id(fixturedef)
+        # Finalizers run last-registered-first: these two bracket the
+        # fixture's own teardown, which it registers while being set up.
+        fixturedef.addfinalizer(self._teardown_done(key))
         try:
             yield
         finally:
             cap = self.recorder.pop()
-            known = self.fixtures.get(id(fixturedef))
+            known = self.fixtures.get(key)
             if known is None:
-                self.fixtures[id(fixturedef)] = cap
+                self.fixtures[key] = cap
             else:
                 known.merge(cap)
+            fixturedef.addfinalizer(self._teardown_begin())
+
+    def _teardown_begin(self) -> Callable[[], None]:
+        def begin() -> None:
+            self.recorder.push()
+
+        return begin
+
+    def _teardown_done(self, key: int) -> Callable[[], None]:
+        def done() -> None:
+            if not self.recorder.active:
+                return
+            # Charged to the fixture's users, not to the test that happened
+            # to be running when the fixture went out of scope.
+            cap = self.recorder.pop(charge_outer=False)
+            users = self.fixture_users.pop(key, [])
+            if users:
+                self.supplements.append({"nodeids": users, "deps": self._deps(cap)})
+
+        return done
+
+    # -- the record -----------------------------------------------------------
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
         outcome = yield
         if call.when != "teardown" or not self.recorder.active:
             return
+        report = outcome.get_result()
         cap = self.recorder.stop()
+        if self.supplements:
+            setattr(report, SUPPLEMENTS, self.supplements)
+            self.supplements = []
         if cap is None:
             # The test took over the profile/trace hook (or a profiler and a
             # tracer held both): what it ran is unknown, so it is not
             # recorded and stays selected.
-            setattr(outcome.get_result(), UNRECORDED, True)
+            setattr(report, UNRECORDED, True)
             return
         self._add_fixtures(item, cap)
+        cap.opened |= self.import_opens.get(test_file(item.nodeid), set())
         # A test always depends on its own function, even when it never ran
         # (a skip marker): SPEC 4.4e.
         code = getattr(getattr(item, "function", None), "__code__", None)
         if code is not None:
             cap.codes.add(code)
-        report = outcome.get_result()
-        setattr(report, ATTRIBUTE, self.mapper.deps(cap.codes, cap.opened))
+        setattr(report, ATTRIBUTE, self._deps(cap))
+
+    def _deps(self, cap: Capture) -> Deps:
+        return self.mapper.deps(cap.codes, cap.opened)
 
     def _add_fixtures(self, item: pytest.Item, cap: Capture) -> None:
         if not self.fixtures:
@@ -108,6 +170,8 @@ class TestRecording:
         name2defs = getattr(info, "name2fixturedefs", None) or {}
         for name in getattr(item, "fixturenames", ()):
             for fixturedef in name2defs.get(name, ()):
-                known = self.fixtures.get(id(fixturedef))
+                key = id(fixturedef)
+                known = self.fixtures.get(key)
                 if known is not None:
                     cap.merge(known)
+                    self.fixture_users.setdefault(key, []).append(item.nodeid)

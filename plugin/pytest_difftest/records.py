@@ -11,6 +11,7 @@ from types import CodeType
 from typing import Callable, Iterable, Optional, TypedDict
 
 PASSED, FAILED, ERROR, SKIPPED, XFAILED = range(5)
+MERGE_DEPS = 255  # adds to a record written earlier in the session
 KIND_LINES, KIND_DATA, KIND_DIST = 0, 1, 2
 
 _U32 = struct.Struct("<I")
@@ -63,7 +64,9 @@ class PathMapper:
             return self._data[filename]
         except KeyError:
             rel = None
-            if not filename.endswith(_NOT_DATA) and os.path.isfile(filename):
+            # A file that does not exist (yet) counts too: creating it
+            # selects the tests that looked for it.
+            if not filename.endswith(_NOT_DATA) and not os.path.isdir(filename):
                 rel = self._rel(os.path.normpath(filename))
             self._data[filename] = rel
             return rel
