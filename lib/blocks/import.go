@@ -1,6 +1,9 @@
 package blocks
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // Import is one import statement's target, as written.
 //
@@ -9,12 +12,19 @@ import "bytes"
 //	from . import x       -> {Level: 1, Names: ["x"]}
 //	from ..p import *     -> {Level: 2, Module: "p", Names: ["*"]}
 //
-// Every import in the file counts, including those inside functions, `if
-// TYPE_CHECKING:` and try blocks: over-approximating only selects more.
+// Every import in the file counts, including those under `if
+// TYPE_CHECKING:` and in try blocks: over-approximating only selects more.
+// An import inside a function runs only when the function does, so it is
+// charged to the tests that ran that function (Scope), not to every test
+// whose file imports this one.
 type Import struct {
 	Module string
 	Level  int // leading dots of a relative import
 	Names  []string
+	// Scope is the qualified name of the innermost function the import is
+	// in (a class body inside a function counts as that function); "" at
+	// module or class level.
+	Scope string
 }
 
 // importer reads the import statements out of the splitter's event stream.
@@ -22,9 +32,13 @@ type Import struct {
 // frame stands for is kept in frame.imp, set by enter from the parent's.
 type importer struct {
 	imports []Import
+	scopes  []int32 // per import: the enclosing block (0: module)
+	scope   int32   // the enclosing block of the statement being entered
 	stmt    impKind // the statement being read: impStmt or impFrom
 	cur     Import  // the from-import being read
 	dotted  []byte  // the dotted name being read
+	// stmtScope is the enclosing block of the statement being read.
+	stmtScope int32
 }
 
 // enter returns the import kind of a node of kind k (not impNone) entered
@@ -34,6 +48,7 @@ func (im *importer) enter(g *grammar, parent *frame, k impKind, field uint16) im
 	switch k {
 	case impStmt, impFrom:
 		im.stmt, im.cur = k, Import{}
+		im.stmtScope = im.scope
 		return k
 	case impAliased:
 		if parent.imp == impStmt || parent.imp == impFrom {
@@ -91,11 +106,33 @@ func (im *importer) leave(f *frame) {
 	case impImportedName:
 		if im.stmt == impStmt {
 			im.imports = append(im.imports, Import{Module: string(im.dotted)})
+			im.scopes = append(im.scopes, im.stmtScope)
 		} else {
 			im.cur.Names = append(im.cur.Names, string(im.dotted))
 		}
 	case impFrom:
 		im.imports = append(im.imports, im.cur)
+		im.scopes = append(im.scopes, im.stmtScope)
 		im.cur = Import{}
 	}
+}
+
+// scoped sets each import's Scope from the blocks it was found in.
+func (im *importer) scoped(blocks []Block) []Import {
+	for i := range im.imports {
+		sc := im.scopes[i]
+		if sc <= 0 || int(sc) >= len(blocks) {
+			continue
+		}
+		switch b := blocks[sc]; b.Kind {
+		case Function:
+			im.imports[i].Scope = b.Name
+		case Class:
+			// A class body runs when its enclosing function does.
+			if j := strings.LastIndex(b.Name, ".<locals>."); j >= 0 {
+				im.imports[i].Scope = b.Name[:j]
+			}
+		}
+	}
+	return im.imports
 }

@@ -89,12 +89,12 @@ import last
 			{Level: 1, Names: []string{"slow"}},
 			{Module: "atexit"},
 			{Module: "inclass"},
-			{Level: 2, Names: []string{"inmethod"}},
-			{Module: "deep.er"},
-			{Module: "x", Names: []string{"y"}},
-			{Module: "loop"},
-			{Module: "wloop"},
-			{Module: "matched"},
+			{Level: 2, Names: []string{"inmethod"}, Scope: "C.m"},
+			{Module: "deep.er", Scope: "C.m.<locals>.inner"},
+			{Module: "x", Names: []string{"y"}, Scope: "f"},
+			{Module: "loop", Scope: "f"},
+			{Module: "wloop", Scope: "f"},
+			{Module: "matched", Scope: "f"},
 			{Module: "last"},
 		}},
 		{"strings and comments", "s = 'import a'\n# import b\nt = \"\"\"\nfrom c import d\n\"\"\"\n", nil},
@@ -128,7 +128,7 @@ func TestImportsInPieces(t *testing.T) {
 		want = append(want,
 			Import{Module: fmt.Sprintf("m%d.sub", i)},
 			Import{Level: 2, Module: fmt.Sprintf("p%d", i), Names: []string{"a", "b"}},
-			Import{Level: 1, Module: fmt.Sprintf("q%d", i), Names: []string{"*"}})
+			Import{Level: 1, Module: fmt.Sprintf("q%d", i), Names: []string{"*"}, Scope: fmt.Sprintf("f%d", i)})
 	}
 	src := b.String()
 	defer func(n int) { pieceSize = n }(pieceSize)

@@ -198,6 +198,7 @@ func (s *splitter) enter(e event) {
 	}
 	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark}
 	if k := s.g.imp(e.sym); k != impNone {
+		s.imp.scope = c.scope
 		f.imp = s.imp.enter(s.g, parent, k, e.field)
 	}
 	switch r {
@@ -403,7 +404,7 @@ func (s *splitter) file() File {
 		Name: "<defs>", Kind: Defs, Start: 1, End: last,
 		Checksum: Hash([]byte(strings.Join(names, "\n"))),
 	})
-	return File{Blocks: blocks, Parsed: true, Names: names, Imports: s.imp.imports, spans: buildSpans(blocks)}
+	return File{Blocks: blocks, Parsed: true, Names: names, Imports: s.imp.scoped(s.blocks), spans: buildSpans(blocks)}
 }
 
 // span says that lines from line on belong to block blk, up to the next

@@ -60,9 +60,10 @@ type Session struct {
 	p        *blocks.Parser
 	resolver *imports.Resolver
 	dists    *dists.Index
-	exists   map[string]bool  // stat results for import resolution
-	depsets  map[string]int64 // test file -> its import depset, this session
-	unsafe   []int64          // files rows whose path is unsafe (SPEC 3.2)
+	exists   map[string]bool    // stat results for import resolution
+	depsets  map[string]int64   // test file -> its import depset, this session
+	unsafe   []int64            // files rows whose path is unsafe (SPEC 3.2)
+	scoped   map[string][]int64 // file, function -> what its own imports bring in
 }
 
 // fileInfo is the session's knowledge of one file.
@@ -89,7 +90,7 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]int64{}}
+	s := &Session{cfg: cfg, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]int64{}, scoped: map[string][]int64{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}

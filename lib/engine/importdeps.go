@@ -27,12 +27,21 @@ func (p project) Exists(rel string) bool {
 	return exists
 }
 
+// Imports returns a file's module-level imports, the ones that run when it
+// is imported; those inside functions are charged to the tests that ran the
+// function (scopedImportIDs).
 func (p project) Imports(rel string) []blocks.Import {
 	fi := p.s.current(rel)
 	if fi.cur == nil || fi.cur.File == nil {
 		return nil
 	}
-	return fi.cur.File.Imports
+	var out []blocks.Import
+	for _, imp := range fi.cur.File.Imports {
+		if imp.Scope == "" {
+			out = append(out, imp)
+		}
+	}
+	return out
 }
 
 // importSet returns the id of the shared dependency list of a test file:
@@ -90,5 +99,52 @@ func (s *Session) distIDs(q store.Querier, module string) ([]int64, error) {
 			ids = append(ids, id)
 		}
 	}
+	return ids, nil
+}
+
+// scopedImportIDs returns what the imports inside one function bring in:
+// the module-level, class and "<defs>" blocks of the modules they reach,
+// transitively, and their distributions. A test that ran the function
+// depends on them, as a test file depends on what it imports at the top.
+func (s *Session) scopedImportIDs(q store.Querier, path, function string) ([]int64, error) {
+	key := path + "\x00" + function
+	if ids, ok := s.scoped[key]; ok {
+		return ids, nil
+	}
+	fi := s.current(path)
+	var start []string
+	var external []string
+	if fi.cur != nil && fi.cur.File != nil {
+		for _, imp := range fi.cur.File.Imports {
+			if imp.Scope != function {
+				continue
+			}
+			files, ext := s.resolver.Resolve(path, imp)
+			start = append(start, files...)
+			if ext != "" {
+				external = append(external, ext)
+			}
+		}
+	}
+	var ids []int64
+	if len(start) > 0 {
+		files, ext := s.resolver.Closure(start)
+		external = append(external, ext...)
+		for _, f := range files {
+			got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f})
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, got...)
+		}
+	}
+	for _, name := range external {
+		got, err := s.distIDs(q, name)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	s.scoped[key] = ids
 	return ids, nil
 }

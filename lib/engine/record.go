@@ -323,11 +323,17 @@ func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
 		if i < 0 || f.Blocks[i].Kind != blocks.Function {
 			continue
 		}
-		v, err := id(f.Blocks[i].Name)
+		name := f.Blocks[i].Name
+		v, err := id(name)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, v)
+		scoped, err := s.scopedImportIDs(q, d.Path, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, scoped...)
 	}
 	return out, nil
 }
