@@ -128,16 +128,27 @@ func queryBlocks(q Querier, query string, args ...any) ([]Block, error) {
 }
 
 // UpsertBlock returns the id of a block version, inserting it (not stale)
-// when new.
+// when new, or marking it current again.
 func UpsertBlock(q Querier, fileID int64, name string, checksum uint64, names []string) (int64, error) {
 	var id int64
+	var stale bool
+	err := q.QueryRow("SELECT id, stale FROM blocks WHERE file_id = ? AND name = ? AND checksum = ?",
+		fileID, name, int64(checksum)).Scan(&id, &stale)
+	switch {
+	case err == nil:
+		if stale {
+			_, err = q.Exec("UPDATE blocks SET stale = 0 WHERE id = ?", id)
+		}
+		return id, err
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, err
+	}
 	var namesArg any
 	if names != nil {
 		namesArg = strings.Join(names, "\n")
 	}
-	err := q.QueryRow(`INSERT INTO blocks (file_id, name, checksum, names) VALUES (?, ?, ?, ?)
-		ON CONFLICT (file_id, name, checksum) DO UPDATE SET stale = 0
-		RETURNING id`, fileID, name, int64(checksum), namesArg).Scan(&id)
+	err = q.QueryRow("INSERT INTO blocks (file_id, name, checksum, names) VALUES (?, ?, ?, ?) RETURNING id",
+		fileID, name, int64(checksum), namesArg).Scan(&id)
 	return id, err
 }
 

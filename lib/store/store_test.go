@@ -183,3 +183,33 @@ func TestBlocksAndTests(t *testing.T) {
 		t.Errorf("RecordedTestFiles = %v", files2)
 	}
 }
+
+// Paths are passed to SQLite as file: URIs, where "?", "#" and "%" mean
+// something: each must still name the file itself.
+func TestOpenPathsWithURICharacters(t *testing.T) {
+	for _, name := range []string{"a#b", "a?b", "a%20b", "plain"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), name)
+			path := filepath.Join(dir, "d.db")
+			db, warning, err := Open(path)
+			if err != nil || warning != "" {
+				t.Fatalf("Open: %v %q", err, warning)
+			}
+			if err := UpsertTest(db, Test{NodeID: "t.py::a", File: "t.py"}); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("the database is not at %s: %v", path, err)
+			}
+			ro, err := OpenReadOnly(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ro.Close()
+			if n, _ := ro.CountTests(); n != 1 {
+				t.Errorf("read back %d tests, want 1", n)
+			}
+		})
+	}
+}

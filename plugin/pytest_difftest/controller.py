@@ -15,10 +15,10 @@ from typing import Any, Generator, Optional
 import pytest
 
 from pytest_difftest import engine, records
+from pytest_difftest.records import ATTRIBUTE, SUPPLEMENTS, UNRECORDED
 from pytest_difftest import remote
 from pytest_difftest.environment import environment, search_paths, site_paths
 from pytest_difftest.options import Settings
-from pytest_difftest.recording import ATTRIBUTE, SUPPLEMENTS, UNRECORDED
 from pytest_difftest.selection import Collector
 
 PLUGIN_NAME = "difftest-controller"

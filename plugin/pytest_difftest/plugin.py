@@ -18,7 +18,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if not options.active(config):
         return
     settings = options.resolve(config)
-    from pytest_difftest.recording import TestRecording
     from pytest_difftest.selection import Collector
 
     pm = config.pluginmanager
@@ -29,6 +28,8 @@ def pytest_configure(config: pytest.Config) -> None:
         handoff = workerinput.get("difftest") or {}
         pm.register(Collector(config, handoff.get("skip_files", []), handoff.get("deselect", [])), "difftest-collector")
         if handoff.get("record"):
+            from pytest_difftest.recording import TestRecording
+
             pm.register(TestRecording(config), "difftest-recording")
         return
 
@@ -39,6 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
     pm.register(collector, "difftest-collector")
     pm.register(controller, "difftest-controller")
     if settings.record:
+        from pytest_difftest.recording import TestRecording
+
         pm.register(TestRecording(config), "difftest-recording")
     if pm.hasplugin("xdist"):
         pm.register(XdistController(controller), "difftest-xdist")

@@ -13,13 +13,9 @@ import pytest
 
 from pytest_difftest.environment import TopLevelMapper
 from pytest_difftest.recorder import Capture, Recorder
-from pytest_difftest.records import Deps, PathMapper
+from pytest_difftest.records import ATTRIBUTE, SUPPLEMENTS, UNRECORDED, Deps, PathMapper
 from pytest_difftest.selection import test_file
 
-ATTRIBUTE = "difftest_deps"
-UNRECORDED = "difftest_unrecorded"
-# Dependencies to add to tests recorded earlier: [{"nodeids": [...], "deps": Deps}]
-SUPPLEMENTS = "difftest_supplements"
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 

@@ -14,6 +14,13 @@ PASSED, FAILED, ERROR, SKIPPED, XFAILED = range(5)
 MERGE_DEPS = 255  # adds to a record written earlier in the session
 KIND_LINES, KIND_DATA, KIND_DIST = 0, 1, 2
 
+# Attributes of a teardown report that carry what the test depended on to
+# the process that writes records (through pytest-xdist when in use).
+ATTRIBUTE = "difftest_deps"
+UNRECORDED = "difftest_unrecorded"
+# Dependencies to add to tests recorded earlier: [{"nodeids": [...], "deps": Deps}]
+SUPPLEMENTS = "difftest_supplements"
+
 _U32 = struct.Struct("<I")
 _TEST_TAIL = struct.Struct("<BdI")
 
