@@ -334,7 +334,28 @@ func (db *DB) checkSchema() error {
 	return nil
 }
 
+// pageSize is smaller than SQLite's default: a baseline is a dozen tables
+// and indexes, most of them small, and each takes at least a page.
+const pageSize = 1024
+
 func (db *DB) create() error {
+	// The page size of a database in WAL mode is fixed: leave WAL, set it
+	// (VACUUM applies it to the still empty file), and come back.
+	for _, s := range []string{"PRAGMA journal_mode = DELETE", fmt.Sprintf("PRAGMA page_size = %d", pageSize), "VACUUM"} {
+		if _, err := db.Exec(s); err != nil {
+			return classify(err)
+		}
+	}
+	if err := db.createSchema(); err != nil {
+		return err
+	}
+	if _, err := db.Exec("PRAGMA journal_mode = WAL"); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+func (db *DB) createSchema() error {
 	tx, err := db.Begin()
 	if err != nil {
 		return classify(err)
