@@ -3,9 +3,15 @@ it opened for reading.
 
 Blocks are the unit of dependency, so lines are not needed: each code object
 entered (its file and first line) is enough for the engine to map it to a
-function block. ``sys.setprofile`` leaves ``sys.settrace`` to coverage tools
-and debuggers. Captures nest, so that what a session- or module-scoped
-fixture executed can be charged to every test that uses it.
+function block. The test's thread is watched by the standard library's C
+profiler (``_lsprof``, the core of cProfile) without subcall and builtin
+tracking: a call costs a C callback instead of a Python one, which made the
+recording of a call-heavy suite (more-itertools) several times cheaper than a
+``sys.setprofile`` function. Threads the test starts get a Python profile
+function. The profile slot leaves ``sys.settrace`` to coverage tools and
+debuggers; when a profiler already holds it, a Python trace function takes
+the trace slot instead. Captures nest, so that what a session- or
+module-scoped fixture executed can be charged to every test that uses it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,25 @@ import sys
 import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, Optional
+
+try:
+    import _lsprof
+except ImportError:  # another interpreter: the Python hook does the work
+    _lsprof = None  # type: ignore[assignment]
+
+if _lsprof is not None:
+
+    class _CProfiler(_lsprof.Profiler):  # type: ignore[misc,name-defined]
+        """The C profiler, callable: a test that saves sys.getprofile() and
+        restores it later gets a working profile function back (which goes
+        on noting calls, in Python, until the phase ends)."""
+
+        feeding: Optional[set[CodeType]] = None
+
+        def __call__(self, frame: FrameType, event: str, arg: Any) -> None:
+            codes = self.feeding
+            if codes is not None:
+                codes.add(frame.f_code)
 
 ProfileFunc = Callable[[FrameType, str, Any], Any]
 
@@ -58,11 +83,21 @@ class Recorder:
     def __init__(self) -> None:
         self._stack: list[Capture] = []
         self._audit_installed = False
-        self._hook: Optional[ProfileFunc] = None
+        # What sits in our slot while installed (the C profiler or a Python
+        # hook), and the capture it feeds.
+        self._hook: Any = None
+        self._feeding: Optional[Capture] = None
+        self._prof = _CProfiler(subcalls=False, builtins=False) if _lsprof is not None else None
+        self._use_prof = False
         self._set: Callable[[Optional[ProfileFunc]], None] = sys.setprofile
         self._set_threads: Callable[[Optional[ProfileFunc]], None] = threading.setprofile  # type: ignore[assignment]
         self._get: Callable[[], Optional[ProfileFunc]] = sys.getprofile
         self.displaced = False  # our hook was replaced during the capture
+        # The audit event our own calls of self._set raise, the thread that
+        # runs the test, and whether the call being audited is ours.
+        self._event = "sys.setprofile"
+        self._thread = 0
+        self._own_call = False
         self.unavailable = False  # both slots were taken at start
         # Files opened while a test module is imported (module-level data
         # such as parametrize cases read from JSON), when not None.
@@ -77,10 +112,15 @@ class Recorder:
         self._install_audit_hook()
         self._stack = []
         self.displaced = False
+        self._thread = threading.get_ident()
         if sys.getprofile() is None:
             self._set, self._set_threads, self._get = sys.setprofile, threading.setprofile, sys.getprofile  # type: ignore[assignment]
+            self._event = "sys.setprofile"
+            self._use_prof = self._prof is not None
         elif sys.gettrace() is None:
             self._set, self._set_threads, self._get = sys.settrace, threading.settrace, sys.gettrace  # type: ignore[assignment]
+            self._event = "sys.settrace"
+            self._use_prof = False
         else:
             self.unavailable = True
             return
@@ -93,43 +133,43 @@ class Recorder:
         nothing could be captured reliably."""
         if not self._stack:
             return None
-        if self._hook is not None and self._get() is not self._hook:
-            self.displaced = True
+        self._uninstall()
         outer = self._stack[0]
         for inner in self._stack[1:]:
             outer.merge(inner)
         self._stack = []
-        if not self.displaced and self._hook is not None:
-            self._set(None)
-            self._set_threads(None)
-        self._hook = None
-        return None if self.displaced else outer
+        if self.displaced:
+            return None
+        # A thread the test started may still run with our hook and add to
+        # outer's sets: hand out a copy (set() copies a set without
+        # letting another thread in), which nobody else changes.
+        done = Capture()
+        done.codes = set(outer.codes)
+        done.opened = set(outer.opened)
+        return done
 
     def suspend(self) -> None:
         """Stop noting what runs, between a test's phases (reporting hooks
         are not the test's dependencies)."""
-        if self._stack and self._hook is not None:
-            if self._get() is not self._hook:
-                self.displaced = True
-            elif not self.displaced:
-                self._set(None)
-                self._set_threads(None)
-            self._hook = None
+        if self._stack:
+            self._uninstall()
 
     def resume(self) -> None:
-        if self._stack and self._hook is None and not self.displaced:
+        if self._stack and self._hook is None:
             self._install(self._stack[-1])
 
     def push(self) -> bool:
         """Begin a nested capture; False when no test is being captured."""
         if not self._stack:
             return False
+        self._uninstall()
         self._enter()
         return True
 
     def pop(self, charge_outer: bool = True) -> Capture:
         """End the innermost nested capture, charging it to the outer one
         too unless told not to, and return it."""
+        self._uninstall()
         inner = self._stack.pop()
         if charge_outer:
             self._stack[-1].merge(inner)
@@ -142,13 +182,55 @@ class Recorder:
         self._install(cap)
 
     def _install(self, cap: Capture) -> None:
-        if self._hook is not None and self._get() is not self._hook:
-            # Someone replaced our hook mid-test; do not fight them.
+        if self.displaced:
+            return
+        if self._get() is not None:
+            # The test left its own profiler (or tracer) in our slot.
             self.displaced = True
             return
-        hook = self._hook = _hook(cap.codes)
-        self._set(hook)
-        self._set_threads(hook)
+        if self._use_prof:
+            assert self._prof is not None
+            self._prof.feeding = cap.codes
+            self._own(self._prof.enable)
+            self._hook = self._prof
+        else:
+            hook = _hook(cap.codes)
+            self._own(lambda: self._set(hook))
+            self._hook = hook
+        self._feeding = cap
+        self._set_threads(_hook(cap.codes))
+
+    def _uninstall(self) -> None:
+        """Take our hook out of its slot (another tool's is left alone) and
+        hand what the C profiler saw to the capture it was feeding."""
+        if self._hook is None:
+            return
+        if self._get() is not self._hook:
+            # Someone replaced our hook mid-test; do not fight them.
+            self.displaced = True
+        elif self._use_prof:
+            assert self._prof is not None
+            self._own(self._prof.disable)
+        else:
+            self._own(lambda: self._set(None))
+        self._set_threads(None)
+        if self._use_prof and self._prof is not None and self._feeding is not None:
+            add = self._feeding.codes.add
+            for entry in self._prof.getstats():
+                if type(entry.code) is CodeType:
+                    add(entry.code)
+            self._prof.clear()
+            self._prof.feeding = None
+        self._hook = None
+        self._feeding = None
+
+    def _own(self, change: Callable[[], Any]) -> None:
+        """Change our slot; the audit event this raises is not the test's."""
+        self._own_call = True
+        try:
+            change()
+        finally:
+            self._own_call = False
 
     def collect_opens(self) -> None:
         """Start noting files opened outside any test (a module import)."""
@@ -168,13 +250,31 @@ class Recorder:
 
         def audit(event: str, args: tuple[Any, ...]) -> None:
             if event != "open":
+                # The test replacing our hook, even for a moment (and putting
+                # it back): what ran meanwhile went unseen, so the test is
+                # not recorded. Threads it starts install our hook
+                # themselves; those calls do not count.
+                if (
+                    event == self._event
+                    and self._hook is not None
+                    and not self._own_call
+                    and threading.get_ident() == self._thread
+                ):
+                    self.displaced = True
                 return
-            if self._hook is None:
+            # Any thread may open a file while the main thread starts or
+            # stops a capture: read the state once, and never raise (an
+            # audit hook's exception would fail the open() itself).
+            stack = self._stack
+            if self._hook is None or not stack:
                 if self.collecting is None:
                     return
                 target = self.collecting
             else:
-                target = self._stack[-1].opened
+                try:
+                    target = stack[-1].opened
+                except IndexError:
+                    return
             path, mode, flags = args
             if isinstance(mode, str):
                 if "r" not in mode or "+" in mode:
