@@ -43,7 +43,7 @@ fuzz() {
   local secs=${1:-60}
   for target in $(grep -rl --include='*_test.go' '^func Fuzz' lib | xargs -n1 dirname | sort -u); do
     for f in $(grep -h '^func Fuzz' "$target"/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do
-      go test -run='^$' -fuzz="^$f\$" -fuzztime="${secs}s" "./$target"
+      go test -run='^$' -fuzz="^$f\$" -fuzztime="${secs}s" -fuzzminimizetime=5s "./$target"
     done
   done
 }
@@ -84,8 +84,15 @@ sys.exit("moto_server did not start:\n" + open(sys.argv[2]).read())
     fuzz "${2:-120}"
     ;;
   bench)
-    venv
-    "$VENV/bin/python" bench/run.py "${@:2}"
+    # bench/run.py needs only the standard library: it makes its own virtualenvs
+    # (bench/out/venvs) and builds this repository into one of them.
+    "$PY" bench/run.py "${@:2}"
+    ;;
+  safety)
+    # bench/safety/run.py (README "Safety and precision"): seeded mutants of real
+    # projects' sdists; which failing tests each tool skips. Standard library only:
+    # it makes its own virtualenvs (bench/out/safety/venvs) and builds this repository.
+    "$PY" bench/safety/run.py "${@:2}"
     ;;
   *)
     echo "usage: ./build.sh [lib|test|fuzz [SECONDS]|bench [ARGS]]" >&2

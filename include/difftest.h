@@ -32,7 +32,10 @@
  *   "root": absolute rootdir, "db_path": absolute database path,
  *   "record": bool (--diff-baseline), "force": bool (--diff-force),
  *   "why": bool (collect reasons), "batch_size": int, "cache_size": int,
- *   "env": {"python": "3.11", ...} (environment blocks, SPEC 4.4g)
+ *   "env": {"python": "3.11", ...} (environment blocks, SPEC 4.4g),
+ *   "debug_panic": TEST ONLY, never set otherwise: "open", "select",
+ *       "record", "finish" or "close" makes the session panic at that
+ *       point, so that tests can check the panic comes back as code 2
  * }
  * A database file that is not usable (not SQLite, another schema version,
  * damaged) is renamed aside and a new one started; dt_select's "warnings"
@@ -52,6 +55,9 @@ int dt_open(const char *config, uintptr_t *handle, char **out);
  *   "reasons": {node id: reason} (with "why"), "warnings": [lines],
  *   "millis": float
  * }
+ * Stored paths that are absolute or leave the root are never read: one
+ * warning says so, and the tests that depend on them are affected. What
+ * cannot be read (a FIFO, a directory, a symlink loop) counts as changed.
  */
 int dt_select(uintptr_t handle, char **out);
 
@@ -62,9 +68,12 @@ int dt_select(uintptr_t handle, char **out);
  *   test  := str nodeid, u8 outcome, f64 duration_seconds, u32 ndeps, dep{ndeps}
  *   dep   := u8 kind, str path, u32 nlines, u32 line{nlines}
  *   str   := u32 byte_length, UTF-8 bytes
- * outcome: 0 passed, 1 failed, 2 error, 3 skipped, 4 xfailed.
+ * outcome: 0 passed, 1 failed, 2 error, 3 skipped, 4 xfailed; a batch
+ * that is malformed (truncated, trailing bytes, an outcome or kind out of
+ * range) is refused whole with code 1.
  * kind 0: a Python file, with the first line (co_firstlineno) of each code
- * object the test ran in it; kind 1: a file the test opened (nlines = 0).
+ * object the test ran in it; kind 1: a file the test opened (nlines = 0);
+ * kind 2: installed code ran (path: its top-level module name, nlines = 0).
  * Paths are relative to root, POSIX style; others are ignored.
  * On success *out is NULL.
  */

@@ -35,6 +35,11 @@ const (
 func guard(out **C.char, code *C.int) {
 	if r := recover(); r != nil {
 		stack := string(debug.Stack())
+		// A panic raised again from a worker goroutine carries the
+		// worker's stack too (fingerprint.WorkerPanic).
+		if w, ok := r.(interface{ WorkerStack() []byte }); ok {
+			stack += "\nworker goroutine:\n" + string(w.WorkerStack())
+		}
 		*out = C.CString(fmt.Sprintf("internal error: %v (please report this)\n%s", r, stack))
 		*code = panicked
 	}

@@ -5,12 +5,17 @@
 package fingerprint
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -124,7 +129,7 @@ func Read(root, rel string) State {
 }
 
 func read(root string, st State) State {
-	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(st.Path)))
+	f, err := openNoBlock(filepath.Join(root, filepath.FromSlash(st.Path)))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Vanished between stat and read.
@@ -133,6 +138,37 @@ func read(root string, st State) State {
 		st.Unreadable = true
 		return st
 	}
+	defer f.Close()
+	// What was opened may not be what was stat'ed: a FIFO, a device or a
+	// directory put there meanwhile is unreadable (and a FIFO opened
+	// without O_NONBLOCK would have blocked until a writer came).
+	info, err := f.Stat()
+	if err != nil || !info.Mode().IsRegular() {
+		st.Unreadable = true
+		return st
+	}
+	st.MtimeNs = info.ModTime().UnixNano()
+	if !IsPython(st.Path) {
+		// Only the hash of a data file is needed: stream it rather than
+		// hold a file of any size in memory.
+		h := fnv.New64a()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			st.Unreadable = true
+			return st
+		}
+		st.Size, st.Hash = n, h.Sum64()
+		return st
+	}
+	var buf bytes.Buffer
+	if size := info.Size(); size > 0 && size < 1<<40 {
+		buf.Grow(int(size) + 1)
+	}
+	if _, err := buf.ReadFrom(f); err != nil {
+		st.Unreadable = true
+		return st
+	}
+	b := buf.Bytes()
 	st.Content = b
 	st.Size = int64(len(b))
 	st.Hash = blocks.Hash(b)
@@ -148,10 +184,12 @@ func Parse(states []*State) []*blocks.File {
 	var next sync.Mutex
 	i := 0
 	var wg sync.WaitGroup
+	var crash workerCrash
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer crash.recover(nil)
 			p := blocks.NewParser()
 			defer p.Close()
 			for {
@@ -172,11 +210,14 @@ func Parse(states []*State) []*blocks.File {
 		}()
 	}
 	wg.Wait()
+	crash.repanic()
 	return out
 }
 
 // parallel runs fn(0..n-1) on a few goroutines; stat and read are I/O bound
-// so more workers than cores pay off.
+// so more workers than cores pay off. A panic in fn is raised again in the
+// caller's goroutine, where the C ABI recovers it: a panic left in a worker
+// goroutine would abort the whole Python process.
 func parallel(n int, fn func(i int)) {
 	if n < 64 {
 		for i := 0; i < n; i++ {
@@ -186,11 +227,13 @@ func parallel(n int, fn func(i int)) {
 	}
 	workers := min(4*runtime.GOMAXPROCS(0), 32)
 	var wg sync.WaitGroup
+	var crash workerCrash
 	ch := make(chan int, workers)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer crash.recover(ch)
 			for i := range ch {
 				fn(i)
 			}
@@ -201,4 +244,48 @@ func parallel(n int, fn func(i int)) {
 	}
 	close(ch)
 	wg.Wait()
+	crash.repanic()
+}
+
+// WorkerPanic is a panic caught in a worker goroutine and raised again in
+// the goroutine that waited for it, with the worker's stack.
+type WorkerPanic struct {
+	Value any
+	Stack []byte
+}
+
+func (p *WorkerPanic) Error() string { return fmt.Sprint(p.Value) }
+
+// WorkerStack is the stack of the goroutine that panicked first.
+func (p *WorkerPanic) WorkerStack() []byte { return p.Stack }
+
+// workerCrash keeps the first panic of a group of worker goroutines.
+type workerCrash struct {
+	mu    sync.Mutex
+	first *WorkerPanic
+}
+
+// recover, deferred in a worker, notes a panic and drains work (so that
+// the producer never blocks on a queue nobody reads any more).
+func (c *workerCrash) recover(work <-chan int) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.first == nil {
+		c.first = &WorkerPanic{Value: r, Stack: debug.Stack()}
+	}
+	c.mu.Unlock()
+	if work != nil {
+		for range work {
+		}
+	}
+}
+
+// repanic raises the first worker panic in the calling goroutine.
+func (c *workerCrash) repanic() {
+	if c.first != nil {
+		panic(c.first)
+	}
 }

@@ -21,10 +21,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/remote"
 	"github.com/pytest-difftest/pytest-difftest/lib/store"
 )
@@ -153,8 +155,9 @@ func readAll(ctx context.Context, srcs []source, scratch string, before func(int
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type loaded struct {
-		snap *snapshot
-		err  error
+		snap  *snapshot
+		err   error
+		crash *fingerprint.WorkerPanic
 	}
 	results := make([]chan loaded, len(srcs))
 	for i := range results {
@@ -175,8 +178,17 @@ func readAll(ctx context.Context, srcs []source, scratch string, before func(int
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				snap, err := load(ctx, &srcs[i], scratch, i)
-				results[i] <- loaded{snap, err}
+				var l loaded
+				// A panic here would abort the whole process: it is
+				// raised again in the caller's goroutine instead, where
+				// the C ABI recovers it.
+				defer func() {
+					if r := recover(); r != nil {
+						l = loaded{crash: &fingerprint.WorkerPanic{Value: r, Stack: debug.Stack()}}
+					}
+					results[i] <- l
+				}()
+				l.snap, l.err = load(ctx, &srcs[i], scratch, i)
 			}()
 		}
 	}()
@@ -184,6 +196,10 @@ func readAll(ctx context.Context, srcs []source, scratch string, before func(int
 		before(i, &srcs[i])
 		r := <-results[i]
 		<-slots
+		if r.crash != nil {
+			cancel()
+			panic(r.crash)
+		}
 		if r.err == nil {
 			r.err = add(i, &srcs[i], r.snap)
 		}

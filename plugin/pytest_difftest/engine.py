@@ -3,16 +3,28 @@
 The Go runtime starts when the library is loaded and can never be unloaded,
 so the library is loaded once, lazily, and only when a ``--diff*`` option is
 active. A forked child must never call into Go: every call checks the pid.
+
+Signals: Python's C-level signal handler is installed without SA_ONSTACK,
+and Go documents that such a handler running on a Go stack is likely to
+crash the process. So it never runs there: Go's own threads block the
+asynchronous signals for good (they inherit the mask of the thread that
+loads the library), and a thread calling into Go blocks those that Python
+handles for the duration of the call. A signal that arrives meanwhile is
+delivered when the call returns, which is when Python would have run its
+handler anyway; signals left to their default action (SIGTERM, SIGKILL)
+still end the process at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import faulthandler
 import json
 import os
+import signal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 LIBRARY = Path(__file__).with_name("_difftest.so")
 
@@ -35,6 +47,37 @@ class ForkedChild(EngineError):
 _lib: Optional[ctypes.CDLL] = None
 _pid = 0
 
+# Asynchronous signals a program may handle (synchronous ones, SIGPIPE and
+# SIGURG are Go's business; Go's threads unblock SIGCHLD and SIGPROF again,
+# whatever they inherit).
+_ASYNC_SIGNALS = frozenset(
+    getattr(signal, name)
+    for name in (
+        "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM", "SIGCHLD",
+        "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGTSTP", "SIGTTIN", "SIGTTOU",
+    )
+    if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def _signals_blocked(signals: Optional[frozenset[int]] = None) -> Iterator[None]:
+    """Block `signals` (by default: those Python handles now) in the calling
+    thread; pending ones are delivered on exit."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    if signals is None:
+        signals = frozenset(s for s in _ASYNC_SIGNALS if callable(signal.getsignal(s)))
+    if not signals:
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
 
 def library() -> ctypes.CDLL:
     """Load the engine once per process."""
@@ -51,7 +94,9 @@ def library() -> ctypes.CDLL:
     if not faulthandler.is_enabled():
         faulthandler.enable()
     try:
-        lib = ctypes.CDLL(str(LIBRARY))
+        # The Go runtime's threads, started now, inherit this mask.
+        with _signals_blocked(_ASYNC_SIGNALS):
+            lib = ctypes.CDLL(str(LIBRARY))
     except OSError as exc:
         raise EngineError(f"pytest-difftest: cannot load {LIBRARY}: {exc}") from None
     out = ctypes.POINTER(ctypes.c_void_p)
@@ -99,8 +144,9 @@ def call(name: str, *args: Any) -> Any:
     return its decoded JSON result or raise EngineError."""
     lib = library()
     out = ctypes.c_void_p()
-    code = getattr(lib, name)(*args, ctypes.byref(out))
-    text = _take(lib, out.value)
+    with _signals_blocked():
+        code = getattr(lib, name)(*args, ctypes.byref(out))
+        text = _take(lib, out.value)
     if code == OK:
         return json.loads(text) if text else None
     first, _, rest = text.partition("\n")
@@ -114,8 +160,9 @@ class Session:
         lib = library()
         handle = ctypes.c_size_t()
         out = ctypes.c_void_p()
-        code = lib.dt_open(json.dumps(config).encode(), ctypes.byref(handle), ctypes.byref(out))
-        text = _take(lib, out.value)
+        with _signals_blocked():
+            code = lib.dt_open(json.dumps(config).encode(), ctypes.byref(handle), ctypes.byref(out))
+            text = _take(lib, out.value)
         if code != OK:
             first, _, rest = text.partition("\n")
             raise EngineError(first, internal=code == PANICKED, detail=rest)

@@ -1,0 +1,198 @@
+//go:build unix
+
+package fingerprint
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
+)
+
+func TestSafe(t *testing.T) {
+	for _, p := range []string{"a.py", "pkg/a.py", "a..b.py", "..a/b.py", ".hidden/x.py"} {
+		if !Safe(p) {
+			t.Errorf("Safe(%q) = false", p)
+		}
+	}
+	for _, p := range []string{"", ".", "..", "/etc/passwd", "../x.py", "a/../../x.py", "a/../b.py", "./a.py", "a//b.py", "a/", `a\b.py`, "a\x00.py", "pkg/.."} {
+		if Safe(p) {
+			t.Errorf("Safe(%q) = true", p)
+		}
+	}
+}
+
+// withTimeout fails the test if fn blocks (a FIFO opened for reading
+// blocks until a writer comes).
+func withTimeout(t *testing.T, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s blocks", what)
+	}
+}
+
+// Whatever is at a recorded path, the engine never blocks, never fails,
+// and counts what it cannot read as changed.
+func TestUnreadableFiles(t *testing.T) {
+	root := t.TempDir()
+	mk := func(rel string, fn func(p string) error) {
+		if err := fn(filepath.Join(root, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("fifo.py", func(p string) error { return syscall.Mkfifo(p, 0o644) })
+	mk("fifo.json", func(p string) error { return syscall.Mkfifo(p, 0o644) })
+	mk("dir.py", func(p string) error { return os.Mkdir(p, 0o755) })
+	mk("loop_a.py", func(p string) error { return os.Symlink("loop_b.py", p) })
+	mk("loop_b.py", func(p string) error { return os.Symlink("loop_a.py", p) })
+	mk("dangling.py", func(p string) error { return os.Symlink("nowhere.py", p) })
+	mk("device.json", func(p string) error { return os.Symlink("/dev/zero", p) })
+	mk("nul.py", func(p string) error { return os.WriteFile(p, []byte("x = 1\x00\n"), 0o644) })
+	mk("latin.py", func(p string) error { return os.WriteFile(p, []byte("s = 'caf\xe9'\n"), 0o644) })
+	unreadable := []string{"fifo.py", "fifo.json", "dir.py", "loop_a.py", "device.json"}
+	missing := []string{"dangling.py", "vanished.py"}
+	readable := []string{"nul.py", "latin.py"}
+	paths := append(append(append([]string{}, unreadable...), missing...), readable...)
+	known := make([]Known, len(paths))
+	for i := range known {
+		known[i] = Known{Size: 3, MtimeNs: 4, Hash: 5}
+	}
+	var states []State
+	var changed []bool
+	withTimeout(t, "Check", func() { states, changed = Check(root, paths, known) })
+	for i, p := range paths {
+		st := states[i]
+		if !changed[i] {
+			t.Errorf("%s: not changed", p)
+		}
+		switch {
+		case i < len(unreadable):
+			if !st.Exists || !st.Unreadable || st.Content != nil {
+				t.Errorf("%s: %+v, want existing and unreadable", p, st)
+			}
+		case i < len(unreadable)+len(missing):
+			if st.Exists {
+				t.Errorf("%s: %+v, want missing", p, st)
+			}
+		default:
+			if !st.Exists || st.Unreadable || st.Content == nil {
+				t.Errorf("%s: %+v, want read", p, st)
+			}
+		}
+	}
+	// Unparsable Python counts as a whole file (blocks.Whole).
+	var ptrs []*State
+	for i := range states {
+		ptrs = append(ptrs, &states[i])
+	}
+	var parsed []*blocks.File
+	withTimeout(t, "Parse", func() { parsed = Parse(ptrs) })
+	for i, p := range paths {
+		f := parsed[i]
+		if i < len(unreadable)+len(missing) {
+			if f != nil {
+				t.Errorf("%s: parsed %+v", p, f)
+			}
+		} else if f == nil || f.Parsed || len(f.Blocks) != 1 || f.Blocks[0].Kind != blocks.Whole {
+			t.Errorf("%s: %+v, want one Whole block", p, f)
+		}
+	}
+	for _, p := range paths {
+		withTimeout(t, "Read "+p, func() { Read(root, p) })
+	}
+}
+
+// A regular file replaced by a FIFO between the stat and the read is not
+// opened in a way that blocks; one that vanished is missing.
+func TestReplacedBetweenStatAndRead(t *testing.T) {
+	root := t.TempDir()
+	for _, name := range []string{"a.py", "b.json"} {
+		p := filepath.Join(root, name)
+		os.WriteFile(p, []byte("x = 1\n"), 0o644)
+		st := Stat(root, name)
+		if !st.Exists || st.Unreadable {
+			t.Fatalf("%s: %+v", name, st)
+		}
+		os.Remove(p)
+		if got := read(root, st); got.Exists {
+			t.Errorf("%s vanished: %+v", name, got)
+		}
+		syscall.Mkfifo(p, 0o644)
+		var got State
+		withTimeout(t, "read of a FIFO", func() { got = read(root, st) })
+		if !got.Exists || !got.Unreadable || got.Content != nil {
+			t.Errorf("%s replaced by a FIFO: %+v", name, got)
+		}
+		os.Remove(p)
+		os.Mkdir(p, 0o755)
+		if got := read(root, st); !got.Unreadable {
+			t.Errorf("%s replaced by a directory: %+v", name, got)
+		}
+	}
+}
+
+// Data files are hashed as they stream by; the hash is the one of their
+// bytes, and Python files keep their content for parsing.
+func TestReadHashes(t *testing.T) {
+	root := t.TempDir()
+	big := bytes.Repeat([]byte("0123456789abcdef\n"), 1<<16)
+	os.WriteFile(filepath.Join(root, "data.bin"), big, 0o644)
+	os.WriteFile(filepath.Join(root, "mod.py"), big, 0o644)
+	d := Read(root, "data.bin")
+	if d.Hash != blocks.Hash(big) || d.Size != int64(len(big)) || d.Content != nil || d.Unreadable {
+		t.Errorf("data file: hash %x size %d content %v", d.Hash, d.Size, d.Content != nil)
+	}
+	p := Read(root, "mod.py")
+	if p.Hash != blocks.Hash(big) || !bytes.Equal(p.Content, big) {
+		t.Errorf("python file: hash %x, content %d bytes", p.Hash, len(p.Content))
+	}
+	empty := filepath.Join(root, "empty.py")
+	os.WriteFile(empty, nil, 0o644)
+	if e := Read(root, "empty.py"); !e.Exists || e.Unreadable || e.Hash != blocks.Hash(nil) {
+		t.Errorf("empty file: %+v", e)
+	}
+}
+
+// A panic in a worker goroutine must reach the caller's goroutine (where
+// the C ABI recovers it) rather than abort the process.
+func TestWorkerPanicReachesTheCaller(t *testing.T) {
+	for _, n := range []int{10, 1000} {
+		var got any
+		func() {
+			defer func() { got = recover() }()
+			parallel(n, func(i int) {
+				if i%7 == 3 {
+					panic(fmt.Sprintf("boom %d", i))
+				}
+			})
+		}()
+		if got == nil {
+			t.Fatalf("n=%d: no panic", n)
+		}
+		if n >= 64 {
+			wp, ok := got.(*WorkerPanic)
+			if !ok || !strings.HasPrefix(wp.Error(), "boom") || !bytes.Contains(wp.WorkerStack(), []byte("fingerprint")) {
+				t.Errorf("n=%d: recovered %#v", n, got)
+			}
+		}
+	}
+	// No worker goroutine is left behind.
+	time.Sleep(50 * time.Millisecond)
+	if g := runtime.NumGoroutine(); g > 10 {
+		t.Errorf("%d goroutines left", g)
+	}
+}
