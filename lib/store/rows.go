@@ -255,18 +255,23 @@ func TestFiles(q Querier) (map[string]uint64, error) {
 
 // RecordedTestFiles returns the distinct files of recorded tests.
 func RecordedTestFiles(q Querier) ([]string, error) {
-	rows, err := q.Query("SELECT DISTINCT file FROM tests")
+	return queryStrings(q, "SELECT DISTINCT file FROM tests")
+}
+
+// queryStrings returns the single text column of a query's rows.
+func queryStrings(q Querier, query string, args ...any) ([]string, error) {
+	rows, err := q.Query(query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		out = append(out, p)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

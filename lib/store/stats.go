@@ -82,21 +82,8 @@ func FilePaths(q Querier) (map[int64]string, error) {
 
 // SimilarPaths returns up to n known paths ending with suffix, for hints.
 func SimilarPaths(q Querier, suffix string, n int) ([]string, error) {
-	rows, err := q.Query("SELECT path FROM files WHERE path LIKE ? ESCAPE '\\' ORDER BY path LIMIT ?",
+	return queryStrings(q, "SELECT path FROM files WHERE path LIKE ? ESCAPE '\\' ORDER BY path LIMIT ?",
 		"%"+escapeLike(suffix), n)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 func escapeLike(s string) string {

@@ -64,29 +64,24 @@ class TestRecording:
 
     # Only the test's own phases count, not the reporting hooks around them
     # (terminal output, pytest-xdist sending reports to the controller).
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+    def _phase(self) -> Generator[None, None, None]:
         self.recorder.resume()
         try:
             yield
         finally:
             self.recorder.suspend()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        yield from self._phase()
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        self.recorder.resume()
-        try:
-            yield
-        finally:
-            self.recorder.suspend()
+        yield from self._phase()
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, None, None]:
-        self.recorder.resume()
-        try:
-            yield
-        finally:
-            self.recorder.suspend()
+        yield from self._phase()
 
     # -- fixtures of a wider scope ------------------------------------------
 
