@@ -72,7 +72,8 @@ int dt_select(uintptr_t handle, char **out);
  * that is malformed (truncated, trailing bytes, an outcome or kind out of
  * range) is refused whole with code 1.
  * kind 0: a Python file, with the first line (co_firstlineno) of each code
- * object the test ran in it; kind 1: a file the test opened (nlines = 0);
+ * object the test ran in it (0 for the module's own code, which may share
+ * line 1 with a function); kind 1: a file the test opened (nlines = 0);
  * kind 2: installed code ran (path: its top-level module name, nlines = 0).
  * Paths are relative to root, POSIX style; others are ignored.
  * On success *out is NULL.

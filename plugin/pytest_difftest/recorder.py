@@ -102,6 +102,7 @@ class Recorder:
         # Files opened while a test module is imported (module-level data
         # such as parametrize cases read from JSON), when not None.
         self.collecting: Optional[set[str]] = None
+        self._collect_prof: Any = None
 
     @property
     def active(self) -> bool:
@@ -232,14 +233,28 @@ class Recorder:
         finally:
             self._own_call = False
 
-    def collect_opens(self) -> None:
-        """Start noting files opened outside any test (a module import)."""
+    def collect_begin(self) -> None:
+        """Start noting what a test module's import runs and opens, outside
+        any test: calls made there (a validator or a factory called in a
+        class body, parametrize arguments, module constants computed by a
+        function) shape every test of the module."""
         self._install_audit_hook()
         self.collecting = set()
+        self._collect_prof = None
+        if sys.getprofile() is None and _lsprof is not None:
+            prof = _lsprof.Profiler(subcalls=False, builtins=False)
+            self._own(prof.enable)
+            self._collect_prof = prof
 
-    def collected_opens(self) -> set[str]:
-        opened, self.collecting = self.collecting or set(), None
-        return opened
+    def collect_end(self) -> Capture:
+        cap = Capture()
+        cap.opened, self.collecting = self.collecting or set(), None
+        prof, self._collect_prof = self._collect_prof, None
+        if prof is not None:
+            if sys.getprofile() is prof:
+                self._own(prof.disable)
+            cap.codes = {e.code for e in prof.getstats() if type(e.code) is CodeType}
+        return cap
 
     def _install_audit_hook(self) -> None:
         # Audit hooks cannot be removed: install one, once, that does

@@ -34,23 +34,23 @@ class TestRecording:
         # once it ran (after those tests were recorded).
         self.fixture_users: dict[int, list[str]] = {}
         self.supplements: list[dict[str, Any]] = []
-        # Files each test module opened while being imported.
-        self.import_opens: dict[str, set[str]] = {}
+        # What each test module's import ran and opened.
+        self.imports: dict[str, Capture] = {}
 
-    # -- collection: files read at import time of a test module -------------
+    # -- collection: what a test module's import ran and read ----------------
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, None, None]:
         if not isinstance(collector, pytest.Module):
             yield
             return
-        self.recorder.collect_opens()
+        self.recorder.collect_begin()
         try:
             yield
         finally:
-            opened = self.recorder.collected_opens()
-            if opened:
-                self.import_opens[test_file(collector.nodeid)] = opened
+            cap = self.recorder.collect_end()
+            if cap.codes or cap.opened:
+                self.imports[test_file(collector.nodeid)] = cap
 
     # -- the test's phases ----------------------------------------------------
 
@@ -143,7 +143,9 @@ class TestRecording:
             setattr(report, UNRECORDED, True)
             return
         self._add_fixtures(item, cap)
-        cap.opened |= self.import_opens.get(test_file(item.nodeid), set())
+        at_import = self.imports.get(test_file(item.nodeid))
+        if at_import is not None:
+            cap.merge(at_import)
         # A test always depends on its own function, even when it never ran
         # (a skip marker): SPEC 4.4e.
         code = getattr(getattr(item, "function", None), "__code__", None)

@@ -85,11 +85,14 @@ class PathMapper:
         for code in codes:
             rel = relpath(code.co_filename)
             if rel is not None:
+                # A module's code starts on line 1, where a function may start
+                # too: line 0 names the module itself (no function block).
+                line = 0 if code.co_name == "<module>" else code.co_firstlineno
                 lines = by_file.get(rel)
                 if lines is None:
-                    by_file[rel] = [code.co_firstlineno]
+                    by_file[rel] = [line]
                 else:
-                    lines.append(code.co_firstlineno)
+                    lines.append(line)
             else:
                 outside.add(code.co_filename)
         data = sorted({r for r in map(self.data_relpath, opened) if r is not None})

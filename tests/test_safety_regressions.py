@@ -1,0 +1,129 @@
+"""Regression tests for the violations found by the safety harness
+(bench/safety, README "Safety and precision"): after a mutant of a real
+project, a test failed under plain pytest but `--diff` did not run it. Each
+test here reproduces the essence of one such mutant on a small project:
+record a baseline, apply the same kind of fault, and assert that the tests
+that now fail are selected (and that an unrelated test is not).
+
+attrs 25.3.0, mutant m13 of seed 1 (`./build.sh safety --projects attrs`):
+
+    --- a/src/attr/validators.py
+    +++ b/src/attr/validators.py
+    @@ def instance_of(type):
+    -    return _InstanceOfValidator(type)
+    +    return None
+
+48 tests fail; 10 of them were not selected (pytest-testmon and the Rust
+pytest-difftest miss the same 10). tests/test_functional.py defines, at module
+level, ``class C1: x = attr.ib(validator=attr.validators.instance_of(int))``
+and tests/test_validators.py parametrizes a class with ``instance_of(int)``:
+the function body runs while the test module is imported (collection), in no
+test's setup/call/teardown, so no test records it; yet what the tests see (the
+validator) is its return value.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import baseline, diff, nodes, output, project, ran, touch_edit
+
+LIB = '''
+def make(n):
+    return n * 2
+
+
+def unused(n):
+    return n
+'''
+
+OTHER = {"test_other.py": "def test_other():\n    assert True\n"}
+OTHER_TEST = nodes("test_other.py", "test_other")
+
+
+def _record(pytester: pytest.Pytester, files: dict[str, str], everything: set[str]) -> None:
+    project(pytester, {"lib.py": LIB, **OTHER, **files})
+    result = baseline(pytester)
+    assert result.ret == 0, output(result)
+    assert ran(result) == everything | OTHER_TEST, output(result)
+
+
+def _break_make(pytester: pytest.Pytester) -> None:
+    # The mutant's class: a function's return value changes.
+    touch_edit(pytester, "lib.py", "return n * 2", "return None")
+
+
+def test_function_called_in_a_class_body_of_the_test_module(pytester: pytest.Pytester) -> None:
+    # attrs m13: tests/test_functional.py::TestFunctional::test_validator[C1]
+    files = {
+        "test_holder.py": (
+            "import lib\n\n\nclass Holder:\n    x = lib.make(3)\n\n\n"
+            "def test_holder():\n    assert Holder.x == 6\n\n\n"
+            "def test_unrelated_in_same_file():\n    assert True\n"
+        ),
+    }
+    tests = nodes("test_holder.py", "test_holder", "test_unrelated_in_same_file")
+    _record(pytester, files, tests)
+    _break_make(pytester)
+    result = diff(pytester)
+    # Every test of the file whose import ran make(); test_other did not import it.
+    assert ran(result) == tests, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_function_called_in_parametrize_arguments(pytester: pytest.Pytester) -> None:
+    # attrs m13: tests/test_validators.py::TestOptional::test_success[validator1] ...
+    files = {
+        "test_params.py": (
+            "import pytest\n\nimport lib\n\n\n"
+            "@pytest.mark.parametrize('v', [lib.make(1), lib.make(2)])\n"
+            "def test_param(v):\n    assert v in (2, 4)\n"
+        ),
+    }
+    tests = nodes("test_params.py", "test_param[2]", "test_param[4]")
+    _record(pytester, files, tests)
+    _break_make(pytester)
+    result = diff(pytester)
+    # The ids change with the values: the new ones are new tests, and must run.
+    assert ran(result) == nodes("test_params.py", "test_param[None0]", "test_param[None1]"), output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_function_called_at_module_level_of_the_test_module(pytester: pytest.Pytester) -> None:
+    files = {
+        "test_value.py": "import lib\n\nVALUE = lib.make(2)\n\n\ndef test_value():\n    assert VALUE == 4\n",
+    }
+    tests = nodes("test_value.py", "test_value")
+    _record(pytester, files, tests)
+    _break_make(pytester)
+    result = diff(pytester)
+    assert ran(result) == tests, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_function_called_at_import_of_a_project_module(pytester: pytest.Pytester) -> None:
+    # The same fault one import further: make() runs while consts.py is
+    # imported (attrs: attr/_make.py calls setters.pipe(...) at module level).
+    files = {
+        "consts.py": "import lib\n\nTABLE = lib.make(5)\n",
+        "test_consts.py": "import consts\n\n\ndef test_table():\n    assert consts.TABLE == 10\n",
+    }
+    tests = nodes("test_consts.py", "test_table")
+    _record(pytester, files, tests)
+    _break_make(pytester)
+    result = diff(pytester)
+    assert ran(result) == tests, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_unused_function_change_still_selects_nothing(pytester: pytest.Pytester) -> None:
+    # Precision guard for the fix: a function that no import ran and no test
+    # ran stays out of every test's dependencies.
+    files = {
+        "test_value.py": "import lib\n\nVALUE = lib.make(2)\n\n\ndef test_value():\n    assert VALUE == 4\n",
+    }
+    _record(pytester, files, nodes("test_value.py", "test_value"))
+    touch_edit(pytester, "lib.py", "return n\n", "return n + 1\n")
+    result = diff(pytester)
+    assert ran(result) == set(), output(result)
+    assert result.ret == 0, output(result)
