@@ -314,7 +314,7 @@ def common(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def _uvarints(blob: bytes) -> list[int]:
+def uvarints(blob: bytes) -> list[int]:
     out, value, shift, prev = [], 0, 0, 0
     for byte in blob:
         value |= (byte & 0x7F) << shift
@@ -338,10 +338,10 @@ def dependencies(pytester: pytest.Pytester) -> dict[str, tuple[int, frozenset[tu
                 "SELECT b.id, f.path, b.name, b.checksum FROM blocks b JOIN files f ON f.id = b.file_id"
             )
         }
-        sets = {i: _uvarints(d) for i, d in con.execute("SELECT id, deps FROM depsets")}
+        sets = {i: uvarints(d) for i, d in con.execute("SELECT id, deps FROM depsets")}
         out = {}
         for nodeid, outcome, deps, depset in con.execute("SELECT nodeid, outcome, deps, depset FROM tests"):
-            ids = _uvarints(deps) + sets.get(depset, [])
+            ids = uvarints(deps) + sets.get(depset, [])
             out[nodeid] = (outcome, frozenset(blocks[i] for i in ids))
         return out
     finally:

@@ -24,6 +24,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from conftest import uvarints as _ids
 from conftest import (
     bump_mtime,
     db_file,
@@ -734,18 +735,6 @@ def _uvarints(ids: list[int]) -> bytes:
             if not d:
                 break
     return bytes(out)
-
-
-def _ids(blob: bytes) -> list[int]:
-    out, value, shift, prev = [], 0, 0, 0
-    for byte in blob:
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            prev += value
-            out.append(prev)
-            value, shift = 0, 0
-    return out
 
 
 def test_hostile_paths_in_the_database_are_never_touched(pytester: pytest.Pytester, tmp_path: Path) -> None:
