@@ -339,6 +339,28 @@ def synthetic_project(work: Path, tests: int, functions: int, seed: int) -> Proj
     return Project(label, title, pristine, body, module, tests=m["tests"])
 
 
+
+def unpack(archive: Path, dest: Path) -> None:
+    """Unpack an sdist (one top-level directory) to dest, replacing it."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    tmp = dest.parent / (dest.name + ".unpack")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(tmp)
+    else:
+        with tarfile.open(archive) as t:
+            if hasattr(tarfile, "data_filter"):
+                t.extractall(tmp, filter="data")
+            else:
+                t.extractall(tmp)
+    (top,) = list(tmp.iterdir())
+    top.rename(dest)
+    shutil.rmtree(tmp)
+
 def real_project(work: Path, spec: str, plain_venv: Path, cache: Path) -> Project:
     name, _, version = spec.partition("==")
     if not version:
@@ -361,19 +383,7 @@ def real_project(work: Path, spec: str, plain_venv: Path, cache: Path) -> Projec
     pristine = work / label / "pristine"
     if pristine.exists():
         shutil.rmtree(pristine)
-    tmp = work / label / "unpack"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(tmp)
-    else:
-        with tarfile.open(archive) as t:
-            t.extractall(tmp)
-    (top,) = list(tmp.iterdir())
-    top.rename(pristine)
-    shutil.rmtree(tmp)
+    unpack(archive, pristine)
     if not any((pristine / n).exists() for n in ("pytest.ini", ".pytest.ini")):
         # Pin the rootdir (and stop pytest looking further up for a config).
         (pristine / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")

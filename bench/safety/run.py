@@ -127,24 +127,7 @@ def fetch_sdist(spec: str, cache: Path, plain_venv: Path) -> Path:
 
 
 def unpack(archive: Path, dest: Path) -> None:
-    if dest.exists():
-        shutil.rmtree(dest)
-    tmp = dest.parent / (dest.name + ".unpack")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(tmp)
-    else:
-        with tarfile.open(archive) as t:
-            if hasattr(tarfile, "data_filter"):
-                t.extractall(tmp, filter="data")
-            else:
-                t.extractall(tmp)
-    (top,) = list(tmp.iterdir())
-    top.rename(dest)
-    shutil.rmtree(tmp)
+    br.unpack(archive, dest)
     for p in list(dest.rglob("__pycache__")):
         shutil.rmtree(p, ignore_errors=True)
     if not has_pytest_config(dest):
