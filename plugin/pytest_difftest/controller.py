@@ -16,7 +16,6 @@ import pytest
 
 from pytest_difftest import engine, records
 from pytest_difftest.records import ATTRIBUTE, SUPPLEMENTS, UNRECORDED
-from pytest_difftest import remote
 from pytest_difftest.environment import environment, search_paths, site_paths
 from pytest_difftest.options import Settings
 from pytest_difftest.selection import Collector
@@ -141,6 +140,8 @@ class Controller:
             "site_paths": site_paths(str(self.root)),
         }
         if self.settings.remote:  # remote baseline first (SPEC 7.2, remote.py)
+            from pytest_difftest import remote
+
             self.messages.extend(remote.fetch(self.config, self.settings, db_path(self.root)))
         try:
             self.engine = engine.Session(cfg)
@@ -237,13 +238,12 @@ class Controller:
             return None  # xdist run whose workers all died before reporting
         return self.collector.info()
 
-    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
         try:
             engine.check_pid()
         except engine.ForkedChild:
-            yield
-            return
+            return (yield)
         started = time.perf_counter()
         info = self._collection_info()
         if self.recording:
@@ -264,9 +264,11 @@ class Controller:
         if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.n_deselected > 0:
             session.exitstatus = pytest.ExitCode.OK
         if self.settings.upload:  # after a successful recording run (SPEC 7.3, remote.py)
+            from pytest_difftest import remote
+
             self.messages.extend(remote.upload(self.config, session, self.settings, db_path(self.root), self.recording))
         self.plugin_seconds += time.perf_counter() - started
-        yield
+        return (yield)
 
     def _finish(self, session: pytest.Session, exitstatus: int, info: Optional[dict[str, Any]]) -> None:
         assert self.engine is not None

@@ -114,6 +114,15 @@ def library() -> ctypes.CDLL:
     return lib
 
 
+def preload() -> None:
+    """Load the library now if it can be; a failure is reported by the
+    first real use."""
+    try:
+        library()
+    except EngineError:
+        pass
+
+
 def check_pid() -> None:
     if _pid and os.getpid() != _pid:
         raise ForkedChild("pytest-difftest: not calling the engine from a forked child")

@@ -3,8 +3,7 @@ place."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from typing import Any, NamedTuple, Optional
 
 import pytest
 
@@ -55,8 +54,9 @@ def addoption(parser: pytest.Parser) -> None:
     parser.addini("diff_remote_url", "remote baseline URL (s3://bucket/key.db or file:///path/key.db)", default=None)
 
 
-@dataclass(frozen=True)
-class Settings:
+# A NamedTuple, not a dataclass: this module is imported by every pytest run
+# (the plugin's options), and a dataclass costs a millisecond to create.
+class Settings(NamedTuple):
     record: bool
     force: bool
     verbose: bool
@@ -67,9 +67,9 @@ class Settings:
     upload: bool
 
 
-def active(config: pytest.Config) -> bool:
-    """Whether any --diff* command-line option was given (SPEC 1.3)."""
-    o = config.option
+def active(o: Any) -> bool:
+    """Whether any --diff* command-line option was given (SPEC 1.3), in
+    config.option or in the early config's known_args_namespace."""
     return bool(
         o.diff or o.diff_baseline or o.diff_force or o.diff_v or o.diff_why or o.diff_upload
         or o.diff_batch_size is not None or o.diff_cache_size is not None or o.diff_remote is not None

@@ -4,6 +4,8 @@ engine is never loaded (SPEC 1.3)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pytest_difftest import options
@@ -13,9 +15,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     options.addoption(parser)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    # Load the engine as early as the options are known: the Go runtime
+    # initialises on a thread of its own (a few milliseconds) while pytest
+    # imports conftest files and configures, instead of holding up the
+    # first engine call. xdist workers never use the engine.
+    if options.active(early_config.known_args_namespace) and "PYTEST_XDIST_WORKER" not in os.environ:
+        from pytest_difftest import engine
+
+        engine.preload()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    if not options.active(config):
+    if not options.active(config.option):
         return
     settings = options.resolve(config)
     from pytest_difftest.selection import Collector

@@ -86,7 +86,10 @@ class Recorder:
         # What sits in our slot while installed (the C profiler or a Python
         # hook), and the capture it feeds.
         self._hook: Any = None
-        self._feeding: Optional[Capture] = None
+        # The capture whose calls the C profiler holds, not yet harvested:
+        # the profiler only pauses between a test's phases, and its
+        # statistics are read once per capture rather than once per phase.
+        self._pending: Optional[Capture] = None
         self._prof = _CProfiler(subcalls=False, builtins=False) if _lsprof is not None else None
         self._use_prof = False
         self._set: Callable[[Optional[ProfileFunc]], None] = sys.setprofile
@@ -135,6 +138,7 @@ class Recorder:
         if not self._stack:
             return None
         self._uninstall()
+        self._harvest()
         outer = self._stack[0]
         for inner in self._stack[1:]:
             outer.merge(inner)
@@ -164,6 +168,7 @@ class Recorder:
         if not self._stack:
             return False
         self._uninstall()
+        self._harvest()
         self._enter()
         return True
 
@@ -171,6 +176,7 @@ class Recorder:
         """End the innermost nested capture, charging it to the outer one
         too unless told not to, and return it."""
         self._uninstall()
+        self._harvest()
         inner = self._stack.pop()
         if charge_outer:
             self._stack[-1].merge(inner)
@@ -191,6 +197,9 @@ class Recorder:
             return
         if self._use_prof:
             assert self._prof is not None
+            if self._pending is not cap:
+                self._harvest()
+                self._pending = cap
             self._prof.feeding = cap.codes
             self._own(self._prof.enable)
             self._hook = self._prof
@@ -198,12 +207,10 @@ class Recorder:
             hook = _hook(cap.codes)
             self._own(lambda: self._set(hook))
             self._hook = hook
-        self._feeding = cap
         self._set_threads(_hook(cap.codes))
 
     def _uninstall(self) -> None:
-        """Take our hook out of its slot (another tool's is left alone) and
-        hand what the C profiler saw to the capture it was feeding."""
+        """Take our hook out of its slot (another tool's is left alone)."""
         if self._hook is None:
             return
         if self._get() is not self._hook:
@@ -215,15 +222,19 @@ class Recorder:
         else:
             self._own(lambda: self._set(None))
         self._set_threads(None)
-        if self._use_prof and self._prof is not None and self._feeding is not None:
-            add = self._feeding.codes.add
-            for entry in self._prof.getstats():
-                if type(entry.code) is CodeType:
-                    add(entry.code)
-            self._prof.clear()
-            self._prof.feeding = None
         self._hook = None
-        self._feeding = None
+
+    def _harvest(self) -> None:
+        """Hand what the C profiler saw to the capture it was feeding."""
+        cap, self._pending = self._pending, None
+        if cap is None or self._prof is None:
+            return
+        add = cap.codes.add
+        for entry in self._prof.getstats():
+            if type(entry.code) is CodeType:
+                add(entry.code)
+        self._prof.clear()
+        self._prof.feeding = None
 
     def _own(self, change: Callable[[], Any]) -> None:
         """Change our slot; the audit event this raises is not the test's."""

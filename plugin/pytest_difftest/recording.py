@@ -39,14 +39,13 @@ class TestRecording:
 
     # -- collection: what a test module's import ran and read ----------------
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, None, None]:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:
         if not isinstance(collector, pytest.Module):
-            yield
-            return
+            return (yield)
         self.recorder.collect_begin()
         try:
-            yield
+            return (yield)
         finally:
             cap = self.recorder.collect_end()
             if cap.codes or cap.opened:
@@ -54,11 +53,11 @@ class TestRecording:
 
     # -- the test's phases ----------------------------------------------------
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, None, None]:
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, Any, Any]:
         self.recorder.start()
         try:
-            yield
+            return (yield)
         finally:
             self.recorder.stop()
 
@@ -67,35 +66,34 @@ class TestRecording:
     def _phase(self) -> Generator[None, None, None]:
         self.recorder.resume()
         try:
-            yield
+            return (yield)
         finally:
             self.recorder.suspend()
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
-        yield from self._phase()
+        return (yield from self._phase())
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        yield from self._phase()
+        return (yield from self._phase())
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, None, None]:
-        yield from self._phase()
+        return (yield from self._phase())
 
     # -- fixtures of a wider scope ------------------------------------------
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[None, None, None]:
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[None, Any, Any]:
         if fixturedef.scope == "function" or not self.recorder.push():
-            yield
-            return
+            return (yield)
         key = id(fixturedef)
         # Finalizers run last-registered-first: these two bracket the
         # fixture's own teardown, which it registers while being set up.
         fixturedef.addfinalizer(self._teardown_done(key))
         try:
-            yield
+            return (yield)
         finally:
             cap = self.recorder.pop()
             known = self.fixtures.get(key)
@@ -126,12 +124,11 @@ class TestRecording:
 
     # -- the record -----------------------------------------------------------
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-        outcome = yield
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
         if call.when != "teardown" or not self.recorder.active:
-            return
-        report = outcome.get_result()
+            return report
         cap = self.recorder.stop()
         if self.supplements:
             setattr(report, SUPPLEMENTS, self.supplements)
@@ -141,7 +138,7 @@ class TestRecording:
             # tracer held both): what it ran is unknown, so it is not
             # recorded and stays selected.
             setattr(report, UNRECORDED, True)
-            return
+            return report
         self._add_fixtures(item, cap)
         at_import = self.imports.get(test_file(item.nodeid))
         if at_import is not None:
@@ -152,6 +149,7 @@ class TestRecording:
         if code is not None:
             cap.codes.add(code)
         setattr(report, ATTRIBUTE, self._deps(cap))
+        return report
 
     def _deps(self, cap: Capture) -> Deps:
         return self.mapper.deps(cap.codes, cap.opened)
