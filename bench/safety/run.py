@@ -669,12 +669,19 @@ def render(results: list[dict], tools: list[str], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def header_lines(venvs: dict[str, Path], tools: list[str], argv: list[str], started: float,
-                 projects: list[str], args) -> list[str]:
+def built_from() -> tuple[str, bool]:
+    """The commit "ours" is built from, and whether the working tree differs
+    from it; read when the build happens (the tree may move on during a run)."""
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip() or "?"
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "lib", "plugin", "include"],
                            capture_output=True, text=True).stdout.strip()
+    return commit, bool(dirty)
+
+
+def header_lines(venvs: dict[str, Path], tools: list[str], argv: list[str], started: float,
+                 projects: list[str], args) -> list[str]:
+    commit, dirty = args.built_from
     vers = []
     for w in tools:
         dist = "pytest-testmon" if w == "testmon" else "pytest-difftest"
@@ -748,6 +755,7 @@ def main() -> None:
                 print(desc)
                 print(diff)
         return
+    args.built_from = built_from()
     venvs = br.ensure_venvs(out, tools, br.base_python(args.python), args.reinstall, None)
     for p in projects:
         install_deps(venvs, PROJECTS[p].deps, out / "logs")
