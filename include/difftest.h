@@ -68,7 +68,12 @@ int dt_select(uintptr_t handle, char **out);
  *   test  := str nodeid, u8 outcome, f64 duration_seconds, u32 ndeps, dep{ndeps}
  *   dep   := u8 kind, str path, u32 nlines, u32 line{nlines}
  *   str   := u32 byte_length, UTF-8 bytes
- * outcome: 0 passed, 1 failed, 2 error, 3 skipped, 4 xfailed; a batch
+ * outcome: 0 passed, 1 failed, 2 error, 3 skipped, 4 xfailed. Two values
+ * are not outcomes: 255 adds the deps to the record of the same node id
+ * written earlier in the session (what a wider-scoped fixture's teardown
+ * ran); 254 makes nodeid a module's path and the deps what importing that
+ * module ran, which every test file whose imports reach the module depends
+ * on (for the records that follow in the session). A batch
  * that is malformed (truncated, trailing bytes, an outcome or kind out of
  * range) is refused whole with code 1.
  * kind 0: a Python file, with the first line (co_firstlineno) of each code

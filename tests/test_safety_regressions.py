@@ -127,3 +127,66 @@ def test_unused_function_change_still_selects_nothing(pytester: pytest.Pytester)
     result = diff(pytester)
     assert ran(result) == set(), output(result)
     assert result.ret == 0, output(result)
+
+
+# Found while reviewing the fix above, not by a mutant: a project module runs
+# once per process, when it is first imported. Before the engine charged what
+# an import ran to the module itself, only the tests of the test module whose
+# import came first depended on make(); a second test module importing
+# consts.py saw the same broken TABLE and was skipped, and when conftest.py
+# imported consts.py first, no test depended on make() at all.
+
+CONSTS = {
+    "consts.py": "import lib\n\nTABLE = lib.make(5)\n",
+    "test_first.py": "import consts\n\n\ndef test_first():\n    assert consts.TABLE == 10\n",
+    "test_second.py": "import consts\n\n\ndef test_second():\n    assert consts.TABLE == 10\n",
+}
+CONSTS_TESTS = nodes("test_first.py", "test_first") | nodes("test_second.py", "test_second")
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_module_imported_by_two_test_modules(pytester: pytest.Pytester, workers: list[str]) -> None:
+    project(pytester, {"lib.py": LIB, **OTHER, **CONSTS})
+    result = baseline(pytester, *workers)
+    assert ran(result) == CONSTS_TESTS | OTHER_TEST, output(result)
+    _break_make(pytester)
+    result = diff(pytester)
+    assert ran(result) == CONSTS_TESTS, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_module_imported_by_conftest(pytester: pytest.Pytester) -> None:
+    # Imported before collection: every test's conftest.py imports it, so
+    # every test depends on what its import ran.
+    project(pytester, {"lib.py": LIB, **OTHER, **CONSTS, "conftest.py": "import consts\n"})
+    result = baseline(pytester)
+    assert ran(result) == CONSTS_TESTS | OTHER_TEST, output(result)
+    _break_make(pytester)
+    result = diff(pytester)
+    assert ran(result) == CONSTS_TESTS | OTHER_TEST, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_decorator_body_run_at_import(pytester: pytest.Pytester) -> None:
+    # A registry filled by a decorator while the module is imported: the
+    # decorator's body runs at import only, the tests read the registry.
+    files = {
+        "registry.py": (
+            "HANDLERS = {}\n\n\ndef handler(name):\n    def register(f):\n"
+            "        HANDLERS[name] = f\n        return f\n    return register\n"
+        ),
+        "handlers.py": "from registry import handler\n\n\n@handler('a')\ndef handle_a():\n    return 1\n",
+        "test_registry.py": (
+            "import handlers\nfrom registry import HANDLERS\n\n\n"
+            "def test_registered():\n    assert 'a' in HANDLERS\n"
+        ),
+        "test_call.py": "import handlers\n\n\ndef test_call():\n    assert handlers.handle_a() == 1\n",
+    }
+    project(pytester, {"lib.py": LIB, **OTHER, **files})
+    tests = nodes("test_registry.py", "test_registered") | nodes("test_call.py", "test_call")
+    result = baseline(pytester)
+    assert ran(result) == tests | OTHER_TEST, output(result)
+    touch_edit(pytester, "registry.py", "HANDLERS[name] = f", "HANDLERS[name.upper()] = f")
+    result = diff(pytester)
+    assert ran(result) == tests, output(result)
+    assert result.ret == 1, output(result)

@@ -64,6 +64,9 @@ type Session struct {
 	depsets  map[string]int64   // test file -> its import depset, this session
 	unsafe   []int64            // files rows whose path is unsafe (SPEC 3.2)
 	scoped   map[string][]int64 // file, function -> what its own imports bring in
+	// module path -> what importing it ran (ImportDeps records), charged
+	// to every test file whose imports reach the module.
+	importCalls map[string][]int64
 }
 
 // fileInfo is the session's knowledge of one file.
@@ -90,7 +93,7 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]int64{}, scoped: map[string][]int64{}}
+	s := &Session{cfg: cfg, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]int64{}, scoped: map[string][]int64{}, importCalls: map[string][]int64{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}

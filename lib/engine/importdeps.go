@@ -66,6 +66,7 @@ func (s *Session) importSet(q store.Querier, testFile string) (int64, error) {
 			return 0, err
 		}
 		ids = append(ids, got...)
+		ids = append(ids, s.importCalls[f]...)
 	}
 	for _, name := range external {
 		got, err := s.distIDs(q, name)
@@ -136,6 +137,7 @@ func (s *Session) scopedImportIDs(q store.Querier, path, function string) ([]int
 				return nil, err
 			}
 			ids = append(ids, got...)
+			ids = append(ids, s.importCalls[f]...)
 		}
 	}
 	for _, name := range external {
@@ -147,4 +149,48 @@ func (s *Session) scopedImportIDs(q store.Querier, path, function string) ([]int
 	}
 	s.scoped[key] = ids
 	return ids, nil
+}
+
+// addImportCalls takes in what importing one module ran. A module runs
+// once per process, but every process (xdist worker) reports it: the
+// versions seen are united. Import sets computed before it arrived are
+// computed again for the tests still to come.
+func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
+	if !fingerprint.Safe(t.NodeID) {
+		return nil
+	}
+	var ids []int64
+	for _, d := range t.Deps {
+		var got []int64
+		var err error
+		switch {
+		case d.Kind == DepDist:
+			got, err = s.distIDs(q, d.Path)
+		case fingerprint.Safe(d.Path):
+			got, err = s.depIDs(q, d)
+		}
+		if err != nil {
+			return err
+		}
+		ids = append(ids, got...)
+	}
+	known := s.importCalls[t.NodeID]
+	have := make(map[int64]bool, len(known))
+	for _, id := range known {
+		have[id] = true
+	}
+	added := false
+	for _, id := range ids {
+		if !have[id] {
+			have[id] = true
+			known = append(known, id)
+			added = true
+		}
+	}
+	if added {
+		s.importCalls[t.NodeID] = known
+		clear(s.depsets)
+		clear(s.scoped)
+	}
+	return nil
 }

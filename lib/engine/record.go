@@ -52,7 +52,7 @@ func DecodeRecords(b []byte) ([]TestRecord, error) {
 		var t TestRecord
 		t.NodeID = r.str()
 		t.Outcome = store.Outcome(r.u8())
-		if r.err == nil && t.Outcome > store.XFailed && t.Outcome != store.MergeDeps {
+		if r.err == nil && t.Outcome > store.XFailed && t.Outcome != store.MergeDeps && t.Outcome != store.ImportDeps {
 			r.err = fmt.Errorf("bad outcome %d", t.Outcome)
 		}
 		t.Duration = math.Float64frombits(r.u64())
@@ -159,6 +159,12 @@ func (s *Session) Record(batch []TestRecord) error {
 		return err
 	}
 	for _, t := range batch {
+		if t.Outcome == store.ImportDeps {
+			if err := s.addImportCalls(tx, t); err != nil {
+				return err
+			}
+			continue
+		}
 		ids := append([]int64(nil), envIDs...)
 		for _, d := range t.Deps {
 			if d.Kind == DepDist {

@@ -47,6 +47,11 @@ const (
 // torn down, after the test's own record was written).
 const MergeDeps Outcome = 255
 
+// ImportDeps is not an outcome either: the record's node id is a module's
+// path, and its dependencies are what importing that module ran. Every test
+// file that imports the module depends on them.
+const ImportDeps Outcome = 254
+
 // Failing reports whether the test must run again regardless of its
 // dependencies (SPEC 4.6).
 func (o Outcome) Failing() bool { return o == Failed || o == Error }

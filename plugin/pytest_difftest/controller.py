@@ -15,7 +15,7 @@ from typing import Any, Generator, Optional
 import pytest
 
 from pytest_difftest import engine, records
-from pytest_difftest.records import ATTRIBUTE, SUPPLEMENTS, UNRECORDED
+from pytest_difftest.records import ATTRIBUTE, IMPORTS, SUPPLEMENTS, UNRECORDED
 from pytest_difftest.environment import environment, search_paths, site_paths
 from pytest_difftest.options import Settings
 from pytest_difftest.selection import Collector
@@ -192,6 +192,9 @@ class Controller:
             return
         reports = self.reports.pop(report.nodeid)
         started = time.perf_counter()
+        # Before the test: its record's import dependencies include these.
+        for path, module_deps in (getattr(report, IMPORTS, None) or {}).items():
+            self.batch.append((path, records.IMPORT_DEPS, 0.0, module_deps))
         deps = getattr(report, ATTRIBUTE, None)
         if deps is not None:
             self.batch.append((report.nodeid, outcome(reports), sum(r.duration for r in reports), deps))

@@ -5,6 +5,7 @@ engine is never loaded (SPEC 1.3)."""
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -21,7 +22,16 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     # initialises on a thread of its own (a few milliseconds) while pytest
     # imports conftest files and configures, instead of holding up the
     # first engine call. xdist workers never use the engine.
-    if options.active(early_config.known_args_namespace) and "PYTEST_XDIST_WORKER" not in os.environ:
+    known = early_config.known_args_namespace
+    if not options.active(known):
+        return
+    if getattr(known, "diff_baseline", False):
+        # What conftest.py files (and what they import) run from now on is
+        # part of the import graph (recording.py).
+        from pytest_difftest import recorder
+
+        recorder.watch_startup_imports()
+    if "PYTEST_XDIST_WORKER" not in os.environ:
         from pytest_difftest import engine
 
         engine.preload()
@@ -45,6 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
             from pytest_difftest.recording import TestRecording
 
             pm.register(TestRecording(config), "difftest-recording")
+        else:
+            _stop_watching_imports()
         return
 
     from pytest_difftest.controller import Controller, XdistController
@@ -59,3 +71,10 @@ def pytest_configure(config: pytest.Config) -> None:
         pm.register(TestRecording(config), "difftest-recording")
     if pm.hasplugin("xdist"):
         pm.register(XdistController(controller), "difftest-xdist")
+
+
+def _stop_watching_imports() -> None:
+    """Nobody records in this process: give the profile slot back."""
+    recorder = sys.modules.get("pytest_difftest.recorder")
+    if recorder is not None:
+        recorder.startup_imports()

@@ -73,6 +73,92 @@ def _hook(codes: set[CodeType]) -> ProfileFunc:
     return hook
 
 
+# The import system's own frames: a module's code calls into it to import
+# another module, whose code is that module's business, not the importer's.
+_IMPORT_MACHINERY = "<frozen importlib"
+
+
+class ImportGraph:
+    """What importing each module ran: the code its module-level code
+    called, directly or through other functions, but not the code of the
+    modules it imported in turn (each has its own entry, and the engine's
+    import graph joins them).
+
+    A module is executed once per process, by whichever import comes
+    first, yet every test whose files import it depends on what that
+    execution computed (a table built by a function, a decorator's
+    registrations). So what a module's import ran is reported per module,
+    and the engine charges it to every test file that imports the module."""
+
+    def __init__(self) -> None:
+        self.modules: dict[CodeType, set[CodeType]] = {}
+        self.fresh: list[CodeType] = []  # modules not yet reported
+
+    def absorb(self, stats: Any) -> None:
+        """Take in the statistics of a C profiler run with subcalls."""
+        callees: dict[CodeType, list[CodeType]] = {}
+        modules: list[CodeType] = []
+        for entry in stats:
+            code = entry.code
+            if type(code) is not CodeType:
+                continue
+            if code.co_name == "<module>" and code not in self.modules:
+                modules.append(code)
+            if entry.calls:
+                callees[code] = [c.code for c in entry.calls if type(c.code) is CodeType]
+        for module in modules:
+            seen = {module}
+            todo = [module]
+            while todo:
+                for callee in callees.get(todo.pop(), ()):
+                    if (
+                        callee not in seen
+                        and callee.co_name != "<module>"
+                        and not callee.co_filename.startswith(_IMPORT_MACHINERY)
+                    ):
+                        seen.add(callee)
+                        todo.append(callee)
+            self.modules[module] = seen
+            if len(seen) > 1:
+                self.fresh.append(module)
+
+    def take_fresh(self) -> list[tuple[CodeType, set[CodeType]]]:
+        fresh, self.fresh = self.fresh, []
+        return [(m, self.modules[m]) for m in fresh]
+
+
+def import_profiler() -> Any:
+    """A C profiler that records who called whom, for ImportGraph; None when
+    the profile slot is taken or there is no C profiler."""
+    if _lsprof is None or sys.getprofile() is not None:
+        return None
+    return _lsprof.Profiler(subcalls=True, builtins=False)
+
+
+# Imports before the plugin is configured (conftest.py files and what they
+# import): started by the plugin's first hook when recording.
+_startup: Any = None
+
+
+def watch_startup_imports() -> None:
+    global _startup
+    prof = import_profiler()
+    if prof is not None:
+        prof.enable()
+        _startup = prof
+
+
+def startup_imports() -> Any:
+    """Stop watching the start-up imports; their statistics (or [])."""
+    global _startup
+    prof, _startup = _startup, None
+    if prof is None:
+        return []
+    if sys.getprofile() is prof:
+        prof.disable()
+    return prof.getstats()
+
+
 class Recorder:
     """Stack of captures; the innermost one receives what runs.
 
@@ -106,6 +192,7 @@ class Recorder:
         # such as parametrize cases read from JSON), when not None.
         self.collecting: Optional[set[str]] = None
         self._collect_prof: Any = None
+        self.imports = ImportGraph()
 
     @property
     def active(self) -> bool:
@@ -245,17 +332,15 @@ class Recorder:
             self._own_call = False
 
     def collect_begin(self) -> None:
-        """Start noting what a test module's import runs and opens, outside
-        any test: calls made there (a validator or a factory called in a
-        class body, parametrize arguments, module constants computed by a
+        """Start noting what a collector's imports run and open, outside any
+        test: calls made there (a validator or a factory called in a class
+        body, parametrize arguments, module constants computed by a
         function) shape every test of the module."""
         self._install_audit_hook()
         self.collecting = set()
-        self._collect_prof = None
-        if sys.getprofile() is None and _lsprof is not None:
-            prof = _lsprof.Profiler(subcalls=False, builtins=False)
-            self._own(prof.enable)
-            self._collect_prof = prof
+        self._collect_prof = import_profiler()
+        if self._collect_prof is not None:
+            self._own(self._collect_prof.enable)
 
     def collect_end(self) -> Capture:
         cap = Capture()
@@ -264,7 +349,9 @@ class Recorder:
         if prof is not None:
             if sys.getprofile() is prof:
                 self._own(prof.disable)
-            cap.codes = {e.code for e in prof.getstats() if type(e.code) is CodeType}
+            stats = prof.getstats()
+            cap.codes = {e.code for e in stats if type(e.code) is CodeType}
+            self.imports.absorb(stats)
         return cap
 
     def _install_audit_hook(self) -> None:

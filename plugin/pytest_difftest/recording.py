@@ -12,8 +12,8 @@ from typing import Any, Callable, Generator, Optional
 import pytest
 
 from pytest_difftest.environment import TopLevelMapper
-from pytest_difftest.recorder import Capture, Recorder
-from pytest_difftest.records import ATTRIBUTE, SUPPLEMENTS, UNRECORDED, Deps, PathMapper
+from pytest_difftest.recorder import Capture, Recorder, startup_imports
+from pytest_difftest.records import ATTRIBUTE, IMPORTS, SUPPLEMENTS, UNRECORDED, Deps, PathMapper
 from pytest_difftest.selection import test_file
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -39,22 +39,40 @@ class TestRecording:
 
     # -- collection: what a test module's import ran and read ----------------
 
+    # Directories import their conftest.py and modules import theirs: each
+    # collector's imports are watched (classes import nothing).
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:
-        if not isinstance(collector, pytest.Module):
+        if isinstance(collector, pytest.Class) or self.recorder.collecting is not None:
             return (yield)
+        self._startup_done()
         self.recorder.collect_begin()
         try:
             return (yield)
         finally:
             cap = self.recorder.collect_end()
-            if cap.codes or cap.opened:
+            if isinstance(collector, pytest.Module) and (cap.codes or cap.opened):
                 self.imports[test_file(collector.nodeid)] = cap
+
+    def _startup_done(self) -> None:
+        """What conftest.py files and plugins imported before collection
+        (watched since the plugin's first hook) goes into the import graph."""
+        stats = startup_imports()
+        if stats:
+            self.recorder.imports.absorb(stats)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> None:
+        self._startup_done()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._startup_done()  # a session that collected nothing
 
     # -- the test's phases ----------------------------------------------------
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, Any, Any]:
+        self._startup_done()
         self.recorder.start()
         try:
             return (yield)
@@ -130,6 +148,14 @@ class TestRecording:
         if call.when != "teardown" or not self.recorder.active:
             return report
         cap = self.recorder.stop()
+        fresh = self.recorder.imports.take_fresh()
+        if fresh:
+            modules: dict[str, Deps] = {}
+            for module, codes in fresh:
+                path = self.mapper.relpath(module.co_filename)
+                if path is not None:
+                    modules[path] = self.mapper.deps(codes, ())
+            setattr(report, IMPORTS, modules)
         if self.supplements:
             setattr(report, SUPPLEMENTS, self.supplements)
             self.supplements = []

@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Optional, TypedDict
 
 PASSED, FAILED, ERROR, SKIPPED, XFAILED = range(5)
 MERGE_DEPS = 255  # adds to a record written earlier in the session
+IMPORT_DEPS = 254  # what importing a module ran; the record's node id is the module's path
 KIND_LINES, KIND_DATA, KIND_DIST = 0, 1, 2
 
 # Attributes of a teardown report that carry what the test depended on to
@@ -20,6 +21,8 @@ ATTRIBUTE = "difftest_deps"
 UNRECORDED = "difftest_unrecorded"
 # Dependencies to add to tests recorded earlier: [{"nodeids": [...], "deps": Deps}]
 SUPPLEMENTS = "difftest_supplements"
+# What importing project modules ran: {path: Deps}, for modules not reported before.
+IMPORTS = "difftest_imports"
 
 _U32 = struct.Struct("<I")
 _TEST_TAIL = struct.Struct("<BdI")
