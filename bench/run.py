@@ -771,6 +771,8 @@ def render_project(res: dict) -> str:
         return None if a is None or f is None else a - f
 
     lines = [f"### {res['title']}", ""]
+    if res.get("left_out"):
+        lines += [f"Not run at this size: {', '.join(res['left_out'])}.", ""]
     lines.append(f"{res['tests']:,} tests; the body edit affects {res['affected']['body']:,} of them, the "
                  f"module-level edit {res['affected']['module']:,}. Wall-clock seconds of the whole pytest "
                  f"process, median of {res['repeat']} interleaved runs after a warm-up; overhead = time − floor. "
@@ -959,6 +961,9 @@ def main() -> None:
     ap.add_argument("--slow-record", type=float, default=SLOW_RECORD,
                     help="a tool whose recording takes longer than this (seconds, default 300) is not "
                          "recorded again in later rounds (its median is of fewer runs, or the warm-up)")
+    ap.add_argument("--limit", action="append", default=[], metavar="TOOL=TESTS",
+                    help="run TOOL only on synthetic projects of at most TESTS tests (e.g. rust=5000: "
+                         "its recording of 20,000 tests alone takes about an hour); repeatable")
     args = ap.parse_args()
     started = time.time()
     TIMEOUT = args.timeout
@@ -977,6 +982,12 @@ def main() -> None:
     for tname in tools:
         if tname not in TOOLS:
             ap.error(f"unknown tool {tname}")
+    limits: dict[str, int] = {}
+    for spec in args.limit:
+        name, _, n = spec.partition("=")
+        if name not in TOOLS or not n.replace("_", "").isdigit():
+            ap.error(f"--limit {spec}: expected TOOL=TESTS with TOOL one of {', '.join(TOOLS)}")
+        limits[name] = int(n.replace("_", ""))
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
     if args.repeat < 3:
@@ -988,14 +999,17 @@ def main() -> None:
     header = machine(venvs, python, tools, args.ours_ref)
     work = out / "work"
     results = []
-    projects = [lambda n=n: synthetic_project(work, n, args.functions, args.seed) for n in sizes]
+    projects = [(lambda n=n: synthetic_project(work, n, args.functions, args.seed),
+                 [t for t in tools if n <= limits.get(t, n)]) for n in sizes]
     if args.real.lower() != "none" and not args.quick:
-        projects.append(lambda: real_project(work, args.real, venvs["plain"], out / "cache"))
+        projects.append((lambda: real_project(work, args.real, venvs["plain"], out / "cache"), tools))
     if not projects:
         ap.error("nothing to run: --sizes none and --real none")
-    for make in projects:
+    for make, these in projects:
         project = make()
-        results.append(bench_project(project, venvs, tools, args.repeat, out))
+        res = bench_project(project, venvs, these, args.repeat, out)
+        res["left_out"] = [f"{t} (--limit {t}={limits[t]:,})" for t in tools if t not in these]
+        results.append(res)
         text = render(results, header, sys.argv[1:], started)
         (out / "results.md").write_text(text)
         (out / "results.json").write_text(json.dumps({"machine": header, "results": results}, indent=1))
