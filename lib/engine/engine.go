@@ -61,7 +61,8 @@ type Session struct {
 	resolver *imports.Resolver
 	dists    *dists.Index
 	exists   map[string]bool    // stat results for import resolution
-	depsets  map[string]int64   // test file -> its import depset, this session
+	depsets  map[string]depList // test file -> its import depset, this session
+	lists    map[int64][]int64  // depsets rows read or written, by id
 	unsafe   []int64            // files rows whose path is unsafe (SPEC 3.2)
 	scoped   map[string][]int64 // file, function -> what its own imports bring in
 	// module path -> what importing it ran (ImportDeps records), charged
@@ -78,6 +79,13 @@ type fileInfo struct {
 	// Block ids of the current versions, filled while recording.
 	skeleton []int64
 	byName   map[string]int64
+	stored   map[blockKey]store.Block // versions in the baseline, read with byName
+}
+
+// blockKey identifies a block version within its file.
+type blockKey struct {
+	name     string
+	checksum uint64
 }
 
 // Open opens (or creates) the baseline.
@@ -93,7 +101,7 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]int64{}, scoped: map[string][]int64{}, importCalls: map[string][]int64{}}
+	s := &Session{cfg: cfg, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, lists: map[int64][]int64{}, scoped: map[string][]int64{}, importCalls: map[string][]int64{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}
@@ -299,7 +307,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 	for _, t := range failing {
 		reasons[t.NodeID] = t.Outcome.String() + " last time"
-		testFileOf[t.NodeID] = t.File
+		testFileOf[t.NodeID] = store.TestFile(t.NodeID)
 	}
 	if len(staleBlocks) > 0 {
 		// Shared lists first: one check serves every test of a file.
@@ -326,13 +334,13 @@ func (s *Session) selectTests() (*Selection, error) {
 			}
 			if r, ok := setReason[t.Depset]; ok {
 				reasons[t.NodeID] = r
-				testFileOf[t.NodeID] = t.File
+				testFileOf[t.NodeID] = store.TestFile(t.NodeID)
 				return nil
 			}
 			err := store.DecodeIDs(t.Deps, func(id int64) bool {
 				if r, ok := staleBlocks[id]; ok {
 					reasons[t.NodeID] = r
-					testFileOf[t.NodeID] = t.File
+					testFileOf[t.NodeID] = store.TestFile(t.NodeID)
 					return false
 				}
 				return true
@@ -340,7 +348,7 @@ func (s *Session) selectTests() (*Selection, error) {
 			if err != nil {
 				// What it depended on is unknown: when in doubt, select.
 				reasons[t.NodeID] = damagedRecord
-				testFileOf[t.NodeID] = t.File
+				testFileOf[t.NodeID] = store.TestFile(t.NodeID)
 			}
 			return nil
 		})

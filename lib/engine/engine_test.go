@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,7 +64,7 @@ func records(outcome map[string]store.Outcome) []TestRecord {
 	return out
 }
 
-func write(t *testing.T, root, rel, content string) {
+func write(t testing.TB, root, rel, content string) {
 	t.Helper()
 	p := filepath.Join(root, rel)
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -111,7 +112,7 @@ func affected(t *testing.T, sel *Selection) []string {
 	all := []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}
 	var out []string
 	for _, id := range all {
-		if !slices.Contains(sel.Deselect, id) && !slices.Contains(sel.SkipFiles, TestFile(id)) {
+		if !slices.Contains(sel.Deselect, id) && !slices.Contains(sel.SkipFiles, store.TestFile(id)) {
 			out = append(out, id)
 		}
 	}
@@ -216,5 +217,137 @@ func TestDecodeRecordsRejectsGarbage(t *testing.T) {
 	}
 	if got, err := DecodeRecords([]byte{0, 0, 0, 0}); err != nil || len(got) != 0 {
 		t.Errorf("empty batch: %v, %v", got, err)
+	}
+}
+
+// A test's own list leaves out what its file's shared list holds; one too
+// long for its row to stay within a page moves, with the shared list, into
+// a list of its own. Either way the test depends on the union (SPEC 4.5).
+func TestDependencyListsSplit(t *testing.T) {
+	const n = 250
+	root := t.TempDir()
+	var big strings.Builder
+	var lines []uint32
+	for i := range n {
+		lines = append(lines, uint32(strings.Count(big.String(), "\n")+1))
+		fmt.Fprintf(&big, "def f_%d():\n    return %d\n\n", i, i)
+	}
+	write(t, root, "big.py", big.String())
+	const testBig = "import big\n\ndef test_all():\n    pass\n\ndef test_one():\n    pass\n"
+	write(t, root, "test_big.py", testBig)
+	own := func(test string, funcs []uint32) []Dep {
+		return []Dep{
+			{Kind: DepLines, Path: "test_big.py", Lines: []uint32{line(testBig, test)}},
+			{Kind: DepLines, Path: "big.py", Lines: funcs},
+		}
+	}
+	s := session(t, root, true)
+	if _, err := s.Select(); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Record([]TestRecord{
+		{NodeID: "test_big.py::test_all", Deps: own("def test_all", lines)},
+		{NodeID: "test_big.py::test_one", Deps: own("def test_one", lines[:1])},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _, _ := store.TestByNodeID(s.db, "test_big.py::test_all")
+	one, _, _ := store.TestByNodeID(s.db, "test_big.py::test_one")
+	shared := s.depsets["test_big.py"]
+	if len(all.Deps) != 0 || all.Depset == shared.id || all.Depset == 0 {
+		t.Errorf("test_all: %d bytes of own deps, depset %d (file's %d); want them in a list of its own", len(all.Deps), all.Depset, shared.id)
+	}
+	if one.Depset != shared.id || len(one.Deps) == 0 {
+		t.Errorf("test_one: depset %d, want its file's %d", one.Depset, shared.id)
+	}
+	err = store.DecodeIDs(one.Deps, func(id int64) bool {
+		if _, in := slices.BinarySearch(shared.ids, id); in {
+			t.Errorf("test_one's own list repeats block %d of its file's shared list", id)
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a fixture did at teardown: test_one's list grows past the limit.
+	if err := s.Record([]TestRecord{{NodeID: "test_big.py::test_one", Outcome: store.MergeDeps, Deps: own("def test_one", lines[30:])}}); err != nil {
+		t.Fatal(err)
+	}
+	if one, _, _ = store.TestByNodeID(s.db, "test_big.py::test_one"); len(one.Deps) != 0 || one.Depset == shared.id {
+		t.Errorf("test_one after merging: %d bytes of own deps, depset %d", len(one.Deps), one.Depset)
+	}
+	if _, err := s.Finish(Finish{Files: map[string]CollectedFile{"test_big.py": {Complete: true, NodeIDs: []string{"test_big.py::test_all", "test_big.py::test_one"}}}, WholeSuite: true}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	for _, tt := range []struct {
+		edit int // function whose body changes
+		want []string
+	}{
+		{0, []string{"test_big.py::test_all", "test_big.py::test_one"}},
+		{10, []string{"test_big.py::test_all"}},
+		{200, []string{"test_big.py::test_all", "test_big.py::test_one"}},
+	} {
+		write(t, root, "big.py", strings.Replace(big.String(), fmt.Sprintf("return %d\n", tt.edit), fmt.Sprintf("return -%d\n", tt.edit), 1))
+		s := session(t, root, false)
+		sel, err := s.Select()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, id := range []string{"test_big.py::test_all", "test_big.py::test_one"} {
+			if !slices.Contains(sel.Deselect, id) {
+				got = append(got, id)
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("f_%d changed: selected %v, want %v", tt.edit, got, tt.want)
+		}
+		s.Close()
+	}
+}
+
+// What importing a module ran is charged to every test file that imports
+// it, whatever the order of the records in the batch.
+func TestImportDepsReachImporters(t *testing.T) {
+	const consts = "import calc\n\nTABLE = calc.mul(2, 3)\n"
+	const testA = "import consts\n\ndef test_table():\n    assert consts.TABLE == 6\n"
+	const testB = "def test_alone():\n    assert True\n"
+	root := t.TempDir()
+	write(t, root, "calc.py", calc)
+	write(t, root, "consts.py", consts)
+	write(t, root, "a_test.py", testA)
+	write(t, root, "b_test.py", testB)
+	s := session(t, root, true)
+	if _, err := s.Select(); err != nil {
+		t.Fatal(err)
+	}
+	batch := []TestRecord{
+		{NodeID: "a_test.py::test_table", Deps: []Dep{{Kind: DepLines, Path: "a_test.py", Lines: []uint32{line(testA, "def test_table")}}}},
+		{NodeID: "b_test.py::test_alone", Deps: []Dep{{Kind: DepLines, Path: "b_test.py", Lines: []uint32{1}}}},
+		// After the test in the batch, and after it in node id order too.
+		{NodeID: "consts.py", Outcome: store.ImportDeps, Deps: []Dep{{Kind: DepLines, Path: "calc.py", Lines: []uint32{line(calc, "def mul")}}}},
+	}
+	if err := s.Record(batch); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]CollectedFile{
+		"a_test.py": {Complete: true, NodeIDs: []string{"a_test.py::test_table"}},
+		"b_test.py": {Complete: true, NodeIDs: []string{"b_test.py::test_alone"}},
+	}
+	if _, err := s.Finish(Finish{Files: files, WholeSuite: true}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	write(t, root, "calc.py", strings.Replace(calc, "a * b", "b * a", 1))
+	sel, err := session(t, root, false).Select()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.Affected != 1 || !slices.Contains(sel.SkipFiles, "b_test.py") || slices.Contains(sel.SkipFiles, "a_test.py") {
+		t.Fatalf("selection = %+v; want only a_test.py::test_table", sel)
 	}
 }

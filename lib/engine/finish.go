@@ -65,7 +65,7 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 		}
 		for _, t := range recorded {
 			if !present[t.NodeID] {
-				if _, err := tx.Exec("DELETE FROM tests WHERE id = ?", t.ID); err != nil {
+				if err := store.DeleteTest(tx, t.NodeID); err != nil {
 					return nil, err
 				}
 				sum.Dropped++
@@ -103,12 +103,11 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 			if keep[p] {
 				continue
 			}
-			res, err := tx.Exec("DELETE FROM tests WHERE file = ?", p)
+			n, err := store.DeleteTestsInFile(tx, p)
 			if err != nil {
 				return nil, err
 			}
-			n, _ := res.RowsAffected()
-			sum.Dropped += int(n)
+			sum.Dropped += n
 			if _, err := tx.Exec("DELETE FROM test_files WHERE path = ?", p); err != nil {
 				return nil, err
 			}

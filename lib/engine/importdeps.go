@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"slices"
+
 	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
 	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/imports"
@@ -44,17 +46,24 @@ func (p project) Imports(rel string) []blocks.Import {
 	return out
 }
 
-// importSet returns the id of the shared dependency list of a test file:
-// the module-level, class and "<defs>" blocks of every project module that
-// the file and its conftest.py files import, directly or transitively (SPEC
+// depList is a stored shared dependency list: its depsets row (0 for
+// none) and its block ids, sorted.
+type depList struct {
+	id  int64
+	ids []int64
+}
+
+// importSet returns the shared dependency list of a test file: the
+// module-level, class and "<defs>" blocks of every project module that the
+// file and its conftest.py files import, directly or transitively (SPEC
 // 4.4c), and the installed distributions they import (4.4g).
-func (s *Session) importSet(q store.Querier, testFile string) (int64, error) {
-	if id, ok := s.depsets[testFile]; ok {
-		return id, nil
+func (s *Session) importSet(q store.Querier, testFile string) (depList, error) {
+	if set, ok := s.depsets[testFile]; ok {
+		return set, nil
 	}
 	if !fingerprint.Safe(testFile) || !fingerprint.IsPython(testFile) {
-		s.depsets[testFile] = 0
-		return 0, nil
+		s.depsets[testFile] = depList{}
+		return depList{}, nil
 	}
 	p := project{s}
 	start := append([]string{testFile}, imports.Conftests(testFile, p.Exists)...)
@@ -63,7 +72,7 @@ func (s *Session) importSet(q store.Querier, testFile string) (int64, error) {
 	for _, f := range files {
 		got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f})
 		if err != nil {
-			return 0, err
+			return depList{}, err
 		}
 		ids = append(ids, got...)
 		ids = append(ids, s.importCalls[f]...)
@@ -71,17 +80,49 @@ func (s *Session) importSet(q store.Querier, testFile string) (int64, error) {
 	for _, name := range external {
 		got, err := s.distIDs(q, name)
 		if err != nil {
-			return 0, err
+			return depList{}, err
 		}
 		ids = append(ids, got...)
 	}
+	set, err := s.storeList(q, ids)
+	if err != nil {
+		return depList{}, err
+	}
+	s.depsets[testFile] = set
+	return set, nil
+}
+
+// storeList stores a shared dependency list once (by content) and returns
+// it.
+func (s *Session) storeList(q store.Querier, ids []int64) (depList, error) {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	deps := store.EncodeIDs(ids)
 	id, err := store.UpsertDepset(q, deps, blocks.Hash(deps))
 	if err != nil {
-		return 0, err
+		return depList{}, err
 	}
-	s.depsets[testFile] = id
-	return id, nil
+	s.lists[id] = ids
+	return depList{id, ids}, nil
+}
+
+// storedList returns a shared dependency list by id. One that is missing
+// or cannot be decoded (a damaged baseline) comes back without ids, so that
+// nothing is taken out of a test's own list on its account.
+func (s *Session) storedList(q store.Querier, id int64) (depList, error) {
+	if ids, ok := s.lists[id]; ok || id == 0 {
+		return depList{id, ids}, nil
+	}
+	deps, _, err := store.DepsetByID(q, id)
+	if err != nil {
+		return depList{}, err
+	}
+	var ids []int64
+	if store.DecodeIDs(deps, func(id int64) bool { ids = append(ids, id); return true }) != nil {
+		ids = nil
+	}
+	s.lists[id] = ids
+	return depList{id, ids}, nil
 }
 
 // distIDs returns the environment blocks of the distributions providing a

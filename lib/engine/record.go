@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,14 +135,6 @@ func (r *reader) str() string {
 	return v
 }
 
-// TestFile returns the test file part of a node id.
-func TestFile(nodeid string) string {
-	if i := strings.Index(nodeid, "::"); i >= 0 {
-		return nodeid[:i]
-	}
-	return nodeid
-}
-
 // Record writes a batch of finished tests in one transaction. Only
 // recording sessions may call it.
 func (s *Session) Record(batch []TestRecord) error {
@@ -158,6 +151,22 @@ func (s *Session) Record(batch []TestRecord) error {
 	if err != nil {
 		return err
 	}
+	// In key order, rows fill the pages of the tests table; in run order
+	// (not the node ids' order) they would split pages and leave them part
+	// empty. The sort is stable: a MergeDeps record stays after its test's.
+	// ImportDeps records go first: the import sets of the tests in the
+	// same batch include them.
+	batch = slices.Clone(batch)
+	slices.SortStableFunc(batch, func(a, b TestRecord) int {
+		ai, bi := a.Outcome == store.ImportDeps, b.Outcome == store.ImportDeps
+		if ai != bi {
+			if ai {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.NodeID, b.NodeID)
+	})
 	for _, t := range batch {
 		if t.Outcome == store.ImportDeps {
 			if err := s.addImportCalls(tx, t); err != nil {
@@ -190,22 +199,18 @@ func (s *Session) Record(batch []TestRecord) error {
 			}
 			continue
 		}
-		depset, err := s.importSet(tx, TestFile(t.NodeID))
+		set, err := s.importSet(tx, store.TestFile(t.NodeID))
 		if err != nil {
 			return err
 		}
-		duration := t.Duration
-		if math.IsNaN(duration) || math.IsInf(duration, 0) {
-			duration = 0 // SQLite stores NaN as NULL
-		}
 		rec := store.Test{
-			Depset:     depset,
 			NodeID:     t.NodeID,
-			File:       TestFile(t.NodeID),
 			Outcome:    t.Outcome,
-			Duration:   duration,
+			Duration:   t.Duration,
 			RecordedAt: now,
-			Deps:       store.EncodeIDs(ids),
+		}
+		if rec.Deps, rec.Depset, err = s.splitDeps(tx, t.NodeID, ids, set); err != nil {
+			return err
 		}
 		if err := store.UpsertTest(tx, rec); err != nil {
 			return err
@@ -256,15 +261,45 @@ func (s *Session) envBlockID(q store.Querier, name string) (id int64, ok bool, e
 			return 0, false, err
 		}
 	}
+	id, err = s.blockID(q, fi, name, []string{value})
+	return id, err == nil, err
+}
+
+// blockID returns the id of the current version of a block of a file,
+// storing the version if it is new and marking it current if it was stale.
+// The file's stored versions are read once, at its first block.
+func (s *Session) blockID(q store.Querier, fi *fileInfo, name string, names []string) (int64, error) {
+	if id, ok := fi.byName[name]; ok {
+		return id, nil
+	}
 	if fi.byName == nil {
 		fi.byName = map[string]int64{}
+		stored, err := store.BlocksOfFile(q, fi.id)
+		if err != nil {
+			return 0, err
+		}
+		fi.stored = make(map[blockKey]store.Block, len(stored))
+		for _, b := range stored {
+			fi.stored[blockKey{b.Name, b.Checksum}] = b
+		}
 	}
-	id, err = store.UpsertBlock(q, fi.id, name, fi.cur.Checksums[name], []string{value})
-	if err != nil {
-		return 0, false, err
+	sum := fi.cur.Checksums[name]
+	var id int64
+	if b, ok := fi.stored[blockKey{name, sum}]; ok {
+		if b.Stale {
+			if err := store.SetStale(q, []int64{b.ID}, false); err != nil {
+				return 0, err
+			}
+		}
+		id = b.ID
+	} else {
+		var err error
+		if id, err = store.InsertBlock(q, fi.id, name, sum, names); err != nil {
+			return 0, err
+		}
 	}
 	fi.byName[name] = id
-	return id, true, nil
+	return id, nil
 }
 
 // depIDs maps one dependency to the ids of the current block versions it
@@ -285,23 +320,12 @@ func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
 		}
 		fi.changed = false
 	}
-	if fi.byName == nil {
-		fi.byName = map[string]int64{}
-	}
 	id := func(name string) (int64, error) {
-		if id, ok := fi.byName[name]; ok {
-			return id, nil
-		}
 		var names []string
 		if name == selection.Defs && fi.cur.File != nil {
 			names = fi.cur.File.Names
 		}
-		id, err := store.UpsertBlock(q, fi.id, name, fi.cur.Checksums[name], names)
-		if err != nil {
-			return 0, err
-		}
-		fi.byName[name] = id
-		return id, nil
+		return s.blockID(q, fi, name, names)
 	}
 	f := fi.cur.File
 	if d.Kind == DepData || f == nil {
@@ -344,21 +368,50 @@ func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
 	return out, nil
 }
 
+// splitDeps turns a test's dependencies into what its row stores: the
+// shared list set, and its own list without what set holds. An own list too
+// long for the row to stay within its page goes, with set, into a shared
+// list of its own (the union is what counts: SPEC 4.5).
+func (s *Session) splitDeps(q store.Querier, nodeid string, ids []int64, set depList) (deps []byte, depset int64, err error) {
+	own := ids[:0:0]
+	for _, id := range ids {
+		if _, in := slices.BinarySearch(set.ids, id); !in {
+			own = append(own, id)
+		}
+	}
+	deps = store.EncodeIDs(own)
+	if store.FitsInPage(nodeid, deps) || len(own) == 0 {
+		return deps, set.id, nil
+	}
+	all, err := s.storeList(q, append(own, set.ids...))
+	if err != nil {
+		return nil, 0, err
+	}
+	return []byte{}, all.id, nil
+}
+
 // mergeDeps adds dependencies to the record of a test written earlier in
 // this session; a test without a record is left alone.
 func (s *Session) mergeDeps(q store.Querier, nodeid string, ids []int64) error {
-	old, ok, err := store.TestDeps(q, nodeid)
+	t, ok, err := store.TestByNodeID(q, nodeid)
 	if err != nil || !ok {
 		return err
 	}
-	err = store.DecodeIDs(old, func(id int64) bool {
+	err = store.DecodeIDs(t.Deps, func(id int64) bool {
 		ids = append(ids, id)
 		return true
 	})
 	if err != nil {
 		return err
 	}
-	return store.SetTestDeps(q, nodeid, store.EncodeIDs(ids))
+	set, err := s.storedList(q, t.Depset)
+	if err != nil {
+		return err
+	}
+	if t.Deps, t.Depset, err = s.splitDeps(q, nodeid, ids, set); err != nil {
+		return err
+	}
+	return store.UpsertTest(q, t)
 }
 
 // trimCache drops parsed blocks once more files than --diff-cache-size hold

@@ -205,7 +205,7 @@ func testDeps(db *store.DB, nodeid string) (*Dependencies, error) {
 		byFile[p] = append(byFile[p], ref(p, b))
 	}
 	d := &Dependencies{
-		NodeID: t.NodeID, File: t.File, Outcome: t.Outcome.String(),
+		NodeID: t.NodeID, File: store.TestFile(t.NodeID), Outcome: t.Outcome.String(),
 		Duration: t.Duration, RecordedAt: isoTime(t.RecordedAt), Files: []FileDeps{},
 	}
 	for p, refs := range byFile {

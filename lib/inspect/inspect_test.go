@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
@@ -58,7 +57,6 @@ func fixture(t *testing.T) (root, db string) {
 		{NodeID: "tests/test_other.py::test_three", Outcome: store.Skipped, RecordedAt: 1700000100, Deps: store.EncodeIDs([]int64{py})},
 	}
 	for _, tt := range tests {
-		tt.File = strings.SplitN(tt.NodeID, "::", 2)[0]
 		if err := store.UpsertTest(tx, tt); err != nil {
 			t.Fatal(err)
 		}

@@ -155,7 +155,7 @@ func writeShard(b testing.TB, path string, s int, same bool) {
 				m := mods[(n*7+k*31)%benchModules]
 				deps = append(deps, m.module, m.module+1, m.funcs+int64((n+k)%benchFuncs), m.funcs+int64((n+2*k+1)%benchFuncs), m.funcs+int64((n+3*k+2)%benchFuncs))
 			}
-			rec := store.Test{NodeID: p + "::" + name, File: p, Outcome: store.Outcome(n % 5 / 4), Duration: 0.01, RecordedAt: int64(1000 + s), Deps: store.EncodeIDs(deps)}
+			rec := store.Test{NodeID: p + "::" + name, Outcome: store.Outcome(n % 5 / 4), Duration: 0.01, RecordedAt: int64(1000 + s), Deps: store.EncodeIDs(deps)}
 			if err := l.Test(rec); err != nil {
 				b.Fatal(err)
 			}

@@ -108,8 +108,7 @@ func (b baseline) create(t testing.TB, dir, name string) string {
 				t.Fatal(err)
 			}
 		}
-		file, _, _ := strings.Cut(ts.nodeid, "::")
-		err := store.UpsertTest(tx, store.Test{NodeID: ts.nodeid, File: file, Outcome: ts.outcome, Duration: 0.5, RecordedAt: ts.at, Deps: store.EncodeIDs(ids), Depset: set})
+		err := store.UpsertTest(tx, store.Test{NodeID: ts.nodeid, Outcome: ts.outcome, Duration: 0.5, RecordedAt: ts.at, Deps: store.EncodeIDs(ids), Depset: set})
 		if err != nil {
 			t.Fatal(err)
 		}

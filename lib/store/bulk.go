@@ -78,7 +78,7 @@ func NewLoader(tx *sql.Tx) (*Loader, error) {
 		{&l.files, "INSERT INTO files (id, path, size, mtime_ns, hash) VALUES (?, ?, ?, ?, ?)"},
 		{&l.blocks, "INSERT INTO blocks (id, file_id, name, checksum, stale, names) VALUES (?, ?, ?, ?, ?, ?)"},
 		{&l.depsets, "INSERT INTO depsets (id, hash, deps) VALUES (?, ?, ?)"},
-		{&l.tests, "INSERT INTO tests (nodeid, file, outcome, duration, recorded_at, deps, depset) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+		{&l.tests, "INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps, depset) VALUES (?, ?, ?, ?, ?, ?)"},
 		{&l.testFiles, "INSERT INTO test_files (path, hash) VALUES (?, ?)"},
 		{&l.meta, "INSERT INTO meta (key, value) VALUES (?, ?)"},
 	} {
@@ -130,13 +130,13 @@ func (l *Loader) Depset(id int64, hash uint64, deps []byte) error {
 	return nil
 }
 
-// Test inserts a test record (its ID is assigned by SQLite).
+// Test inserts a test record.
 func (l *Loader) Test(t Test) error {
 	deps := t.Deps
 	if deps == nil {
 		deps = []byte{}
 	}
-	if _, err := l.tests.Exec(t.NodeID, t.File, t.Outcome, t.Duration, t.RecordedAt, deps, t.Depset); err != nil {
+	if _, err := l.tests.Exec(t.NodeID, t.Outcome, micros(t.Duration), t.RecordedAt, deps, t.Depset); err != nil {
 		return fmt.Errorf("write test %s: %w", t.NodeID, err)
 	}
 	return nil

@@ -26,7 +26,7 @@ func sampleDB(tb testing.TB) []byte {
 	b2, _ := UpsertBlock(db, fid, "<defs>", 2, []string{"f"})
 	ds, _ := UpsertDepset(db, EncodeIDs([]int64{b2}), 7)
 	for _, id := range []string{"t.py::a", "t.py::b"} {
-		if err := UpsertTest(db, Test{NodeID: id, File: "t.py", Deps: EncodeIDs([]int64{b1, b2}), Depset: ds}); err != nil {
+		if err := UpsertTest(db, Test{NodeID: id, Deps: EncodeIDs([]int64{b1, b2}), Depset: ds}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -142,12 +142,10 @@ func TestOpenSetsAsideForgedSchemas(t *testing.T) {
 		// every run would fail.
 		{"missing table", forge("DROP TABLE tests")},
 		{"missing column", forge("DROP TABLE files", "CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT)")},
-		{"missing unique constraint", forge("DROP TABLE tests", `CREATE TABLE tests (
-	id          INTEGER PRIMARY KEY,
+		{"missing primary key", forge("DROP TABLE tests", `CREATE TABLE tests (
 	nodeid      TEXT NOT NULL,
-	file        TEXT NOT NULL,
 	outcome     INTEGER NOT NULL,
-	duration    REAL NOT NULL,
+	duration_us INTEGER NOT NULL,
 	recorded_at INTEGER NOT NULL,
 	deps        BLOB NOT NULL,
 	depset      INTEGER NOT NULL DEFAULT 0
@@ -200,7 +198,7 @@ func TestOpenWithLeftoverWAL(t *testing.T) {
 				t.Fatal(err)
 			}
 			sdb.Exec("PRAGMA wal_autocheckpoint = 0")
-			if _, err := sdb.Exec("INSERT INTO tests (nodeid, file, outcome, duration, recorded_at, deps) VALUES ('t.py::c', 't.py', 0, 0, 0, x'')"); err != nil {
+			if _, err := sdb.Exec("INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps) VALUES ('t.py::c', 0, 0, 0, x'')"); err != nil {
 				t.Fatal(err)
 			}
 			wal, _ := os.ReadFile(path + "-wal")

@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 )
 
@@ -28,15 +30,40 @@ type Block struct {
 
 // Test is a row of the tests table.
 type Test struct {
-	ID         int64
 	NodeID     string
-	File       string
 	Outcome    Outcome
-	Duration   float64
+	Duration   float64 // seconds, stored to the microsecond
 	RecordedAt int64
 	Deps       []byte
 	Depset     int64 // 0: none
 }
+
+// TestFile returns the test file part of a node id: what comes before the
+// first "::", or the whole id.
+func TestFile(nodeid string) string {
+	if i := strings.Index(nodeid, "::"); i >= 0 {
+		return nodeid[:i]
+	}
+	return nodeid
+}
+
+// inFile selects the tests of test file ?1 (TestFile(nodeid) = ?1). The
+// first part is a range search on the primary key; the second makes it
+// exact for paths that themselves end with ":" or hold "::". instr and
+// substr count characters, the same on both sides.
+const inFile = `(nodeid = ?1 OR (nodeid >= ?1 || '::' AND nodeid < ?1 || ':;'))
+	AND ?1 = CASE WHEN instr(nodeid, '::') > 0 THEN substr(nodeid, 1, instr(nodeid, '::') - 1) ELSE nodeid END`
+
+// micros converts a duration in seconds to whole microseconds; NaN,
+// negative and absurd values (a clock gone wrong) become 0.
+func micros(seconds float64) int64 {
+	if !(seconds > 0 && seconds < 1e12) {
+		return 0
+	}
+	return int64(math.Round(seconds * 1e6))
+}
+
+func seconds(us int64) float64 { return float64(us) / 1e6 }
 
 // Querier is what both *sql.DB and *sql.Tx offer.
 type Querier interface {
@@ -137,19 +164,29 @@ func UpsertBlock(q Querier, fileID int64, name string, checksum uint64, names []
 	switch {
 	case err == nil:
 		if stale {
-			_, err = q.Exec("UPDATE blocks SET stale = 0 WHERE id = ?", id)
+			err = SetStale(q, []int64{id}, false)
 		}
 		return id, err
 	case !errors.Is(err, sql.ErrNoRows):
 		return 0, err
 	}
+	return InsertBlock(q, fileID, name, checksum, names)
+}
+
+// InsertBlock stores a new block version (not stale) and returns its id.
+func InsertBlock(q Querier, fileID int64, name string, checksum uint64, names []string) (int64, error) {
 	var namesArg any
 	if names != nil {
 		namesArg = strings.Join(names, "\n")
 	}
-	err = q.QueryRow("INSERT INTO blocks (file_id, name, checksum, names) VALUES (?, ?, ?, ?) RETURNING id",
-		fileID, name, int64(checksum), namesArg).Scan(&id)
-	return id, err
+	// Exec and the rowid it reports: cheaper than RETURNING, which runs a
+	// statement with rows to step through and reset.
+	res, err := q.Exec("INSERT INTO blocks (file_id, name, checksum, names) VALUES (?, ?, ?, ?)",
+		fileID, name, int64(checksum), namesArg)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 // SetStale sets the stale flag of the given block versions.
@@ -162,25 +199,27 @@ func SetStale(q Querier, ids []int64, stale bool) error {
 	return nil
 }
 
-// FailingTests returns the node ids and files of tests whose last recorded
-// outcome is failed or error.
+// FailingTests returns the tests whose last recorded outcome is failed or
+// error (without deps).
 func FailingTests(q Querier) ([]Test, error) {
-	return queryTests(q, "SELECT id, nodeid, file, outcome, duration, recorded_at, x'' FROM tests WHERE outcome IN (?, ?)", Failed, Error)
+	return queryTests(q, "SELECT nodeid, outcome, duration_us, recorded_at FROM tests WHERE outcome IN (?, ?)", Failed, Error)
 }
 
 // EachTest calls fn for every test, with its dependencies, until fn returns
 // an error.
 func EachTest(q Querier, fn func(t *Test) error) error {
-	rows, err := q.Query("SELECT id, nodeid, file, outcome, duration, recorded_at, deps, depset FROM tests")
+	rows, err := q.Query("SELECT nodeid, outcome, duration_us, recorded_at, deps, depset FROM tests")
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var t Test
+	var us int64
 	for rows.Next() {
-		if err := rows.Scan(&t.ID, &t.NodeID, &t.File, &t.Outcome, &t.Duration, &t.RecordedAt, &t.Deps, &t.Depset); err != nil {
+		if err := rows.Scan(&t.NodeID, &t.Outcome, &us, &t.RecordedAt, &t.Deps, &t.Depset); err != nil {
 			return err
 		}
+		t.Duration = seconds(us)
 		if err := fn(&t); err != nil {
 			return err
 		}
@@ -192,7 +231,7 @@ func EachTest(q Querier, fn func(t *Test) error) error {
 func TestsInFiles(q Querier, files []string) ([]Test, error) {
 	var out []Test
 	for _, f := range files {
-		ts, err := queryTests(q, "SELECT id, nodeid, file, outcome, duration, recorded_at, x'' FROM tests WHERE file = ?", f)
+		ts, err := queryTests(q, "SELECT nodeid, outcome, duration_us, recorded_at FROM tests WHERE "+inFile, f)
 		if err != nil {
 			return nil, err
 		}
@@ -210,9 +249,11 @@ func queryTests(q Querier, query string, args ...any) ([]Test, error) {
 	var out []Test
 	for rows.Next() {
 		var t Test
-		if err := rows.Scan(&t.ID, &t.NodeID, &t.File, &t.Outcome, &t.Duration, &t.RecordedAt, &t.Deps); err != nil {
+		var us int64
+		if err := rows.Scan(&t.NodeID, &t.Outcome, &us, &t.RecordedAt); err != nil {
 			return nil, err
 		}
+		t.Duration = seconds(us)
 		out = append(out, t)
 	}
 	return out, rows.Err()
@@ -223,10 +264,10 @@ func UpsertTest(q Querier, t Test) error {
 	if t.Deps == nil {
 		t.Deps = []byte{}
 	}
-	_, err := q.Exec(`INSERT INTO tests (nodeid, file, outcome, duration, recorded_at, deps, depset) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (nodeid) DO UPDATE SET file = excluded.file, outcome = excluded.outcome,
-		duration = excluded.duration, recorded_at = excluded.recorded_at, deps = excluded.deps, depset = excluded.depset`,
-		t.NodeID, t.File, t.Outcome, t.Duration, t.RecordedAt, t.Deps, t.Depset)
+	_, err := q.Exec(`INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps, depset) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (nodeid) DO UPDATE SET outcome = excluded.outcome, duration_us = excluded.duration_us,
+		recorded_at = excluded.recorded_at, deps = excluded.deps, depset = excluded.depset`,
+		t.NodeID, t.Outcome, micros(t.Duration), t.RecordedAt, t.Deps, t.Depset)
 	if err != nil {
 		return fmt.Errorf("store test %s: %w", t.NodeID, err)
 	}
@@ -253,9 +294,57 @@ func TestFiles(q Querier) (map[string]uint64, error) {
 	return out, rows.Err()
 }
 
-// RecordedTestFiles returns the distinct files of recorded tests.
+// DeleteTest drops a test's record.
+func DeleteTest(q Querier, nodeid string) error {
+	_, err := q.Exec("DELETE FROM tests WHERE nodeid = ?", nodeid)
+	return err
+}
+
+// DeleteTestsInFile drops the records of a test file's tests and returns
+// how many there were.
+func DeleteTestsInFile(q Querier, file string) (int, error) {
+	res, err := q.Exec("DELETE FROM tests WHERE "+inFile, file)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// RecordedTestFiles returns the distinct files of recorded tests, sorted.
+// It seeks from one file's tests to the next rather than reading every
+// test: one search per file.
 func RecordedTestFiles(q Querier) ([]string, error) {
-	return queryStrings(q, "SELECT DISTINCT file FROM tests")
+	var out []string
+	// Node ids sort by file: those of file f are f itself and the range
+	// [f+"::", f+":;"), so the next file starts at or after f+":;" (after
+	// f itself when it has no "::").
+	from := ""
+	for {
+		var nodeid string
+		err := q.QueryRow("SELECT nodeid FROM tests WHERE nodeid >= ? ORDER BY nodeid LIMIT 1", from).Scan(&nodeid)
+		if errors.Is(err, sql.ErrNoRows) {
+			// A file's tests need not be contiguous: "a.py", "a.py-b::t",
+			// "a.py::t" sort in this order.
+			slices.Sort(out)
+			return slices.Compact(out), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if nodeid < from {
+			// Out of order (a damaged table, or a node id that is not
+			// text): seeking on could loop for ever.
+			return nil, fmt.Errorf("%w (damaged: test %q out of order)", ErrNotDatabase, nodeid)
+		}
+		f := TestFile(nodeid)
+		out = append(out, f)
+		if f == nodeid {
+			from = nodeid + "\x00"
+		} else {
+			from = f + ":;"
+		}
+	}
 }
 
 // queryStrings returns the single text column of a query's rows.
@@ -303,20 +392,4 @@ func Depsets(q Querier) (map[int64][]byte, error) {
 		out[id] = deps
 	}
 	return out, rows.Err()
-}
-
-// TestDeps returns a test's own dependency list; ok is false when the test
-// has no record.
-func TestDeps(q Querier, nodeid string) (deps []byte, ok bool, err error) {
-	err = q.QueryRow("SELECT deps FROM tests WHERE nodeid = ?", nodeid).Scan(&deps)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
-	}
-	return deps, err == nil, err
-}
-
-// SetTestDeps replaces a test's own dependency list.
-func SetTestDeps(q Querier, nodeid string, deps []byte) error {
-	_, err := q.Exec("UPDATE tests SET deps = ? WHERE nodeid = ?", deps, nodeid)
-	return err
 }

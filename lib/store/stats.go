@@ -37,11 +37,13 @@ func CountBlocks(q Querier) (total, stale int, err error) {
 // TestByNodeID returns a test's record with its dependencies; ok is false
 // when no such test is recorded.
 func TestByNodeID(q Querier, nodeid string) (t Test, ok bool, err error) {
-	err = q.QueryRow("SELECT id, nodeid, file, outcome, duration, recorded_at, deps, depset FROM tests WHERE nodeid = ?", nodeid).
-		Scan(&t.ID, &t.NodeID, &t.File, &t.Outcome, &t.Duration, &t.RecordedAt, &t.Deps, &t.Depset)
+	var us int64
+	err = q.QueryRow("SELECT nodeid, outcome, duration_us, recorded_at, deps, depset FROM tests WHERE nodeid = ?", nodeid).
+		Scan(&t.NodeID, &t.Outcome, &us, &t.RecordedAt, &t.Deps, &t.Depset)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Test{}, false, nil
 	}
+	t.Duration = seconds(us)
 	return t, err == nil, err
 }
 

@@ -10,6 +10,7 @@ package store
 
 import (
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,9 @@ import (
 
 // SchemaVersion is stored in PRAGMA user_version. A database with another
 // version is set aside rather than migrated: it is only a cache of test runs.
-const SchemaVersion = 1
+// Version 2: tests keyed by node id, without a file column; durations in
+// microseconds; a test's own list leaves out what its depset holds.
+const SchemaVersion = 2
 
 // applicationID marks our files ("dift") so that a foreign SQLite file at
 // our path is recognised and set aside.
@@ -105,27 +108,28 @@ CREATE TABLE blocks (
 -- file_id alone finds them at a quarter of the size of a unique index.
 CREATE INDEX blocks_file ON blocks (file_id);
 CREATE INDEX blocks_stale ON blocks (stale) WHERE stale = 1;
--- deps: the sorted ids of the block versions the test depended on, as
--- delta-encoded uvarints (see EncodeIDs). depset: the dependencies it shares
--- with the other tests of its file (what its file and conftest.py files
--- import), stored once.
+-- One row per test, keyed by its node id: a test file's tests are the range
+-- of node ids that start with "<file>::" (see TestFile), so neither a rowid
+-- nor an index on the file is needed. duration_us: microseconds. deps: the
+-- sorted ids of the block versions the test depended on, as delta-encoded
+-- uvarints (see EncodeIDs), but for those in depset. depset: the
+-- dependencies it shares with the other tests of its file (what its file and
+-- conftest.py files import), stored once; or, when its own list would not
+-- fit in the row's page (see FitsInPage), a list of everything it depends on.
 CREATE TABLE tests (
-	id          INTEGER PRIMARY KEY,
-	nodeid      TEXT NOT NULL UNIQUE,
-	file        TEXT NOT NULL,
+	nodeid      TEXT PRIMARY KEY,
 	outcome     INTEGER NOT NULL,
-	duration    REAL NOT NULL,
+	duration_us INTEGER NOT NULL,
 	recorded_at INTEGER NOT NULL,
 	deps        BLOB NOT NULL,
 	depset      INTEGER NOT NULL DEFAULT 0
-);
+) WITHOUT ROWID;
 -- Shared dependency lists, found again by the hash of their content.
 CREATE TABLE depsets (
 	id   INTEGER PRIMARY KEY,
 	hash INTEGER NOT NULL UNIQUE,
 	deps BLOB NOT NULL
 );
-CREATE INDEX tests_file ON tests (file);
 -- A test file whose every collected test was recorded at content hash
 -- "hash"; another hash means it may hold tests we never ran.
 CREATE TABLE test_files (
@@ -208,7 +212,9 @@ func dsn(path string, readOnly bool) string {
 	}
 	// _txlock=immediate: a writer takes the lock at BEGIN, so concurrent
 	// writers wait on busy_timeout instead of failing at COMMIT.
-	return "file:" + path + "?_busy_timeout=30000&_txlock=immediate&_journal_mode=WAL&_synchronous=NORMAL"
+	// _stmt_cache_size: recording runs the same few statements thousands of
+	// times, and preparing them anew each time was most of its cost.
+	return "file:" + path + "?_busy_timeout=30000&_txlock=immediate&_journal_mode=WAL&_synchronous=NORMAL&_stmt_cache_size=64"
 }
 
 func open(path string, create, readOnly bool) (*DB, error) {
@@ -227,14 +233,17 @@ func open(path string, create, readOnly bool) (*DB, error) {
 	return db, nil
 }
 
-// checkHeader rejects files that are not SQLite before the driver sees them.
+// checkHeader rejects files that are not SQLite before the driver sees
+// them, and files shorter than their header says (truncated): SQLite opens
+// those lazily and would only fail on later, mid-run, or read the missing
+// bytes as zeros.
 func checkHeader(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	head := make([]byte, 20)
+	head := make([]byte, 100) // the database header
 	n, _ := io.ReadFull(f, head)
 	if n == 0 {
 		return nil // empty file: SQLite treats it as an empty database
@@ -247,6 +256,45 @@ func checkHeader(path string) error {
 	// refuses one with a higher read version.
 	if n < 20 || head[18] < 1 || head[18] > 2 || head[19] < 1 || head[19] > 2 {
 		return fmt.Errorf("%w (unsupported SQLite file format)", ErrNotDatabase)
+	}
+	if n < len(head) {
+		return fmt.Errorf("%w (truncated: %d bytes)", ErrNotDatabase, n)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return checkSize(path, head, st.Size())
+}
+
+// checkSize compares the file's size with the page count its header
+// records, which replaces a quick_check of every page on every open: that
+// costs time in proportion to the database, and what it caught here was a
+// truncated file. Other damage SQLite reports as SQLITE_CORRUPT when it
+// reads it, which callers classify (see classify).
+func checkSize(path string, head []byte, size int64) error {
+	pageSize := int64(binary.BigEndian.Uint16(head[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	pages := int64(binary.BigEndian.Uint32(head[28:32]))
+	// The count is valid only if written by the same transaction as the
+	// change counter ("version-valid-for"); SQLite otherwise goes by the
+	// file's size, and an invalid page size is for SQLite to refuse.
+	valid := pages > 0 && string(head[24:28]) == string(head[92:96])
+	if !valid || pageSize < 512 || pageSize&(pageSize-1) != 0 {
+		return nil
+	}
+	// A log that SQLite replays on open (the -wal file, or the -journal of
+	// a crash while creating the database) may hold the pages the file
+	// lacks: then SQLite compares the header with the log itself.
+	for _, log := range []string{path + "-wal", path + "-journal"} {
+		if st, err := os.Stat(log); err == nil && st.Size() > 0 {
+			return nil
+		}
+	}
+	if want := pages * pageSize; size < want {
+		return fmt.Errorf("%w (truncated: %d bytes, its header says %d)", ErrNotDatabase, size, want)
 	}
 	return nil
 }
@@ -274,15 +322,6 @@ func (db *DB) init(create bool) error {
 		return fmt.Errorf("%w (schema version %d is newer than this pytest-difftest's %d)", ErrNotDatabase, version, SchemaVersion)
 	case version != SchemaVersion:
 		return fmt.Errorf("%w (unknown schema version %d)", ErrNotDatabase, version)
-	}
-	// A quick structural check catches truncated files that SQLite opens
-	// lazily and would only fail on later, mid-run.
-	var ok string
-	if err := db.QueryRow("PRAGMA quick_check(1)").Scan(&ok); err != nil {
-		return classify(err)
-	}
-	if ok != "ok" {
-		return fmt.Errorf("%w (damaged: %s)", ErrNotDatabase, ok)
 	}
 	return db.checkSchema()
 }
@@ -342,6 +381,22 @@ func (db *DB) checkSchema() error {
 // pageSize is smaller than SQLite's default: a baseline is a dozen tables
 // and indexes, most of them small, and each takes at least a page.
 const pageSize = 1024
+
+// maxCell is the largest record that a WITHOUT ROWID table such as tests
+// keeps in its page (SQLite's limit for index b-trees: 231 bytes at 1 KiB
+// pages). A longer row keeps 104 bytes in its page and the rest in an
+// overflow page of its own: most of a KiB for a few bytes over.
+const maxCell = (pageSize-12)*64/255 - 23
+
+// testRowOverhead bounds the rest of a tests record: its header (9 bytes),
+// outcome (1), duration (6), recorded_at (6) and depset (4).
+const testRowOverhead = 26
+
+// FitsInPage reports whether a test's row, with this node id and own
+// dependency list, stays within its page (see maxCell).
+func FitsInPage(nodeid string, deps []byte) bool {
+	return len(nodeid)+len(deps)+testRowOverhead <= maxCell
+}
 
 func (db *DB) create() error {
 	// The page size of a database in WAL mode is fixed: leave WAL, set it

@@ -2,6 +2,9 @@ package store
 
 import (
 	"database/sql"
+	"fmt"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,14 +50,16 @@ func TestOpenSetsAsideUnusableFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	newer := func(path string) {
-		db, _, err := Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
-			t.Fatal(err)
+	version := func(v int) func(path string) {
+		return func(path string) {
+			db, _, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	tests := []struct {
@@ -66,20 +71,28 @@ func TestOpenSetsAsideUnusableFiles(t *testing.T) {
 		{"empty file", func(p string) { os.WriteFile(p, nil, 0o644) }, ""},
 		{"garbage", func(p string) { os.WriteFile(p, []byte(strings.Repeat("not a database ", 100)), 0o644) }, "not a pytest-difftest database"},
 		{"foreign sqlite", foreign, "another application"},
-		{"newer schema", newer, "newer"},
+		{"newer schema", version(99), "newer"},
+		// A baseline of an earlier version is a cache: it is not migrated.
+		{"earlier schema", version(SchemaVersion - 1), fmt.Sprintf("unknown schema version %d", SchemaVersion-1)},
 		{"truncated", func(p string) {
 			db, _, err := Open(p)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := 0; i < 2000; i++ {
-				db.Exec("INSERT INTO tests (nodeid, file, outcome, duration, recorded_at, deps) VALUES (?, 'f', 0, 0, 0, x'')", strings.Repeat("x", 50)+string(rune(i)))
+				if _, err := db.Exec("INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps) VALUES (?, 0, 0, 0, x'')", strings.Repeat("x", 50)+string(rune(i))); err != nil {
+					t.Fatal(err)
+				}
 			}
 			db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 			db.Close()
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, b[:len(b)/2], 0o644)
 		}, "not a pytest-difftest database"},
+		// SQLite reads the missing end of the last page as zeros.
+		{"truncated within the last page", truncate(t, func(b []byte) []byte { return b[:len(b)-10] }), "truncated"},
+		{"only the header", truncate(t, func(b []byte) []byte { return b[:100] }), "truncated"},
+		{"less than the header", truncate(t, func(b []byte) []byte { return b[:60] }), "truncated"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +117,23 @@ func TestOpenSetsAsideUnusableFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// truncate returns a preparation that writes a baseline with a test and
+// then cuts its file.
+func truncate(t *testing.T, cut func([]byte) []byte) func(string) {
+	return func(p string) {
+		db, _, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := UpsertTest(db, Test{NodeID: "t.py::a"}); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		b, _ := os.ReadFile(p)
+		os.WriteFile(p, cut(b), 0o644)
 	}
 }
 
@@ -160,9 +190,9 @@ func TestBlocksAndTests(t *testing.T) {
 		t.Errorf("Files = %+v", files)
 	}
 	for _, tc := range []Test{
-		{NodeID: "t.py::a", File: "t.py", Outcome: Passed, Deps: EncodeIDs([]int64{b1, b2})},
-		{NodeID: "t.py::b", File: "t.py", Outcome: Failed},
-		{NodeID: "u.py::c", File: "u.py", Outcome: Error},
+		{NodeID: "t.py::a", Outcome: Passed, Deps: EncodeIDs([]int64{b1, b2})},
+		{NodeID: "t.py::b", Outcome: Failed},
+		{NodeID: "u.py::c", Outcome: Error},
 	} {
 		if err := UpsertTest(db, tc); err != nil {
 			t.Fatal(err)
@@ -195,7 +225,7 @@ func TestOpenPathsWithURICharacters(t *testing.T) {
 			if err != nil || warning != "" {
 				t.Fatalf("Open: %v %q", err, warning)
 			}
-			if err := UpsertTest(db, Test{NodeID: "t.py::a", File: "t.py"}); err != nil {
+			if err := UpsertTest(db, Test{NodeID: "t.py::a"}); err != nil {
 				t.Fatal(err)
 			}
 			db.Close()
@@ -211,5 +241,131 @@ func TestOpenPathsWithURICharacters(t *testing.T) {
 				t.Errorf("read back %d tests, want 1", n)
 			}
 		})
+	}
+}
+
+// A test file's tests are a range of node ids; odd paths (a prefix of
+// another path, a trailing ":", no "::") must not leak into another file's
+// range, and the range must be a search of the key, not a scan.
+func TestTestsOfAFile(t *testing.T) {
+	db, _, err := Open(filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	nodeids := []string{
+		"a.py", "a.py::t", "a.py::C::t", "a.py::t[x::y]", "a.py-b::t", "a.pyc::t", "a.py/b.py::t",
+		"b/a.py::t", "a:", "a:::x", "a::y", "é.py::t", "z.py::t",
+	}
+	for _, id := range nodeids {
+		if err := UpsertTest(db, Test{NodeID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string][]string{}
+	for _, id := range nodeids {
+		want[TestFile(id)] = append(want[TestFile(id)], id)
+	}
+	files, err := RecordedTestFiles(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFiles := slices.Sorted(maps.Keys(want))
+	if !slices.Equal(files, wantFiles) {
+		t.Errorf("RecordedTestFiles = %q, want %q", files, wantFiles)
+	}
+	for _, f := range append(wantFiles, "a.p", "none.py") {
+		ts, err := TestsInFiles(db, []string{f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, tc := range ts {
+			got = append(got, tc.NodeID)
+		}
+		slices.Sort(got)
+		slices.Sort(want[f])
+		if !slices.Equal(got, want[f]) {
+			t.Errorf("TestsInFiles(%q) = %q, want %q", f, got, want[f])
+		}
+	}
+	n, err := DeleteTestsInFile(db, "a.py")
+	if err != nil || n != len(want["a.py"]) {
+		t.Errorf("DeleteTestsInFile = %d, %v; want %d", n, err, len(want["a.py"]))
+	}
+	if left, _ := db.CountTests(); left != len(nodeids)-len(want["a.py"]) {
+		t.Errorf("%d tests left", left)
+	}
+
+	for _, q := range []string{"SELECT nodeid FROM tests WHERE " + inFile, "DELETE FROM tests WHERE " + inFile} {
+		text := strings.Join(explain(t, db, q), "; ")
+		if strings.Contains(text, "SCAN") || !strings.Contains(text, "SEARCH tests USING PRIMARY KEY (nodeid>? AND nodeid<?)") {
+			t.Errorf("%s: plan %q, want a range search of the key", q, text)
+		}
+	}
+}
+
+// explain returns the details of a query's plan.
+func explain(t *testing.T, db *DB, q string) []string {
+	t.Helper()
+	rows, err := db.Query("EXPLAIN QUERY PLAN "+q, "a.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, detail)
+	}
+	return out
+}
+
+func TestDurationsAreStoredInMicroseconds(t *testing.T) {
+	db, _, err := Open(filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tests := []struct {
+		in, want float64
+	}{
+		{0.0021038579998, 0.002104},
+		{12.5, 12.5},
+		{0, 0},
+		{-1, 0},
+		{math.NaN(), 0},
+		{math.Inf(1), 0},
+		{1e300, 0},
+	}
+	for i, tt := range tests {
+		id := fmt.Sprintf("t.py::t%d", i)
+		if err := UpsertTest(db, Test{NodeID: id, Duration: tt.in}); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := TestByNodeID(db, id)
+		if err != nil || !ok || got.Duration != tt.want {
+			t.Errorf("duration %v: read back %v (%v, %v), want %v", tt.in, got.Duration, ok, err, tt.want)
+		}
+	}
+}
+
+// A node id stored as a blob sorts after every text: seeking from one file
+// to the next must stop on it rather than find it again and again.
+func TestRecordedTestFilesStopsOnDisorder(t *testing.T) {
+	db, _, err := Open(filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps) VALUES ('b.py::t', 0, 0, 0, x''), (CAST('a.py::t' AS BLOB), 0, 0, 0, x'')"); err != nil {
+		t.Fatal(err)
+	}
+	if files, err := RecordedTestFiles(db); err == nil {
+		t.Errorf("RecordedTestFiles = %q, want an error", files)
 	}
 }
