@@ -19,9 +19,21 @@ import (
 	"unsafe"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/engine"
+	"github.com/pytest-difftest/pytest-difftest/lib/store"
 )
 
 func main() {}
+
+// The library is loaded while pytest still imports conftest files, well
+// before the first dt_open: SQLite's initialisation and the schema that every
+// open checks against are prepared meanwhile, on a goroutine of their own.
+// A panic there must not end the process; dt_open would report the error.
+func init() {
+	go func() {
+		defer func() { recover() }()
+		store.Prepare()
+	}()
+}
 
 // Return codes; see include/difftest.h.
 const (

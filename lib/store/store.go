@@ -341,6 +341,12 @@ var expectedSchema = sync.OnceValues(func() (map[string]string, error) {
 	return schemaOf(sdb)
 })
 
+// Prepare does ahead of time the work of the first Open that does not
+// depend on the file: SQLite's initialisation and the expected schema.
+func Prepare() {
+	expectedSchema()
+}
+
 func schemaOf(q Querier) (map[string]string, error) {
 	rows, err := q.Query("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL")
 	if err != nil {
