@@ -342,6 +342,20 @@ class Recorder:
         if self._collect_prof is not None:
             self._own(self._collect_prof.enable)
 
+    def collect_pause(self) -> bool:
+        """Stop watching while pytest builds items (its own machinery, the
+        bulk of collection); False when not watching."""
+        prof = self._collect_prof
+        if prof is None or sys.getprofile() is not prof:
+            return False
+        self._own(prof.disable)
+        return True
+
+    def collect_resume(self) -> None:
+        prof = self._collect_prof
+        if prof is not None and sys.getprofile() is None:
+            self._own(prof.enable)
+
     def collect_end(self) -> Capture:
         cap = Capture()
         cap.opened, self.collecting = self.collecting or set(), None

@@ -54,6 +54,28 @@ class TestRecording:
             if isinstance(collector, pytest.Module) and (cap.codes or cap.opened):
                 self.imports[test_file(collector.nodeid)] = cap
 
+    # Making items out of a module's names is pytest's own work: not watched,
+    # except the pytest_generate_tests hooks it calls (parametrization
+    # computed by project code).
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_pycollect_makeitem(self, collector: Any, name: str, obj: object) -> Generator[None, Any, Any]:
+        paused = self.recorder.collect_pause()
+        try:
+            return (yield)
+        finally:
+            if paused:
+                self.recorder.collect_resume()
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_generate_tests(self, metafunc: Any) -> Generator[None, Any, Any]:
+        if self.recorder.collecting is None:
+            return (yield)
+        self.recorder.collect_resume()
+        try:
+            return (yield)
+        finally:
+            self.recorder.collect_pause()
+
     def _startup_done(self) -> None:
         """What conftest.py files and plugins imported before collection
         (watched since the plugin's first hook) goes into the import graph."""
