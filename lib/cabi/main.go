@@ -34,7 +34,7 @@ func init() {
 	// of recording's engine time. A higher target, bounded by a soft limit,
 	// trades a few MB for that.
 	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(512 << 20)
+	debug.SetMemoryLimit(256 << 20)
 	go func() {
 		defer func() { recover() }()
 		store.Prepare()

@@ -91,8 +91,8 @@ class ImportGraph:
     and the engine charges it to every test file that imports the module."""
 
     def __init__(self) -> None:
-        self.modules: dict[CodeType, set[CodeType]] = {}
-        self.fresh: list[CodeType] = []  # modules not yet reported
+        self.seen: set[CodeType] = set()  # module code objects taken in
+        self.fresh: list[tuple[CodeType, set[CodeType]]] = []  # not yet reported
 
     def absorb(self, stats: Any) -> None:
         """Take in the statistics of a C profiler run with subcalls."""
@@ -102,7 +102,7 @@ class ImportGraph:
             code = entry.code
             if type(code) is not CodeType:
                 continue
-            if code.co_name == "<module>" and code not in self.modules:
+            if code.co_name == "<module>" and code not in self.seen:
                 modules.append(code)
             if entry.calls:
                 callees[code] = [c.code for c in entry.calls if type(c.code) is CodeType]
@@ -118,13 +118,13 @@ class ImportGraph:
                     ):
                         seen.add(callee)
                         todo.append(callee)
-            self.modules[module] = seen
+            self.seen.add(module)
             if len(seen) > 1:
-                self.fresh.append(module)
+                self.fresh.append((module, seen))
 
     def take_fresh(self) -> list[tuple[CodeType, set[CodeType]]]:
         fresh, self.fresh = self.fresh, []
-        return [(m, self.modules[m]) for m in fresh]
+        return fresh
 
 
 def import_profiler() -> Any:

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_difftest.environment import TopLevelMapper
 from pytest_difftest.recorder import Capture, Recorder, startup_imports
-from pytest_difftest.records import ATTRIBUTE, IMPORTS, SUPPLEMENTS, UNRECORDED, Deps, PathMapper
+from pytest_difftest.records import ATTRIBUTE, IMPORTS, SUPPLEMENTS, UNRECORDED, Deps, PathMapper, merge_deps
 from pytest_difftest.selection import test_file
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -34,8 +34,11 @@ class TestRecording:
         # once it ran (after those tests were recorded).
         self.fixture_users: dict[int, list[str]] = {}
         self.supplements: list[dict[str, Any]] = []
-        # What each test module's import ran and opened.
-        self.imports: dict[str, Capture] = {}
+        # What each test module's collection ran and opened (its import,
+        # parametrization), not yet reported: the engine charges it to every
+        # test of the module through the module's shared import list, so it
+        # is mapped and sent once per module, not with every test.
+        self.collected: dict[str, Deps] = {}
 
     # -- collection: what a test module's import ran and read ----------------
 
@@ -52,7 +55,7 @@ class TestRecording:
         finally:
             cap = self.recorder.collect_end()
             if isinstance(collector, pytest.Module) and (cap.codes or cap.opened):
-                self.imports[test_file(collector.nodeid)] = cap
+                self.collected[test_file(collector.nodeid)] = self._deps(cap)
 
     # Making items out of a module's names is pytest's own work: not watched,
     # except the pytest_generate_tests hooks it calls (parametrization
@@ -170,13 +173,8 @@ class TestRecording:
         if call.when != "teardown" or not self.recorder.active:
             return report
         cap = self.recorder.stop()
-        fresh = self.recorder.imports.take_fresh()
-        if fresh:
-            modules: dict[str, Deps] = {}
-            for module, codes in fresh:
-                path = self.mapper.relpath(module.co_filename)
-                if path is not None:
-                    modules[path] = self.mapper.deps(codes, ())
+        modules = self._fresh_imports()
+        if modules:
             setattr(report, IMPORTS, modules)
         if self.supplements:
             setattr(report, SUPPLEMENTS, self.supplements)
@@ -188,9 +186,6 @@ class TestRecording:
             setattr(report, UNRECORDED, True)
             return report
         self._add_fixtures(item, cap)
-        at_import = self.imports.get(test_file(item.nodeid))
-        if at_import is not None:
-            cap.merge(at_import)
         # A test always depends on its own function, even when it never ran
         # (a skip marker): SPEC 4.4e.
         code = getattr(getattr(item, "function", None), "__code__", None)
@@ -198,6 +193,17 @@ class TestRecording:
             cap.codes.add(code)
         setattr(report, ATTRIBUTE, self._deps(cap))
         return report
+
+    def _fresh_imports(self) -> dict[str, Deps]:
+        """What imports and collections ran that was not reported yet, by
+        module path."""
+        modules, self.collected = self.collected, {}
+        for module, codes in self.recorder.imports.take_fresh():
+            path = self.mapper.relpath(module.co_filename)
+            if path is not None:
+                deps = self.mapper.deps(codes, ())
+                modules[path] = merge_deps(modules[path], deps) if path in modules else deps
+        return modules
 
     def _deps(self, cap: Capture) -> Deps:
         return self.mapper.deps(cap.codes, cap.opened)

@@ -108,6 +108,17 @@ class PathMapper:
         return {"files": by_file, "data": data, "dists": sorted(dists)}
 
 
+def merge_deps(a: Deps, b: Deps) -> Deps:
+    files = {path: list(lines) for path, lines in a["files"].items()}
+    for path, lines in b["files"].items():
+        files.setdefault(path, []).extend(lines)
+    return {
+        "files": files,
+        "data": sorted(set(a["data"]) | set(b["data"])),
+        "dists": sorted(set(a.get("dists", [])) | set(b.get("dists", []))),
+    }
+
+
 def _str(b: bytearray, s: str) -> None:
     data = s.encode("utf-8", "surrogateescape")
     b += _U32.pack(len(data))
