@@ -36,16 +36,44 @@ go_checks() {
   echo "== go test -race"
   go test -race -count=1 ./lib/...
   echo "== fuzz (brief)"
-  fuzz 5
+  fuzz brief
 }
 
+# Brief fuzzing (CI) counts executions rather than seconds. A -fuzztime in seconds
+# races Go's fuzz coordinator at the deadline (golang/go#75804, fixed only in Go 1.27)
+# and a loaded machine then fails with a bare "context deadline exceeded" and no
+# failing input. The counts are about 3 s of work each on the development VM.
+brief_budget() {
+  case "$1" in
+    FuzzDecodeRecords) echo 100000x ;;
+    FuzzParse) echo 30000x ;;
+    FuzzOpen) echo 300x ;;
+    *) echo 2000x ;;
+  esac
+}
+
+# fuzz brief | fuzz SECONDS. A timed run that ends in that same bare deadline error,
+# with no failing input written, is reported as the Go bug and not as a finding.
 fuzz() {
-  local secs=${1:-60}
+  local mode=${1:-60} budget log rc
+  log=$(mktemp)
   for target in $(grep -rl --include='*_test.go' '^func Fuzz' lib | xargs -n1 dirname | sort -u); do
     for f in $(grep -h '^func Fuzz' "$target"/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do
-      go test -run='^$' -fuzz="^$f\$" -fuzztime="${secs}s" -fuzzminimizetime=5s "./$target"
+      if [ "$mode" = brief ]; then budget=$(brief_budget "$f"); else budget="${mode}s"; fi
+      rc=0
+      go test -run='^$' -fuzz="^$f\$" -fuzztime="$budget" -fuzzminimizetime=5s "./$target" 2>&1 | tee "$log" || rc=$?
+      if [ "$rc" -ne 0 ]; then
+        if [ "$mode" != brief ] && grep -q 'context deadline exceeded' "$log" &&
+          ! grep -qE 'Failing input written|panic:' "$log"; then
+          echo "fuzz: $f stopped on Go's deadline race (golang/go#75804); no failing input was found"
+        else
+          rm -f "$log"
+          return "$rc"
+        fi
+      fi
     done
   done
+  rm -f "$log"
 }
 
 case "${1:-lib}" in
