@@ -73,7 +73,10 @@ int dt_select(uintptr_t handle, char **out);
  * written earlier in the session (what a wider-scoped fixture's teardown
  * ran); 254 makes nodeid a module's path and the deps what importing that
  * module ran, which every test file whose imports reach the module depends
- * on (for the records that follow in the session). A batch
+ * on (for the records that follow in the session); with an empty nodeid,
+ * 254 gives what ran outside tests and imports (conftest.py hooks at
+ * start-up and after collection, what they called and read), which every
+ * test depends on. A batch
  * that is malformed (truncated, trailing bytes, an outcome or kind out of
  * range) is refused whole with code 1.
  * kind 0: a Python file, with the first line (co_firstlineno) of each code

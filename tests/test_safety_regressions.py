@@ -190,3 +190,197 @@ def test_decorator_body_run_at_import(pytester: pytest.Pytester) -> None:
     result = diff(pytester)
     assert ran(result) == tests, output(result)
     assert result.ret == 1, output(result)
+
+
+# Found in review (session 3), not by a mutant: code and files that ran
+# outside every test and outside the imports the engine followed.
+
+SESSION_TESTS = nodes("test_mode.py", "test_mode") | OTHER_TEST
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_conftest_reads_a_data_file_at_import(pytester: pytest.Pytester, workers: list[str]) -> None:
+    # conftest.py is imported at start-up, before any test or collector is
+    # watched: what it read was charged to no test.
+    files = {
+        "conftest.py": (
+            "import json\n\nimport pytest\n\nCASES = json.load(open('cases.json'))\n\n\n"
+            "@pytest.fixture\ndef cases():\n    return CASES\n"
+        ),
+        "cases.json": "[1, 2]\n",
+        "test_mode.py": "def test_mode(cases):\n    assert cases == [1, 2]\n",
+    }
+    project(pytester, {**OTHER, **files})
+    result = baseline(pytester, *workers)
+    assert ran(result) == SESSION_TESTS, output(result)
+    touch_edit(pytester, "cases.json", "[1, 2]", "[1, 3]")
+    result = diff(pytester)
+    # conftest.py is every test's: both depend on what its import read.
+    assert ran(result) == SESSION_TESTS, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_module_reads_a_data_file_at_import(pytester: pytest.Pytester) -> None:
+    # Imported by two test modules: the file was charged only to the tests
+    # of the first one.
+    files = {
+        "table.py": "import json\n\nTABLE = json.load(open('table.json'))\n",
+        "table.json": "[10]\n",
+        "test_first.py": "import table\n\n\ndef test_first():\n    assert table.TABLE == [10]\n",
+        "test_second.py": "import table\n\n\ndef test_second():\n    assert table.TABLE == [10]\n",
+    }
+    project(pytester, {**OTHER, **files})
+    tests = nodes("test_first.py", "test_first") | nodes("test_second.py", "test_second")
+    result = baseline(pytester)
+    assert ran(result) == tests | OTHER_TEST, output(result)
+    touch_edit(pytester, "table.json", "[10]", "[11]")
+    result = diff(pytester)
+    assert ran(result) == tests, output(result)
+    assert result.ret == 1, output(result)
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize("where", ["everywhere", "controller"])
+def test_helper_called_by_pytest_configure(pytester: pytest.Pytester, workers: list[str], where: str) -> None:
+    # pytest_configure runs before any test: neither it nor what it calls
+    # was anyone's dependency. With pytest-xdist, the controller's own
+    # pytest_configure runs before it starts the workers, which inherit
+    # its environment.
+    only = "    if hasattr(config, 'workerinput'):\n        return\n" if where == "controller" else ""
+    files = {
+        "conftest.py": f"import setup_env\n\n\ndef pytest_configure(config):\n{only}    setup_env.apply()\n",
+        "setup_env.py": "import os\n\n\ndef apply():\n    os.environ['MODE'] = 'fast'\n",
+        "test_mode.py": "import os\n\n\ndef test_mode():\n    assert os.environ['MODE'] == 'fast'\n",
+    }
+    project(pytester, {**OTHER, **files})
+    result = baseline(pytester, *workers)
+    assert ran(result) == SESSION_TESTS, output(result)
+    touch_edit(pytester, "setup_env.py", "'fast'", "'slow'")
+    result = diff(pytester)
+    assert ran(result) == SESSION_TESTS, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_file_read_by_pytest_configure(pytester: pytest.Pytester) -> None:
+    files = {
+        "conftest.py": (
+            "import os\n\n\ndef pytest_configure(config):\n"
+            "    with open('mode.txt') as f:\n        os.environ['MODE'] = f.read().strip()\n"
+        ),
+        "mode.txt": "fast\n",
+        "test_mode.py": "import os\n\n\ndef test_mode():\n    assert os.environ['MODE'] == 'fast'\n",
+    }
+    project(pytester, {**OTHER, **files})
+    result = baseline(pytester)
+    assert ran(result) == SESSION_TESTS, output(result)
+    touch_edit(pytester, "mode.txt", "fast", "slow")
+    result = diff(pytester)
+    assert ran(result) == SESSION_TESTS, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_collection_hook_that_skips_tests(pytester: pytest.Pytester) -> None:
+    # A skipped test is recorded as unaffected-if-unchanged; the hook that
+    # skipped it runs after collection, in no test.
+    files = {
+        "conftest.py": (
+            "import pytest\n\nimport policy\n\n\ndef pytest_collection_modifyitems(items):\n"
+            "    for item in items:\n        if policy.skipped(item.name):\n"
+            "            item.add_marker(pytest.mark.skip(reason='policy'))\n"
+        ),
+        "policy.py": "def skipped(name):\n    return name == 'test_mode'\n",
+        "test_mode.py": "def test_mode():\n    assert False\n",
+    }
+    project(pytester, {**OTHER, **files})
+    result = baseline(pytester)
+    assert ran(result) == SESSION_TESTS, output(result)
+    touch_edit(pytester, "policy.py", "== 'test_mode'", "== 'nothing'")
+    result = diff(pytester)
+    assert ran(result) == SESSION_TESTS, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_report_hook_that_hides_a_failure(pytester: pytest.Pytester) -> None:
+    # pytest_runtest_makereport runs between a test's phases, which are the
+    # only part watched: a conftest.py that turns a failure into a skip
+    # recorded a failing test as unaffected.
+    files = {
+        "conftest.py": (
+            "import pytest\n\n\n@pytest.hookimpl(wrapper=True)\n"
+            "def pytest_runtest_makereport(item, call):\n    report = yield\n"
+            "    if report.when == 'call' and report.failed:\n"
+            "        report.outcome = 'skipped'\n        report.longrepr = ('x', 1, 'hidden')\n"
+            "    return report\n"
+        ),
+        "test_mode.py": "def test_mode():\n    assert False\n",
+    }
+    project(pytester, {**OTHER, **files})
+    result = baseline(pytester)
+    assert ran(result) == SESSION_TESTS, output(result)
+    assert result.ret == 0, output(result)
+    touch_edit(pytester, "conftest.py", "report.when == 'call' and report.failed", "False")
+    result = diff(pytester)
+    assert ran(result) == SESSION_TESTS, output(result)
+    assert result.ret == 1, output(result)
+
+
+LAZY = {
+    "heavy.py": "import json\n\nimport lib\n\nTABLE = lib.make(5)\nDATA = json.load(open('data.json'))\n",
+    "data.json": "[1]\n",
+    "api.py": "def api():\n    import heavy\n\n    return heavy.TABLE, heavy.DATA\n",
+    "test_first.py": "import api\n\n\ndef test_first():\n    assert api.api() == (10, [1])\n",
+    "test_second.py": "import api\n\n\ndef test_second():\n    assert api.api() == (10, [1])\n",
+}
+LAZY_TESTS = nodes("test_first.py", "test_first") | nodes("test_second.py", "test_second")
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize("change", ["call", "data"])
+def test_module_first_imported_inside_a_test(pytester: pytest.Pytester, workers: list[str], change: str) -> None:
+    # heavy.py is imported by the first test that calls api(): what its
+    # import ran and read was charged to that test only.
+    project(pytester, {"lib.py": LIB, **OTHER, **LAZY})
+    result = baseline(pytester, *workers)
+    assert ran(result) == LAZY_TESTS | OTHER_TEST, output(result)
+    if change == "call":
+        _break_make(pytester)
+    else:
+        touch_edit(pytester, "data.json", "[1]", "[2]")
+    result = diff(pytester)
+    assert ran(result) == LAZY_TESTS, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_module_first_imported_by_import_module_inside_a_test(pytester: pytest.Pytester) -> None:
+    # importlib.import_module raises no audit event, so the import graph
+    # does not see the import: the whole first test's dependencies are
+    # charged to the module, and test_second reaches it through api().
+    files = {
+        **LAZY,
+        "loader.py": "import importlib\n\n\ndef load():\n    return importlib.import_module('heavy')\n",
+        "test_first.py": "import loader\n\n\ndef test_first():\n    assert loader.load().TABLE == 10\n",
+    }
+    project(pytester, {"lib.py": LIB, **OTHER, **files})
+    result = baseline(pytester)
+    assert ran(result) == LAZY_TESTS | OTHER_TEST, output(result)
+    _break_make(pytester)
+    result = diff(pytester)
+    assert ran(result) == LAZY_TESTS, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_session_code_does_not_select_unrelated_changes(pytester: pytest.Pytester) -> None:
+    # Precision guard: a project function that nothing at start-up called
+    # stays out of the session's dependencies.
+    files = {
+        "conftest.py": "import setup_env\n\n\ndef pytest_configure(config):\n    setup_env.apply()\n",
+        "setup_env.py": "import os\n\n\ndef apply():\n    os.environ['MODE'] = 'fast'\n\n\ndef unused():\n    return 1\n",
+        "test_mode.py": "import os\n\n\ndef test_mode():\n    assert os.environ['MODE'] == 'fast'\n",
+    }
+    project(pytester, {"lib.py": LIB, **OTHER, **files})
+    result = baseline(pytester)
+    assert ran(result) == SESSION_TESTS, output(result)
+    touch_edit(pytester, "setup_env.py", "return 1", "return 2")
+    touch_edit(pytester, "lib.py", "return n\n", "return n + 1\n")
+    result = diff(pytester)
+    assert ran(result) == set(), output(result)

@@ -351,3 +351,73 @@ func TestImportDepsReachImporters(t *testing.T) {
 		t.Fatalf("selection = %+v; want only a_test.py::test_table", sel)
 	}
 }
+
+// What ran outside tests and imports (a SessionDeps record) is every
+// test's dependency, and a conftest.py's hook functions are the
+// dependencies of the tests in its directory, run or not.
+func TestSessionAndConftestHookDeps(t *testing.T) {
+	const conftest = "def pytest_configure(config):\n    pass\n\ndef helper():\n    return 1\n"
+	const subConftest = "def pytest_runtest_makereport(item, call):\n    pass\n\nclass Plugin:\n    def pytest_runtest_setup(self, item):\n        x = 1\n"
+	const testTop = "def test_top():\n    assert True\n"
+	const testSub = "def test_sub():\n    assert True\n"
+	tests := []struct {
+		name string
+		file string
+		old  string
+		new  string
+		want []string // test files selected
+	}{
+		{"session helper", "calc.py", "a * b", "b * a", []string{"sub/sub_test.py", "top_test.py"}},
+		{"root hook body", "conftest.py", "    pass\n\ndef", "    return\n\ndef", []string{"sub/sub_test.py", "top_test.py"}},
+		{"sub hook body", "sub/conftest.py", "pass", "return", []string{"sub/sub_test.py"}},
+		{"hook method of a plugin class", "sub/conftest.py", "x = 1", "x = 2", []string{"sub/sub_test.py"}},
+		{"conftest function no hook ran", "conftest.py", "return 1", "return 2", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(root, "sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			src := map[string]string{"calc.py": calc, "conftest.py": conftest, "sub/conftest.py": subConftest, "top_test.py": testTop, "sub/sub_test.py": testSub}
+			for rel, content := range src {
+				write(t, root, rel, content)
+			}
+			s := session(t, root, true)
+			if _, err := s.Select(); err != nil {
+				t.Fatal(err)
+			}
+			batch := []TestRecord{
+				{NodeID: "top_test.py::test_top", Deps: []Dep{{Kind: DepLines, Path: "top_test.py", Lines: []uint32{1}}}},
+				{NodeID: "sub/sub_test.py::test_sub", Deps: []Dep{{Kind: DepLines, Path: "sub/sub_test.py", Lines: []uint32{1}}}},
+				{NodeID: SessionDeps, Outcome: store.ImportDeps, Deps: []Dep{{Kind: DepLines, Path: "calc.py", Lines: []uint32{line(calc, "def mul")}}}},
+			}
+			if err := s.Record(batch); err != nil {
+				t.Fatal(err)
+			}
+			files := map[string]CollectedFile{
+				"top_test.py":     {Complete: true, NodeIDs: []string{"top_test.py::test_top"}},
+				"sub/sub_test.py": {Complete: true, NodeIDs: []string{"sub/sub_test.py::test_sub"}},
+			}
+			if _, err := s.Finish(Finish{Files: files, WholeSuite: true}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+
+			write(t, root, tc.file, strings.Replace(src[tc.file], tc.old, tc.new, 1))
+			sel, err := session(t, root, false).Select()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range []string{"sub/sub_test.py", "top_test.py"} {
+				if !slices.Contains(sel.SkipFiles, f) {
+					got = append(got, f)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("selected files = %v; want %v (selection %+v)", got, tc.want, sel)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
 	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
@@ -53,36 +54,31 @@ type depList struct {
 	ids []int64
 }
 
+// SessionDeps is the ImportDeps record's path for what ran outside tests
+// and imports: conftest.py hooks at start-up and after collection, what
+// they called and read. Every test depends on it.
+const SessionDeps = ""
+
 // importSet returns the shared dependency list of a test file: the
 // module-level, class and "<defs>" blocks of every project module that the
 // file and its conftest.py files import, directly or transitively (SPEC
-// 4.4c), and the installed distributions they import (4.4g).
+// 4.4c), and the installed distributions they import (4.4g); the hook
+// functions of those conftest.py files; and what the session ran.
 func (s *Session) importSet(q store.Querier, testFile string) (depList, error) {
 	if set, ok := s.depsets[testFile]; ok {
 		return set, nil
 	}
-	if !fingerprint.Safe(testFile) || !fingerprint.IsPython(testFile) {
+	ids := slices.Clone(s.importCalls[SessionDeps])
+	if fingerprint.Safe(testFile) && fingerprint.IsPython(testFile) {
+		got, err := s.closureIDs(q, testFile)
+		if err != nil {
+			return depList{}, err
+		}
+		ids = append(ids, got...)
+	}
+	if len(ids) == 0 {
 		s.depsets[testFile] = depList{}
 		return depList{}, nil
-	}
-	p := project{s}
-	start := append([]string{testFile}, imports.Conftests(testFile, p.Exists)...)
-	files, external := s.resolver.Closure(start)
-	var ids []int64
-	for _, f := range files {
-		got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f})
-		if err != nil {
-			return depList{}, err
-		}
-		ids = append(ids, got...)
-		ids = append(ids, s.importCalls[f]...)
-	}
-	for _, name := range external {
-		got, err := s.distIDs(q, name)
-		if err != nil {
-			return depList{}, err
-		}
-		ids = append(ids, got...)
 	}
 	set, err := s.storeList(q, ids)
 	if err != nil {
@@ -90,6 +86,57 @@ func (s *Session) importSet(q store.Querier, testFile string) (depList, error) {
 	}
 	s.depsets[testFile] = set
 	return set, nil
+}
+
+func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) {
+	p := project{s}
+	conftests := imports.Conftests(testFile, p.Exists)
+	files, external := s.resolver.Closure(append([]string{testFile}, conftests...))
+	var ids []int64
+	for _, f := range files {
+		got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f})
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+		ids = append(ids, s.importCalls[f]...)
+	}
+	for _, name := range external {
+		got, err := s.distIDs(q, name)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	// pytest calls a conftest.py's hooks around every test in its scope,
+	// some outside anything recorded (pytest_runtest_makereport can turn a
+	// failure into a pass, pytest_runtest_protocol can rerun a test): each
+	// test depends on their bodies, whether or not a phase ran them.
+	for _, f := range conftests {
+		got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f, Lines: s.hookLines(f)})
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+// hookLines returns the first lines of a file's functions and methods
+// named like pytest hooks (a conftest.py may register a plugin class).
+func (s *Session) hookLines(path string) []uint32 {
+	fi := s.current(path)
+	if fi.cur == nil || fi.cur.File == nil {
+		return nil
+	}
+	var lines []uint32
+	for _, b := range fi.cur.File.Blocks {
+		name := b.Name[strings.LastIndexByte(b.Name, '.')+1:]
+		if b.Kind == blocks.Function && strings.HasPrefix(name, "pytest_") {
+			lines = append(lines, uint32(b.Start))
+		}
+	}
+	return lines
 }
 
 // storeList stores a shared dependency list once (by content) and returns
@@ -197,7 +244,7 @@ func (s *Session) scopedImportIDs(q store.Querier, path, function string) ([]int
 // versions seen are united. Import sets computed before it arrived are
 // computed again for the tests still to come.
 func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
-	if !fingerprint.Safe(t.NodeID) {
+	if t.NodeID != SessionDeps && !fingerprint.Safe(t.NodeID) {
 		return nil
 	}
 	var ids []int64

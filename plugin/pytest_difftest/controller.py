@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Generator, Optional
+from typing import Any, Callable, Generator, Optional
 
 import pytest
 
@@ -86,6 +86,10 @@ class Controller:
         # Filled by pytest-xdist workers' reports (see XdistController).
         self.worker_infos: list[dict[str, Any]] = []
         self.xdist_items: Optional[int] = None
+        # What this process's own start-up ran (its conftest.py hooks), for
+        # pytest-xdist runs: the workers inherit its effects (environment,
+        # files), and their reports carry only theirs.
+        self.take_local_imports: Optional[Callable[[], dict[str, records.Deps]]] = None
         if config.option.diff and config.option.diff_baseline:
             self.messages.append("warning: --diff and --diff-baseline given; --diff-baseline wins")
 
@@ -195,6 +199,9 @@ class Controller:
         # Before the test: its record's import dependencies include these.
         for path, module_deps in (getattr(report, IMPORTS, None) or {}).items():
             self.batch.append((path, records.IMPORT_DEPS, 0.0, module_deps))
+        if self.take_local_imports is not None and getattr(report, "node", None) is not None:
+            for path, module_deps in self.take_local_imports().items():
+                self.batch.append((path, records.IMPORT_DEPS, 0.0, module_deps))
         deps = getattr(report, ATTRIBUTE, None)
         if deps is not None:
             self.batch.append((report.nodeid, outcome(reports), sum(r.duration for r in reports), deps))

@@ -68,7 +68,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.record:
         from pytest_difftest.recording import TestRecording
 
-        pm.register(TestRecording(config), "difftest-recording")
+        recording = TestRecording(config)
+        pm.register(recording, "difftest-recording")
+        controller.take_local_imports = recording.take_imports
     if pm.hasplugin("xdist"):
         pm.register(XdistController(controller), "difftest-xdist")
 

@@ -82,49 +82,157 @@ class ImportGraph:
     """What importing each module ran: the code its module-level code
     called, directly or through other functions, but not the code of the
     modules it imported in turn (each has its own entry, and the engine's
-    import graph joins them).
+    import graph joins them); and the files it opened.
 
     A module is executed once per process, by whichever import comes
     first, yet every test whose files import it depends on what that
     execution computed (a table built by a function, a decorator's
-    registrations). So what a module's import ran is reported per module,
-    and the engine charges it to every test file that imports the module."""
+    registrations, data read from a file). So what a module's import ran is
+    reported per module, and the engine charges it to every test file that
+    imports the module.
+
+    Session windows (start-up until collection, and the hooks that run
+    after collectors) also yield what ran there outside any import: a
+    conftest.py's pytest_configure and what it calls, the files it reads,
+    and the modules it (or a ``pytest_plugins`` entry) imports. Every test
+    depends on that."""
 
     def __init__(self) -> None:
         self.seen: set[CodeType] = set()  # module code objects taken in
-        self.fresh: list[tuple[CodeType, set[CodeType]]] = []  # not yet reported
+        self.fresh: list[tuple[CodeType, set[CodeType], set[str]]] = []  # not yet reported
+        # Files opened and modules imported inside a watch window, not yet
+        # matched with the imports that were running then: (path or module
+        # name, the module code objects executing at that moment).
+        self.opens: list[tuple[str, tuple[CodeType, ...]]] = []
+        self.imported: list[tuple[str, tuple[CodeType, ...]]] = []
+        self.session_codes: set[CodeType] = set()
+        self.session_opened: set[str] = set()
+        self.session_fresh = False
+        # Whether a code object is the project's (set by the recording
+        # plugin, which knows rootdir).
+        self.is_project: Callable[[CodeType], bool] = lambda code: True
 
-    def absorb(self, stats: Any) -> None:
-        """Take in the statistics of a C profiler run with subcalls."""
+    def absorb(self, stats: Any, session: bool = False) -> None:
+        """Take in the statistics of a C profiler run with subcalls; session
+        when they cover a session window."""
         callees: dict[CodeType, list[CodeType]] = {}
-        modules: list[CodeType] = []
+        window: list[CodeType] = []  # modules executed in the window
+        codes: list[CodeType] = []
         for entry in stats:
             code = entry.code
             if type(code) is not CodeType:
                 continue
-            if code.co_name == "<module>" and code not in self.seen:
-                modules.append(code)
+            codes.append(code)
+            if code.co_name == "<module>":
+                window.append(code)
             if entry.calls:
                 callees[code] = [c.code for c in entry.calls if type(c.code) is CodeType]
-        for module in modules:
-            seen = {module}
-            todo = [module]
-            while todo:
-                for callee in callees.get(todo.pop(), ()):
-                    if (
-                        callee not in seen
-                        and callee.co_name != "<module>"
-                        and not callee.co_filename.startswith(_IMPORT_MACHINERY)
-                    ):
-                        seen.add(callee)
-                        todo.append(callee)
+        in_window = set(window)
+        opened_by: dict[CodeType, set[str]] = {}
+        unclaimed: set[str] = set()
+        opens, self.opens = self.opens, []
+        for path, stack in opens:
+            claimed = False
+            # Every import under way claims the file: an importer that
+            # loaded the reader dynamically does not import it statically.
+            for module in stack:
+                if module in in_window:
+                    opened_by.setdefault(module, set()).add(path)
+                    claimed = True
+            if not claimed:
+                unclaimed.add(path)
+        reached: dict[CodeType, set[CodeType]] = {}
+        for module in window:
+            reached[module] = _reach([module], callees)
+            if module in self.seen:
+                continue
             self.seen.add(module)
-            if len(seen) > 1:
-                self.fresh.append((module, seen))
+            opened = opened_by.get(module, set())
+            if len(reached[module]) > 1 or opened:
+                self.fresh.append((module, reached[module], opened))
+        imported, self.imported = self.imported, []
+        if session:
+            self._absorb_session(codes, callees, reached, imported, unclaimed)
 
-    def take_fresh(self) -> list[tuple[CodeType, set[CodeType]]]:
+    def _absorb_session(
+        self,
+        codes: list[CodeType],
+        callees: dict[CodeType, list[CodeType]],
+        reached: dict[CodeType, set[CodeType]],
+        imported: list[tuple[str, tuple[CodeType, ...]]],
+        opened: set[str],
+    ) -> None:
+        is_project = self.is_project
+        at_import: set[CodeType] = set()
+        for found in reached.values():
+            at_import |= found
+        callers: dict[CodeType, list[CodeType]] = {}
+        for caller, called in callees.items():
+            for code in called:
+                callers.setdefault(code, []).append(caller)
+        # Project code called from outside any import (by pytest calling a
+        # hook, or before the profiler started) is session code; so is what
+        # it calls. Code that only imports ran belongs to those imports.
+        roots = [
+            code
+            for code in codes
+            if code.co_name != "<module>"
+            and is_project(code)
+            and (
+                code not in callers
+                or any(c not in at_import or not (is_project(c) or c.co_name == "<module>") for c in callers[code])
+            )
+        ]
+        found = _reach(roots, callees)
+        # A project module that session code imported (a pytest_plugins
+        # entry, an import in pytest_configure), and the modules imported
+        # while it was: what their imports ran shapes every test too.
+        by_file = {module.co_filename: module for module in reached}
+        session_modules: set[CodeType] = set()
+        for name, stack in imported:
+            module = by_file.get(getattr(sys.modules.get(name), "__file__", None) or "")
+            if module is None:
+                continue
+            outer = [m for m in stack if m in reached]
+            if outer:
+                if session_modules.intersection(outer):
+                    session_modules.add(module)
+            # pytest and plugins import their own modules lazily; pytest
+            # imports conftest.py files itself.
+            elif is_project(module) and not name.endswith("conftest"):
+                session_modules.add(module)
+        for module in session_modules:
+            found |= reached[module]
+        before = (len(self.session_codes), len(self.session_opened))
+        self.session_codes |= found
+        self.session_opened |= opened
+        if (len(self.session_codes), len(self.session_opened)) != before:
+            self.session_fresh = True
+
+    def take_fresh(self) -> list[tuple[CodeType, set[CodeType], set[str]]]:
         fresh, self.fresh = self.fresh, []
         return fresh
+
+    def take_session(self) -> Optional[tuple[set[CodeType], set[str]]]:
+        """What session windows ran and opened, when it grew since last
+        taken."""
+        if not self.session_fresh:
+            return None
+        self.session_fresh = False
+        return self.session_codes, self.session_opened
+
+
+def _reach(start: list[CodeType], callees: dict[CodeType, list[CodeType]]) -> set[CodeType]:
+    """The code objects start calls, directly or not, without entering the
+    import system or another module's code."""
+    seen = set(start)
+    todo = list(start)
+    while todo:
+        for callee in callees.get(todo.pop(), ()):
+            if callee not in seen and callee.co_name != "<module>" and not callee.co_filename.startswith(_IMPORT_MACHINERY):
+                seen.add(callee)
+                todo.append(callee)
+    return seen
 
 
 def import_profiler() -> Any:
@@ -135,28 +243,42 @@ def import_profiler() -> Any:
     return _lsprof.Profiler(subcalls=True, builtins=False)
 
 
-# Imports before the plugin is configured (conftest.py files and what they
-# import): started by the plugin's first hook when recording.
-_startup: Any = None
+def _running_modules() -> tuple[CodeType, ...]:
+    """The module code objects on the calling thread's stack, innermost
+    first: the imports under way."""
+    out = []
+    try:
+        frame: Optional[FrameType] = sys._getframe(2)
+    except ValueError:
+        return ()
+    while frame is not None:
+        if frame.f_code.co_name == "<module>":
+            out.append(frame.f_code)
+        frame = frame.f_back
+    return tuple(out)
+
+
+# The recorder of this process, created when the plugin's first hook starts
+# watching the start-up imports (conftest.py files, their hooks).
+_shared: "Optional[Recorder]" = None
+
+
+def shared_recorder() -> "Recorder":
+    global _shared
+    if _shared is None:
+        _shared = Recorder()
+    return _shared
 
 
 def watch_startup_imports() -> None:
-    global _startup
-    prof = import_profiler()
-    if prof is not None:
-        prof.enable()
-        _startup = prof
+    shared_recorder().session_begin()
 
 
-def startup_imports() -> Any:
-    """Stop watching the start-up imports; their statistics (or [])."""
-    global _startup
-    prof, _startup = _startup, None
-    if prof is None:
-        return []
-    if sys.getprofile() is prof:
-        prof.disable()
-    return prof.getstats()
+def startup_imports() -> None:
+    """Stop watching the start-up window (its findings stay in the shared
+    recorder's import graph)."""
+    if _shared is not None:
+        _shared.session_end()
 
 
 class Recorder:
@@ -177,7 +299,19 @@ class Recorder:
         # statistics are read once per capture rather than once per phase.
         self._pending: Optional[Capture] = None
         self._prof = _CProfiler(subcalls=False, builtins=False) if _lsprof is not None else None
+        # The C profiler in use for the current test: the plain one, or,
+        # once the test imports a module for the first time, one that keeps
+        # call edges, so that what the import ran is known (ImportGraph).
+        self._cur = self._prof
+        self._graph_prof: Any = None
         self._use_prof = False
+        # The current test imported a module (any thread): its capture may
+        # hold an import the graph did not see.
+        self.test_imported = False
+        # A session window's profiler (start-up, collection hooks), and
+        # whether any window watches imports and opens now.
+        self._session_prof: Any = None
+        self._watching = False
         self._set: Callable[[Optional[ProfileFunc]], None] = sys.setprofile
         self._set_threads: Callable[[Optional[ProfileFunc]], None] = threading.setprofile  # type: ignore[assignment]
         self._get: Callable[[], Optional[ProfileFunc]] = sys.getprofile
@@ -203,6 +337,8 @@ class Recorder:
         self._install_audit_hook()
         self._stack = []
         self.displaced = False
+        self.test_imported = False
+        self._cur = self._prof
         self._thread = threading.get_ident()
         if sys.getprofile() is None:
             self._set, self._set_threads, self._get = sys.setprofile, threading.setprofile, sys.getprofile  # type: ignore[assignment]
@@ -230,6 +366,9 @@ class Recorder:
         for inner in self._stack[1:]:
             outer.merge(inner)
         self._stack = []
+        # Files the test opened during its imports went to the imports the
+        # graph saw when harvested; the rest stay the test's own.
+        self.imports.opens.clear()
         if self.displaced:
             return None
         # A thread the test started may still run with our hook and add to
@@ -283,13 +422,14 @@ class Recorder:
             self.displaced = True
             return
         if self._use_prof:
-            assert self._prof is not None
+            prof = self._cur
+            assert prof is not None
             if self._pending is not cap:
                 self._harvest()
                 self._pending = cap
-            self._prof.feeding = cap.codes
-            self._own(self._prof.enable)
-            self._hook = self._prof
+            prof.feeding = cap.codes
+            self._own(prof.enable)
+            self._hook = prof
         else:
             hook = _hook(cap.codes)
             self._own(lambda: self._set(hook))
@@ -304,8 +444,8 @@ class Recorder:
             # Someone replaced our hook mid-test; do not fight them.
             self.displaced = True
         elif self._use_prof:
-            assert self._prof is not None
-            self._own(self._prof.disable)
+            assert self._cur is not None
+            self._own(self._cur.disable)
         else:
             self._own(lambda: self._set(None))
         self._set_threads(None)
@@ -314,14 +454,62 @@ class Recorder:
     def _harvest(self) -> None:
         """Hand what the C profiler saw to the capture it was feeding."""
         cap, self._pending = self._pending, None
-        if cap is None or self._prof is None:
+        prof = self._cur
+        if cap is None or prof is None:
             return
         add = cap.codes.add
-        for entry in self._prof.getstats():
+        stats = prof.getstats()
+        for entry in stats:
             if type(entry.code) is CodeType:
                 add(entry.code)
-        self._prof.clear()
-        self._prof.feeding = None
+        if prof is self._graph_prof:
+            self.imports.absorb(stats)
+        prof.clear()
+        prof.feeding = None
+
+    def _watch_test_import(self) -> None:
+        """The test is about to import a module for the first time: go on
+        with the profiler that keeps call edges (from inside the audit hook,
+        on the test's thread, with our profiler installed)."""
+        cap = self._pending
+        if cap is None or self._hook is not self._prof or self._get() is not self._prof:
+            return
+        self._own(self._prof.disable)
+        self._harvest()
+        if self._graph_prof is None:
+            self._graph_prof = _CProfiler(subcalls=True, builtins=False)
+        prof = self._cur = self._graph_prof
+        self._pending = cap
+        prof.feeding = cap.codes
+        self._own(prof.enable)
+        self._hook = prof
+
+    # -- session windows ------------------------------------------------------
+
+    def session_begin(self) -> None:
+        """Watch what runs outside tests and collectors (conftest.py files
+        loaded at start-up and their hooks, the collection hooks), until
+        session_end."""
+        self._install_audit_hook()
+        if self._session_prof is not None:
+            return
+        self._watching = True
+        prof = import_profiler()
+        if prof is not None:
+            self._own(prof.enable)
+        self._session_prof = prof or False
+
+    def session_end(self) -> None:
+        prof, self._session_prof = self._session_prof, None
+        if prof is None:
+            return
+        self._watching = False
+        stats = []
+        if prof:
+            if sys.getprofile() is prof:
+                self._own(prof.disable)
+            stats = prof.getstats()
+        self.imports.absorb(stats, session=True)
 
     def _own(self, change: Callable[[], Any]) -> None:
         """Change our slot; the audit event this raises is not the test's."""
@@ -338,6 +526,7 @@ class Recorder:
         function) shape every test of the module."""
         self._install_audit_hook()
         self.collecting = set()
+        self._watching = True
         self._collect_prof = import_profiler()
         if self._collect_prof is not None:
             self._own(self._collect_prof.enable)
@@ -359,13 +548,15 @@ class Recorder:
     def collect_end(self) -> Capture:
         cap = Capture()
         cap.opened, self.collecting = self.collecting or set(), None
+        self._watching = False
         prof, self._collect_prof = self._collect_prof, None
+        stats = []
         if prof is not None:
             if sys.getprofile() is prof:
                 self._own(prof.disable)
             stats = prof.getstats()
             cap.codes = {e.code for e in stats if type(e.code) is CodeType}
-            self.imports.absorb(stats)
+        self.imports.absorb(stats)
         return cap
 
     def _install_audit_hook(self) -> None:
@@ -376,6 +567,15 @@ class Recorder:
         self._audit_installed = True
 
         def audit(event: str, args: tuple[Any, ...]) -> None:
+            if event == "import":
+                # Raised only for a module not imported yet.
+                if self._hook is not None and self._stack:
+                    self.test_imported = True
+                    if self._use_prof and threading.get_ident() == self._thread:
+                        self._watch_test_import()
+                elif self._watching:
+                    self.imports.imported.append((args[0], _running_modules()))
+                return
             if event != "open":
                 # The test replacing our hook, even for a moment (and putting
                 # it back): what ran meanwhile went unseen, so the test is
@@ -393,15 +593,9 @@ class Recorder:
             # stops a capture: read the state once, and never raise (an
             # audit hook's exception would fail the open() itself).
             stack = self._stack
-            if self._hook is None or not stack:
-                if self.collecting is None:
-                    return
-                target = self.collecting
-            else:
-                try:
-                    target = stack[-1].opened
-                except IndexError:
-                    return
+            in_test = self._hook is not None and bool(stack)
+            if not in_test and not self._watching:
+                return
             path, mode, flags = args
             if isinstance(mode, str):
                 if "r" not in mode or "+" in mode:
@@ -413,8 +607,22 @@ class Recorder:
             if isinstance(path, bytes):
                 path = os.fsdecode(path)
             try:
-                target.add(os.path.abspath(path))
+                path = os.path.abspath(path)
             except (TypeError, ValueError):
-                pass
+                return
+            if in_test:
+                try:
+                    stack[-1].opened.add(path)
+                except IndexError:
+                    pass
+                if not self.test_imported:
+                    return
+            else:
+                collecting = self.collecting
+                if collecting is not None:
+                    collecting.add(path)
+            # Read while a module is being imported (or by a session
+            # window's hooks): ImportGraph finds out which.
+            self.imports.opens.append((path, _running_modules()))
 
         sys.addaudithook(audit)

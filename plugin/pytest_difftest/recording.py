@@ -12,8 +12,8 @@ from typing import Any, Callable, Generator, Optional
 import pytest
 
 from pytest_difftest.environment import TopLevelMapper
-from pytest_difftest.recorder import Capture, Recorder, startup_imports
-from pytest_difftest.records import ATTRIBUTE, IMPORTS, SUPPLEMENTS, UNRECORDED, Deps, PathMapper, merge_deps
+from pytest_difftest.recorder import Capture, shared_recorder, startup_imports
+from pytest_difftest.records import ATTRIBUTE, IMPORTS, SESSION, SUPPLEMENTS, UNRECORDED, Deps, PathMapper, merge_deps
 from pytest_difftest.selection import test_file
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -24,9 +24,12 @@ class TestRecording:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.recorder = Recorder()
+        # The recorder that has watched since start-up (plugin.py), if any.
+        self.recorder = shared_recorder()
         exclude = {PLUGIN_DIR, sys.prefix, sys.exec_prefix, sys.base_prefix}
         self.mapper = PathMapper(str(config.rootpath), [p for p in exclude if p], TopLevelMapper(PLUGIN_DIR).module)
+        relpath = self.mapper.relpath
+        self.recorder.imports.is_project = lambda code: relpath(code.co_filename) is not None
         # What each fixture of a wider scope than "function" executed when it
         # was set up: every test that uses it depends on that (SPEC 4.4d).
         self.fixtures: dict[int, Capture] = {}
@@ -80,15 +83,32 @@ class TestRecording:
             self.recorder.collect_pause()
 
     def _startup_done(self) -> None:
-        """What conftest.py files and plugins imported before collection
-        (watched since the plugin's first hook) goes into the import graph."""
-        stats = startup_imports()
-        if stats:
-            self.recorder.imports.absorb(stats)
+        """What conftest.py files and plugins imported and ran before
+        collection (watched since the plugin's first hook) goes into the
+        import graph."""
+        startup_imports()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self, session: pytest.Session) -> None:
         self._startup_done()
+
+    # The collection hooks that run after collectors (conftest.py reordering,
+    # marking or skipping items) are session code: every test depends on
+    # what they ran and read.
+    def _session_window(self) -> Generator[None, Any, Any]:
+        self.recorder.session_begin()
+        try:
+            return (yield)
+        finally:
+            self.recorder.session_end()
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(self) -> Generator[None, Any, Any]:
+        return (yield from self._session_window())
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_finish(self) -> Generator[None, Any, Any]:
+        return (yield from self._session_window())
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._startup_done()  # a session that collected nothing
@@ -173,9 +193,7 @@ class TestRecording:
         if call.when != "teardown" or not self.recorder.active:
             return report
         cap = self.recorder.stop()
-        modules = self._fresh_imports()
-        if modules:
-            setattr(report, IMPORTS, modules)
+        modules = self.take_imports()
         if self.supplements:
             setattr(report, SUPPLEMENTS, self.supplements)
             self.supplements = []
@@ -184,6 +202,8 @@ class TestRecording:
             # tracer held both): what it ran is unknown, so it is not
             # recorded and stays selected.
             setattr(report, UNRECORDED, True)
+            if modules:
+                setattr(report, IMPORTS, modules)
             return report
         self._add_fixtures(item, cap)
         # A test always depends on its own function, even when it never ran
@@ -191,18 +211,42 @@ class TestRecording:
         code = getattr(getattr(item, "function", None), "__code__", None)
         if code is not None:
             cap.codes.add(code)
-        setattr(report, ATTRIBUTE, self._deps(cap))
+        deps = self._deps(cap)
+        if self.recorder.test_imported:
+            self._unseen_imports(cap, deps, modules)
+        if modules:
+            setattr(report, IMPORTS, modules)
+        setattr(report, ATTRIBUTE, deps)
         return report
 
-    def _fresh_imports(self) -> dict[str, Deps]:
-        """What imports and collections ran that was not reported yet, by
-        module path."""
+    def _unseen_imports(self, cap: Capture, deps: Deps, modules: dict[str, Deps]) -> None:
+        """A project module first imported during the test, whose import the
+        import graph did not see (another thread, importlib.import_module, a
+        Python-level hook): what the whole test ran is charged to it, so
+        that the tests that use the module later are not spared."""
+        seen = self.recorder.imports.seen
+        for code in cap.codes:
+            if code.co_name != "<module>" or code in seen:
+                continue
+            seen.add(code)
+            path = self.mapper.relpath(code.co_filename)
+            if path is not None:
+                modules[path] = merge_deps(modules[path], deps) if path in modules else deps
+
+    def take_imports(self) -> dict[str, Deps]:
+        """What imports, collections and session windows ran that was not
+        reported yet, by module path ("" for the session)."""
         modules, self.collected = self.collected, {}
-        for module, codes in self.recorder.imports.take_fresh():
+        for module, codes, opened in self.recorder.imports.take_fresh():
             path = self.mapper.relpath(module.co_filename)
             if path is not None:
-                deps = self.mapper.deps(codes, ())
+                deps = self.mapper.deps(codes, opened)
                 modules[path] = merge_deps(modules[path], deps) if path in modules else deps
+        session = self.recorder.imports.take_session()
+        if session is not None:
+            deps = self.mapper.deps(*session)
+            if deps["files"] or deps["data"] or deps["dists"]:
+                modules[SESSION] = deps
         return modules
 
     def _deps(self, cap: Capture) -> Deps:

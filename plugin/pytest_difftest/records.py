@@ -23,6 +23,9 @@ UNRECORDED = "difftest_unrecorded"
 SUPPLEMENTS = "difftest_supplements"
 # What importing project modules ran: {path: Deps}, for modules not reported before.
 IMPORTS = "difftest_imports"
+# The IMPORTS key of what ran outside tests and imports (conftest.py hooks at
+# start-up and after collection): every test depends on it.
+SESSION = ""
 
 _U32 = struct.Struct("<I")
 _TEST_TAIL = struct.Struct("<BdI")
