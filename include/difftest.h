@@ -76,9 +76,8 @@ int dt_select(uintptr_t handle, char **out);
  * on (for the records that follow in the session); with an empty nodeid,
  * 254 gives what ran outside tests and imports (conftest.py hooks at
  * start-up and after collection, what they called and read), which every
- * test depends on. A batch
- * that is malformed (truncated, trailing bytes, an outcome or kind out of
- * range) is refused whole with code 1.
+ * test depends on. A batch that is malformed (truncated, trailing bytes, an
+ * outcome or kind out of range) is refused whole with code 1.
  * kind 0: a Python file, with the first line (co_firstlineno) of each code
  * object the test ran in it (0 for the module's own code, which may share
  * line 1 with a function); kind 1: a file the test opened (nlines = 0);

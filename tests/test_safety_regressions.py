@@ -384,3 +384,50 @@ def test_session_code_does_not_select_unrelated_changes(pytester: pytest.Pyteste
     touch_edit(pytester, "lib.py", "return n\n", "return n + 1\n")
     result = diff(pytester)
     assert ran(result) == set(), output(result)
+
+
+WARNS = {
+    "test_warns.py": "import warnings\n\n\ndef test_warns():\n    warnings.warn('old', DeprecationWarning)\n",
+}
+WARNS_TESTS = nodes("test_warns.py", "test_warns") | OTHER_TEST
+
+
+@pytest.mark.parametrize("config", ["pytest.ini", "pyproject.toml"])
+def test_pytest_configuration_change_selects_everything(pytester: pytest.Pytester, config: str) -> None:
+    # filterwarnings = error fails a test that only warned: pytest reads its
+    # configuration before any test or hook runs.
+    if config == "pytest.ini":
+        before, after = "[pytest]\n", "[pytest]\nfilterwarnings = error\n"
+    else:
+        before, after = "[tool.pytest.ini_options]\n", "[tool.pytest.ini_options]\nfilterwarnings = ['error']\n"
+    project(pytester, {**OTHER, **WARNS, config: "[project]\nname = 'x'\n\n" + before if config.endswith("toml") else before}, ini=False)
+    result = baseline(pytester)
+    assert ran(result) == WARNS_TESTS, output(result)
+    touch_edit(pytester, config, before, after)
+    result = diff(pytester)
+    assert ran(result) == WARNS_TESTS, output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_configuration_outside_pytest_and_its_own_keys_select_nothing(pytester: pytest.Pytester) -> None:
+    # Precision guard: the rest of pyproject.toml, and this plugin's keys.
+    toml = "[project]\nname = 'x'\nversion = '1'\n\n[tool.pytest.ini_options]\ndiff_batch_size = '10'\n"
+    project(pytester, {**OTHER, **WARNS, "pyproject.toml": toml}, ini=False)
+    result = baseline(pytester)
+    assert ran(result) == WARNS_TESTS, output(result)
+    touch_edit(pytester, "pyproject.toml", "version = '1'", "version = '2'")
+    touch_edit(pytester, "pyproject.toml", "diff_batch_size = '10'", "diff_batch_size = '20'")
+    result = diff(pytester)
+    assert ran(result) == set(), output(result)
+
+
+def test_warning_filter_on_the_command_line_selects_everything(pytester: pytest.Pytester) -> None:
+    project(pytester, {**OTHER, **WARNS})
+    result = baseline(pytester)
+    assert ran(result) == WARNS_TESTS, output(result)
+    result = diff(pytester, "-W", "error::DeprecationWarning")
+    assert ran(result) == WARNS_TESTS, output(result)
+    assert result.ret == 1, output(result)
+    # And back: the baseline's configuration selects nothing again.
+    result = diff(pytester)
+    assert ran(result) == set(), output(result)

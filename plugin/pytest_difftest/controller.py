@@ -16,7 +16,7 @@ import pytest
 
 from pytest_difftest import engine, records
 from pytest_difftest.records import ATTRIBUTE, IMPORTS, SUPPLEMENTS, UNRECORDED
-from pytest_difftest.environment import environment, search_paths, site_paths
+from pytest_difftest.environment import environment, pytest_config, search_paths, site_paths
 from pytest_difftest.options import Settings
 from pytest_difftest.selection import Collector
 
@@ -102,6 +102,15 @@ class Controller:
         else:
             sys.stderr.write(f"difftest: {line}\n")
 
+    def _config_digest(self) -> str:
+        from pytest_difftest.plugin import CONFIG_DIGEST
+
+        digest = self.config.stash.get(CONFIG_DIGEST, None)
+        if digest is None:
+            option = self.config.option
+            digest = pytest_config(self.config.inipath, getattr(option, "override_ini", None), getattr(option, "pythonwarnings", None))
+        return digest
+
     def _fail(self, exc: engine.EngineError, fallback: str) -> None:
         """Any engine error falls back safely (SPEC 9.3): run everything, or
         stop recording; never a traceback."""
@@ -139,7 +148,7 @@ class Controller:
             "why": self.settings.why,
             "batch_size": self.settings.batch_size,
             "cache_size": self.settings.cache_size,
-            "env": environment(),
+            "env": environment(self._config_digest()),
             "paths": search_paths(str(self.root)),
             "site_paths": site_paths(str(self.root)),
         }

@@ -1,12 +1,14 @@
-"""The environment a test ran in (SPEC 4.4g): the Python version, and the
-versions of installed distributions, read from the names of their metadata
+"""The environment a test ran in (SPEC 4.4g): the Python version, the pytest
+configuration, and the versions of installed distributions, read from the names of their metadata
 directories (no metadata file is opened: this runs on every --diff)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Optional
 
 _DIST_DIR = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+?)(-py\d.*)?\.(dist|egg)-info$")
@@ -37,8 +39,60 @@ def distributions() -> dict[str, str]:
     return found
 
 
-def environment() -> dict[str, str]:
+def pytest_config(inipath: Optional[Path], overrides: Optional[list[str]], pythonwarnings: Optional[list[str]]) -> str:
+    """A digest of the pytest configuration that can change any test's
+    outcome: the pytest section of the configuration file (filterwarnings,
+    xfail_strict, addopts, markers...), the -o overrides and the -W filters.
+    This plugin's own keys are left out; the rest of a pyproject.toml or
+    setup.cfg does not count."""
+    items = sorted((k, repr(v)) for k, v in _pytest_section(inipath).items() if not k.startswith("diff_"))
+    overrides = [o for o in overrides or [] if not o.startswith("diff_")]
+    text = repr((items, overrides, list(pythonwarnings or [])))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+def _pytest_section(inipath: Optional[Path]) -> dict[str, object]:
+    if inipath is None:
+        return {}
+    try:
+        data = inipath.read_bytes()
+    except OSError:
+        return {}
+    try:
+        text = data.decode("utf-8")
+        if inipath.suffix == ".toml":
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:
+                import tomli as tomllib
+            tool = tomllib.loads(text).get("tool", {}).get("pytest", {})
+            if not isinstance(tool, dict):
+                return {"": tool}
+            # [tool.pytest.ini_options], or pytest 9's native [tool.pytest].
+            section = {str(k): v for k, v in tool.items() if k != "ini_options"}
+            ini_options = tool.get("ini_options", {})
+            if isinstance(ini_options, dict):
+                section.update((str(k), v) for k, v in ini_options.items())
+            else:
+                section["ini_options"] = ini_options
+            return section
+        # The parser pytest itself reads ini files with (a dependency of it).
+        import iniconfig
+
+        ini = iniconfig.IniConfig(str(inipath), data=text)
+        for section in ("pytest", "tool:pytest"):
+            if section in ini:
+                return dict(ini[section].items())
+        return {}
+    except Exception:
+        # Not readable as pytest reads it: the whole file counts.
+        return {"": hashlib.sha256(data).hexdigest()}
+
+
+def environment(config_digest: str = "") -> dict[str, str]:
     env = {"python": python_version()}
+    if config_digest:
+        env["pytest-config"] = config_digest
     for name, version in distributions().items():
         env[f"dist:{name}"] = version
     return env

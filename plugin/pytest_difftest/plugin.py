@@ -11,6 +11,9 @@ import pytest
 
 from pytest_difftest import options
 
+# A digest of the pytest configuration (environment.pytest_config).
+CONFIG_DIGEST = pytest.StashKey[str]()
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.addoption(parser)
@@ -25,6 +28,13 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     known = early_config.known_args_namespace
     if not options.active(known):
         return
+    # Read before anything is watched: the plugin's own reading of the
+    # configuration file is no test's dependency.
+    from pytest_difftest.environment import pytest_config
+
+    early_config.stash[CONFIG_DIGEST] = pytest_config(
+        early_config.inipath, getattr(known, "override_ini", None), getattr(known, "pythonwarnings", None)
+    )
     if getattr(known, "diff_baseline", False):
         # What conftest.py files (and what they import) run from now on is
         # part of the import graph (recording.py).

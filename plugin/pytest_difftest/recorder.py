@@ -143,9 +143,13 @@ class ImportGraph:
                 unclaimed.add(path)
         reached: dict[CodeType, set[CodeType]] = {}
         for module in window:
-            reached[module] = _reach([module], callees)
             if module in self.seen:
+                # Imported again (importlib.reload): the session's view of
+                # what imports ran still needs it.
+                if session:
+                    reached[module] = _reach([module], callees)
                 continue
+            reached[module] = _reach([module], callees)
             self.seen.add(module)
             opened = opened_by.get(module, set())
             if len(reached[module]) > 1 or opened:
