@@ -127,7 +127,8 @@ def inspect(engine: Any, args: argparse.Namespace) -> int:
 def print_summary(s: dict[str, Any]) -> None:
     outcomes = ", ".join(f"{n} {o}" for o, n in sorted(s["outcomes"].items(), key=lambda kv: (-kv[1], kv[0])))
     # Installed distributions ("dist:NAME") are many: counted here, listed by --json.
-    env_items = sorted(s["environment"].items())
+    # The Python version first: it is what a reader looks for.
+    env_items = sorted(s["environment"].items(), key=lambda kv: (kv[0] != "python", kv[0]))
     dists = sum(1 for k, _ in env_items if k.startswith("dist:"))
     env = ", ".join([f"{k} {v}" for k, v in env_items if not k.startswith("dist:")]
                     + ([f"{dists} installed distributions"] if dists else []))

@@ -44,6 +44,7 @@ if _lsprof is not None:
 ProfileFunc = Callable[[FrameType, str, Any], Any]
 
 _READ_ONLY = getattr(os, "O_ACCMODE", 3)
+_CODE_FILES = (".py", ".pyc", ".so", ".pyd")
 
 
 class Capture:
@@ -626,7 +627,9 @@ class Recorder:
                 if collecting is not None:
                     collecting.add(path)
             # Read while a module is being imported (or by a session
-            # window's hooks): ImportGraph finds out which.
-            self.imports.opens.append((path, _running_modules()))
+            # window's hooks): ImportGraph finds out which. The import
+            # system's own reads of source and bytecode are no data.
+            if not path.endswith(_CODE_FILES):
+                self.imports.opens.append((path, _running_modules()))
 
         sys.addaudithook(audit)
