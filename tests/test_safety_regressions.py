@@ -431,3 +431,33 @@ def test_warning_filter_on_the_command_line_selects_everything(pytester: pytest.
     # And back: the baseline's configuration selects nothing again.
     result = diff(pytester)
     assert ran(result) == set(), output(result)
+
+
+@pytest.mark.parametrize("wrapper", [False, True], ids=["hook", "wrapper"])
+@pytest.mark.parametrize("phase", ["setup", "call", "teardown"])
+def test_helper_called_by_a_conftest_phase_hook(pytester: pytest.Pytester, phase: str, wrapper: bool) -> None:
+    # The phases are watched from inside pytest's own wrappers unless a
+    # project wrapper exists: what a conftest.py's phase hook calls (around
+    # the test, or as a wrapper outside it) is the test's dependency.
+    args = "item, nextitem" if phase == "teardown" else "item"
+    if wrapper:
+        hook = (
+            f"@pytest.hookimpl(wrapper=True)\ndef pytest_runtest_{phase}({args}):\n"
+            "    state.prepare(item)\n    return (yield)\n"
+        )
+    else:
+        hook = f"def pytest_runtest_{phase}({args}):\n    state.prepare(item)\n"
+    files = {
+        "conftest.py": f"import pytest\n\nimport state\n\n\n{hook}",
+        "state.py": "SEEN = []\n\n\ndef prepare(item):\n    SEEN.append(item.name)\n",
+        # The last test checks what the hook did for the earlier ones.
+        "test_mode.py": "import state\n\n\ndef test_mode():\n    pass\n\n\ndef test_seen():\n    assert 'test_mode' in state.SEEN\n",
+    }
+    project(pytester, {**OTHER, **files})
+    tests = nodes("test_mode.py", "test_mode", "test_seen") | OTHER_TEST
+    result = baseline(pytester)
+    assert ran(result) == tests, output(result)
+    touch_edit(pytester, "state.py", "SEEN.append(item.name)", "SEEN.append(item.name.upper())")
+    result = diff(pytester)
+    assert ran(result) == tests, output(result)
+    assert result.ret == 1, output(result)

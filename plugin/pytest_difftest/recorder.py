@@ -432,14 +432,20 @@ class Recorder:
             if self._pending is not cap:
                 self._harvest()
                 self._pending = cap
+            # Threads first: what runs after enable() is the test's.
+            self._set_threads(_hook(cap.codes))
             prof.feeding = cap.codes
-            self._own(prof.enable)
+            self._own_call = True
+            try:
+                prof.enable()
+            finally:
+                self._own_call = False
             self._hook = prof
         else:
+            self._set_threads(_hook(cap.codes))
             hook = _hook(cap.codes)
             self._own(lambda: self._set(hook))
             self._hook = hook
-        self._set_threads(_hook(cap.codes))
 
     def _uninstall(self) -> None:
         """Take our hook out of its slot (another tool's is left alone)."""
@@ -450,7 +456,11 @@ class Recorder:
             self.displaced = True
         elif self._use_prof:
             assert self._cur is not None
-            self._own(self._cur.disable)
+            self._own_call = True
+            try:
+                self._cur.disable()
+            finally:
+                self._own_call = False
         else:
             self._own(lambda: self._set(None))
         self._set_threads(None)

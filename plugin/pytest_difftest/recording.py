@@ -42,6 +42,7 @@ class TestRecording:
         # test of the module through the module's shared import list, so it
         # is mapped and sent once per module, not with every test.
         self.collected: dict[str, Deps] = {}
+        self.phases_watched = False
 
     # -- collection: what a test module's import ran and read ----------------
 
@@ -108,7 +109,10 @@ class TestRecording:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection_finish(self) -> Generator[None, Any, Any]:
-        return (yield from self._session_window())
+        try:
+            return (yield from self._session_window())
+        finally:
+            self._watch_phases()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._startup_done()  # a session that collected nothing
@@ -118,6 +122,7 @@ class TestRecording:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, Any, Any]:
         self._startup_done()
+        self._watch_phases()
         self.recorder.start()
         try:
             return (yield)
@@ -133,17 +138,35 @@ class TestRecording:
         finally:
             self.recorder.suspend()
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
-        return (yield from self._phase())
+    def _watch_phases(self) -> None:
+        """Wrap the phase hooks, once every conftest.py is loaded (before
+        the first test).
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        return (yield from self._phase())
+        Innermost among the wrappers when no project code wraps a phase
+        hook: pytest's own wrappers and other plugins' (logging, output
+        capture, warnings) run unwatched. They are not the project's code,
+        and watching them was most of the profiler's cost: about 400 calls
+        a test, of which the project's were a handful. A project wrapper
+        (a conftest.py's ``pytest_runtest_call(wrapper=True)``) makes the
+        phases watched from the outermost wrapper, as before, so that what
+        it calls is recorded."""
+        if self.phases_watched:
+            return
+        self.phases_watched = True
+        pm = self.config.pluginmanager
+        outer = any(
+            self._is_project_wrapper(impl)
+            for hook in (pm.hook.pytest_runtest_setup, pm.hook.pytest_runtest_call, pm.hook.pytest_runtest_teardown)
+            for impl in hook.get_hookimpls()
+        )
+        pm.register(_phases(self._phase, outermost=outer), "difftest-phases")
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, None, None]:
-        return (yield from self._phase())
+    def _is_project_wrapper(self, impl: Any) -> bool:
+        if not (getattr(impl, "wrapper", False) or getattr(impl, "hookwrapper", False)):
+            return False
+        filename = getattr(getattr(impl.function, "__code__", None), "co_filename", None)
+        # Not knowing where it comes from counts as the project's.
+        return filename is None or self.mapper.relpath(filename) is not None
 
     # -- fixtures of a wider scope ------------------------------------------
 
@@ -264,3 +287,24 @@ class TestRecording:
                 if known is not None:
                     cap.merge(known)
                     self.fixture_users.setdefault(key, []).append(item.nodeid)
+
+
+def _phases(phase: Callable[[], Generator[None, None, None]], outermost: bool) -> object:
+    """The plugin that watches a test's setup, call and teardown, as the
+    outermost or the innermost wrapper of each (TestRecording._watch_phases)."""
+    mark = pytest.hookimpl(wrapper=True, tryfirst=outermost, trylast=not outermost)
+
+    class Phases:
+        @mark
+        def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+            return (yield from phase())
+
+        @mark
+        def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+            return (yield from phase())
+
+        @mark
+        def pytest_runtest_teardown(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, None, None]:
+            return (yield from phase())
+
+    return Phases()
