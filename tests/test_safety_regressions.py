@@ -461,3 +461,25 @@ def test_helper_called_by_a_conftest_phase_hook(pytester: pytest.Pytester, phase
     result = diff(pytester)
     assert ran(result) == tests, output(result)
     assert result.ret == 1, output(result)
+
+
+def test_parametrization_by_a_class_pytest_generate_tests(pytester: pytest.Pytester) -> None:
+    # Classes were collected unwatched: what a class's pytest_generate_tests
+    # computed (objects, so the ids "case0", "case1" stay the same when the
+    # values change) was no test's dependency.
+    files = {
+        "cases.py": "class Case:\n    def __init__(self, v):\n        self.value = v\n\n\ndef load():\n    return [Case(1), Case(2)]\n",
+        "test_cls.py": (
+            "import cases\n\n\nclass TestX:\n    def pytest_generate_tests(self, metafunc):\n"
+            "        metafunc.parametrize('case', cases.load())\n\n"
+            "    def test_case(self, case):\n        assert case.value < 3\n"
+        ),
+    }
+    project(pytester, {**OTHER, **files})
+    tests = nodes("test_cls.py", "TestX::test_case[case0]", "TestX::test_case[case1]")
+    result = baseline(pytester)
+    assert ran(result) == tests | OTHER_TEST, output(result)
+    touch_edit(pytester, "cases.py", "Case(2)", "Case(5)")
+    result = diff(pytester)
+    assert ran(result) == tests, output(result)
+    assert result.ret == 1, output(result)

@@ -47,10 +47,11 @@ class TestRecording:
     # -- collection: what a test module's import ran and read ----------------
 
     # Directories import their conftest.py and modules import theirs: each
-    # collector's imports are watched (classes import nothing).
+    # collector's imports are watched, and so are a class's (its
+    # pytest_generate_tests method, parametrization of its methods).
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:
-        if isinstance(collector, pytest.Class) or self.recorder.collecting is not None:
+        if self.recorder.collecting is not None:
             return (yield)
         self._startup_done()
         self.recorder.collect_begin()
@@ -58,20 +59,20 @@ class TestRecording:
             return (yield)
         finally:
             cap = self.recorder.collect_end()
-            if isinstance(collector, pytest.Module) and (cap.codes or cap.opened):
-                self.collected[test_file(collector.nodeid)] = self._deps(cap)
+            if isinstance(collector, (pytest.Module, pytest.Class)) and (cap.codes or cap.opened):
+                path = test_file(collector.nodeid)
+                deps = self._deps(cap)
+                known = self.collected.get(path)
+                self.collected[path] = merge_deps(known, deps) if known is not None else deps
 
-    # Making items out of a module's names is pytest's own work: not watched,
-    # except the pytest_generate_tests hooks it calls (parametrization
-    # computed by project code).
+    # Making items out of a module's names is pytest's own work: not watched
+    # from the first item on (the module is imported by then), except the
+    # pytest_generate_tests hooks it calls (parametrization computed by
+    # project code, ids functions).
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_pycollect_makeitem(self, collector: Any, name: str, obj: object) -> Generator[None, Any, Any]:
-        paused = self.recorder.collect_pause()
-        try:
-            return (yield)
-        finally:
-            if paused:
-                self.recorder.collect_resume()
+        self.recorder.collect_pause()
+        return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_generate_tests(self, metafunc: Any) -> Generator[None, Any, Any]:
