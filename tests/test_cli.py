@@ -498,7 +498,7 @@ def test_inspect_summary(good: Path) -> None:
     lines = p.stdout.splitlines()
     assert lines[0] == f"database:    {good} ({good.stat().st_size} bytes)"
     assert lines[1] == "tests:       4 (4 passed)"
-    assert lines[2] == "files:       4"
+    assert lines[2] == "files:       6"
     assert lines[3].startswith("blocks:      ") and lines[3].endswith(" (0 stale)")
     assert lines[4].startswith("commit:      ")
     assert lines[5].startswith("recorded:    20")
@@ -509,7 +509,9 @@ def test_inspect_summary(good: Path) -> None:
     assert_ok(p)
     s = json.loads(p.stdout)
     assert s["tests"] == 4 and s["outcomes"] == {"passed": 4}
-    assert s["files"] == 4  # mod_a.py, mod_b.py and the two test files
+    # mod_a.py, mod_b.py, the two test files, and the two conftest.py files
+    # that do not exist (creating one selects the tests below it).
+    assert s["files"] == 6
     assert s["size"] == good.stat().st_size
     assert s["stale_blocks"] == 0 and s["blocks"] > 10
     assert s["environment"]["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"

@@ -483,3 +483,26 @@ def test_parametrization_by_a_class_pytest_generate_tests(pytester: pytest.Pytes
     result = diff(pytester)
     assert ran(result) == tests, output(result)
     assert result.ret == 1, output(result)
+
+
+@pytest.mark.parametrize("where", ["sub/conftest.py", "conftest.py"])
+def test_new_conftest_selects_the_tests_below_it(pytester: pytest.Pytester, where: str) -> None:
+    # A conftest.py that did not exist was nobody's dependency: adding one
+    # with an autouse fixture broke tests that --diff did not run.
+    files = {
+        "sub/__init__.py": "",
+        "sub/test_below.py": "def test_below():\n    assert True\n",
+        "other/__init__.py": "",
+        "other/test_beside.py": "def test_beside():\n    assert True\n",
+    }
+    project(pytester, files)
+    below = nodes("sub/test_below.py", "test_below")
+    beside = nodes("other/test_beside.py", "test_beside")
+    result = baseline(pytester)
+    assert ran(result) == below | beside, output(result)
+    (pytester.path / where).write_text(
+        "import pytest\n\n\n@pytest.fixture(autouse=True)\ndef broken():\n    raise RuntimeError('new conftest')\n"
+    )
+    result = diff(pytester)
+    assert ran(result) == (below if where.startswith("sub/") else below | beside), output(result)
+    assert result.ret == 1, output(result)

@@ -90,7 +90,14 @@ func (s *Session) importSet(q store.Querier, testFile string) (depList, error) {
 
 func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) {
 	p := project{s}
-	conftests := imports.Conftests(testFile, p.Exists)
+	var absent []string
+	conftests := imports.Conftests(testFile, func(c string) bool {
+		if p.Exists(c) {
+			return true
+		}
+		absent = append(absent, c)
+		return false
+	})
 	files, external := s.resolver.Closure(append([]string{testFile}, conftests...))
 	var ids []int64
 	for _, f := range files {
@@ -114,6 +121,16 @@ func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) 
 	// test depends on their bodies, whether or not a phase ran them.
 	for _, f := range conftests {
 		got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f, Lines: s.hookLines(f)})
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	// A conftest.py created above the test file later (an autouse
+	// fixture, a hook) changes what the test does: the missing ones are
+	// dependencies too, like a data file that a test looked for.
+	for _, f := range absent {
+		got, err := s.depIDs(q, Dep{Kind: DepData, Path: f})
 		if err != nil {
 			return nil, err
 		}
