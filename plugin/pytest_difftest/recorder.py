@@ -276,7 +276,33 @@ def shared_recorder() -> "Recorder":
 
 
 def watch_startup_imports() -> None:
-    shared_recorder().session_begin()
+    recorder = shared_recorder()
+    _unwatch_assertion_rewriting(recorder)
+    recorder.session_begin()
+
+
+def _unwatch_assertion_rewriting(recorder: "Recorder") -> None:
+    """pytest rewrites the asserts of test modules and conftest.py files
+    that have no cached rewritten bytecode, which is every one of them in a
+    fresh CI checkout: thousands of Python calls a module, all pytest's own,
+    which the watching profilers paid for (a cold recording of 1,000
+    synthetic tests took five times the plain run). The rewrite runs with
+    the profiler paused; the module's code, executed after it, is watched.
+    pytest's rewriter is private API: if it is not found, nothing changes
+    but the cost."""
+    try:
+        from _pytest.assertion import rewrite
+    except ImportError:
+        return
+    original = getattr(rewrite, "_rewrite_test", None)
+    if original is None or getattr(original, "difftest_unwatched", False):
+        return
+
+    def _rewrite_test(*args: Any, **kwargs: Any) -> Any:
+        return recorder.unwatched(lambda: original(*args, **kwargs))
+
+    _rewrite_test.difftest_unwatched = True  # type: ignore[attr-defined]
+    rewrite._rewrite_test = _rewrite_test  # type: ignore[attr-defined]
 
 
 def startup_imports() -> None:
@@ -498,6 +524,19 @@ class Recorder:
         prof.feeding = cap.codes
         self._own(prof.enable)
         self._hook = prof
+
+    def unwatched(self, run: Callable[[], Any]) -> Any:
+        """Call run with our profiler (whichever window holds the slot)
+        paused."""
+        prof = sys.getprofile()
+        if prof is None or not (prof is self._session_prof or prof is self._collect_prof or prof is self._hook):
+            return run()
+        self._own(prof.disable)
+        try:
+            return run()
+        finally:
+            if sys.getprofile() is None:
+                self._own(prof.enable)
 
     # -- session windows ------------------------------------------------------
 
