@@ -198,6 +198,27 @@ def test_decorator_body_run_at_import(pytester: pytest.Pytester) -> None:
 SESSION_TESTS = nodes("test_mode.py", "test_mode") | OTHER_TEST
 
 
+def _edit_selects(
+    pytester: pytest.Pytester,
+    files: dict[str, str],
+    recorded: set[str],
+    edit: tuple[str, str, str],
+    selected: set[str],
+    workers: tuple[str, ...] = (),
+    ini: bool = True,
+) -> None:
+    """Record the project (with pytest-xdist workers if given), apply one
+    edit (path, old, new) that makes a test fail, and assert that --diff
+    runs exactly `selected` and fails."""
+    project(pytester, files, ini=ini)
+    result = baseline(pytester, *workers)
+    assert ran(result) == recorded, output(result)
+    touch_edit(pytester, *edit)
+    result = diff(pytester)
+    assert ran(result) == selected, output(result)
+    assert result.ret == 1, output(result)
+
+
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_conftest_reads_a_data_file_at_import(pytester: pytest.Pytester, workers: list[str]) -> None:
     # conftest.py is imported at start-up, before any test or collector is
@@ -210,14 +231,9 @@ def test_conftest_reads_a_data_file_at_import(pytester: pytest.Pytester, workers
         "cases.json": "[1, 2]\n",
         "test_mode.py": "def test_mode(cases):\n    assert cases == [1, 2]\n",
     }
-    project(pytester, {**OTHER, **files})
-    result = baseline(pytester, *workers)
-    assert ran(result) == SESSION_TESTS, output(result)
-    touch_edit(pytester, "cases.json", "[1, 2]", "[1, 3]")
-    result = diff(pytester)
     # conftest.py is every test's: both depend on what its import read.
-    assert ran(result) == SESSION_TESTS, output(result)
-    assert result.ret == 1, output(result)
+    edit = ("cases.json", "[1, 2]", "[1, 3]")
+    _edit_selects(pytester, {**OTHER, **files}, SESSION_TESTS, edit, SESSION_TESTS, tuple(workers))
 
 
 def test_module_reads_a_data_file_at_import(pytester: pytest.Pytester) -> None:
@@ -229,14 +245,8 @@ def test_module_reads_a_data_file_at_import(pytester: pytest.Pytester) -> None:
         "test_first.py": "import table\n\n\ndef test_first():\n    assert table.TABLE == [10]\n",
         "test_second.py": "import table\n\n\ndef test_second():\n    assert table.TABLE == [10]\n",
     }
-    project(pytester, {**OTHER, **files})
     tests = nodes("test_first.py", "test_first") | nodes("test_second.py", "test_second")
-    result = baseline(pytester)
-    assert ran(result) == tests | OTHER_TEST, output(result)
-    touch_edit(pytester, "table.json", "[10]", "[11]")
-    result = diff(pytester)
-    assert ran(result) == tests, output(result)
-    assert result.ret == 1, output(result)
+    _edit_selects(pytester, {**OTHER, **files}, tests | OTHER_TEST, ("table.json", "[10]", "[11]"), tests)
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
@@ -252,13 +262,7 @@ def test_helper_called_by_pytest_configure(pytester: pytest.Pytester, workers: l
         "setup_env.py": "import os\n\n\ndef apply():\n    os.environ['MODE'] = 'fast'\n",
         "test_mode.py": "import os\n\n\ndef test_mode():\n    assert os.environ['MODE'] == 'fast'\n",
     }
-    project(pytester, {**OTHER, **files})
-    result = baseline(pytester, *workers)
-    assert ran(result) == SESSION_TESTS, output(result)
-    touch_edit(pytester, "setup_env.py", "'fast'", "'slow'")
-    result = diff(pytester)
-    assert ran(result) == SESSION_TESTS, output(result)
-    assert result.ret == 1, output(result)
+    _edit_selects(pytester, {**OTHER, **files}, SESSION_TESTS, ("setup_env.py", "'fast'", "'slow'"), SESSION_TESTS, tuple(workers))
 
 
 def test_file_read_by_pytest_configure(pytester: pytest.Pytester) -> None:
@@ -270,13 +274,7 @@ def test_file_read_by_pytest_configure(pytester: pytest.Pytester) -> None:
         "mode.txt": "fast\n",
         "test_mode.py": "import os\n\n\ndef test_mode():\n    assert os.environ['MODE'] == 'fast'\n",
     }
-    project(pytester, {**OTHER, **files})
-    result = baseline(pytester)
-    assert ran(result) == SESSION_TESTS, output(result)
-    touch_edit(pytester, "mode.txt", "fast", "slow")
-    result = diff(pytester)
-    assert ran(result) == SESSION_TESTS, output(result)
-    assert result.ret == 1, output(result)
+    _edit_selects(pytester, {**OTHER, **files}, SESSION_TESTS, ("mode.txt", "fast", "slow"), SESSION_TESTS)
 
 
 def test_collection_hook_that_skips_tests(pytester: pytest.Pytester) -> None:
@@ -291,13 +289,7 @@ def test_collection_hook_that_skips_tests(pytester: pytest.Pytester) -> None:
         "policy.py": "def skipped(name):\n    return name == 'test_mode'\n",
         "test_mode.py": "def test_mode():\n    assert False\n",
     }
-    project(pytester, {**OTHER, **files})
-    result = baseline(pytester)
-    assert ran(result) == SESSION_TESTS, output(result)
-    touch_edit(pytester, "policy.py", "== 'test_mode'", "== 'nothing'")
-    result = diff(pytester)
-    assert ran(result) == SESSION_TESTS, output(result)
-    assert result.ret == 1, output(result)
+    _edit_selects(pytester, {**OTHER, **files}, SESSION_TESTS, ("policy.py", "== 'test_mode'", "== 'nothing'"), SESSION_TESTS)
 
 
 def test_report_hook_that_hides_a_failure(pytester: pytest.Pytester) -> None:
@@ -339,16 +331,8 @@ LAZY_TESTS = nodes("test_first.py", "test_first") | nodes("test_second.py", "tes
 def test_module_first_imported_inside_a_test(pytester: pytest.Pytester, workers: list[str], change: str) -> None:
     # heavy.py is imported by the first test that calls api(): what its
     # import ran and read was charged to that test only.
-    project(pytester, {"lib.py": LIB, **OTHER, **LAZY})
-    result = baseline(pytester, *workers)
-    assert ran(result) == LAZY_TESTS | OTHER_TEST, output(result)
-    if change == "call":
-        _break_make(pytester)
-    else:
-        touch_edit(pytester, "data.json", "[1]", "[2]")
-    result = diff(pytester)
-    assert ran(result) == LAZY_TESTS, output(result)
-    assert result.ret == 1, output(result)
+    edit = ("lib.py", "return n * 2", "return None") if change == "call" else ("data.json", "[1]", "[2]")
+    _edit_selects(pytester, {"lib.py": LIB, **OTHER, **LAZY}, LAZY_TESTS | OTHER_TEST, edit, LAZY_TESTS, tuple(workers))
 
 
 def test_module_first_imported_by_import_module_inside_a_test(pytester: pytest.Pytester) -> None:
@@ -360,13 +344,8 @@ def test_module_first_imported_by_import_module_inside_a_test(pytester: pytest.P
         "loader.py": "import importlib\n\n\ndef load():\n    return importlib.import_module('heavy')\n",
         "test_first.py": "import loader\n\n\ndef test_first():\n    assert loader.load().TABLE == 10\n",
     }
-    project(pytester, {"lib.py": LIB, **OTHER, **files})
-    result = baseline(pytester)
-    assert ran(result) == LAZY_TESTS | OTHER_TEST, output(result)
-    _break_make(pytester)
-    result = diff(pytester)
-    assert ran(result) == LAZY_TESTS, output(result)
-    assert result.ret == 1, output(result)
+    edit = ("lib.py", "return n * 2", "return None")
+    _edit_selects(pytester, {"lib.py": LIB, **OTHER, **files}, LAZY_TESTS | OTHER_TEST, edit, LAZY_TESTS)
 
 
 def test_session_code_does_not_select_unrelated_changes(pytester: pytest.Pytester) -> None:
@@ -400,13 +379,9 @@ def test_pytest_configuration_change_selects_everything(pytester: pytest.Pyteste
         before, after = "[pytest]\n", "[pytest]\nfilterwarnings = error\n"
     else:
         before, after = "[tool.pytest.ini_options]\n", "[tool.pytest.ini_options]\nfilterwarnings = ['error']\n"
-    project(pytester, {**OTHER, **WARNS, config: "[project]\nname = 'x'\n\n" + before if config.endswith("toml") else before}, ini=False)
-    result = baseline(pytester)
-    assert ran(result) == WARNS_TESTS, output(result)
-    touch_edit(pytester, config, before, after)
-    result = diff(pytester)
-    assert ran(result) == WARNS_TESTS, output(result)
-    assert result.ret == 1, output(result)
+    text = "[project]\nname = 'x'\n\n" + before if config.endswith("toml") else before
+    files = {**OTHER, **WARNS, config: text}
+    _edit_selects(pytester, files, WARNS_TESTS, (config, before, after), WARNS_TESTS, ini=False)
 
 
 def test_configuration_outside_pytest_and_its_own_keys_select_nothing(pytester: pytest.Pytester) -> None:
@@ -453,14 +428,9 @@ def test_helper_called_by_a_conftest_phase_hook(pytester: pytest.Pytester, phase
         # The last test checks what the hook did for the earlier ones.
         "test_mode.py": "import state\n\n\ndef test_mode():\n    pass\n\n\ndef test_seen():\n    assert 'test_mode' in state.SEEN\n",
     }
-    project(pytester, {**OTHER, **files})
     tests = nodes("test_mode.py", "test_mode", "test_seen") | OTHER_TEST
-    result = baseline(pytester)
-    assert ran(result) == tests, output(result)
-    touch_edit(pytester, "state.py", "SEEN.append(item.name)", "SEEN.append(item.name.upper())")
-    result = diff(pytester)
-    assert ran(result) == tests, output(result)
-    assert result.ret == 1, output(result)
+    edit = ("state.py", "SEEN.append(item.name)", "SEEN.append(item.name.upper())")
+    _edit_selects(pytester, {**OTHER, **files}, tests, edit, tests)
 
 
 def test_parametrization_by_a_class_pytest_generate_tests(pytester: pytest.Pytester) -> None:
@@ -475,14 +445,8 @@ def test_parametrization_by_a_class_pytest_generate_tests(pytester: pytest.Pytes
             "    def test_case(self, case):\n        assert case.value < 3\n"
         ),
     }
-    project(pytester, {**OTHER, **files})
     tests = nodes("test_cls.py", "TestX::test_case[case0]", "TestX::test_case[case1]")
-    result = baseline(pytester)
-    assert ran(result) == tests | OTHER_TEST, output(result)
-    touch_edit(pytester, "cases.py", "Case(2)", "Case(5)")
-    result = diff(pytester)
-    assert ran(result) == tests, output(result)
-    assert result.ret == 1, output(result)
+    _edit_selects(pytester, {**OTHER, **files}, tests | OTHER_TEST, ("cases.py", "Case(2)", "Case(5)"), tests)
 
 
 @pytest.mark.parametrize("where", ["sub/conftest.py", "conftest.py"])

@@ -320,27 +320,12 @@ func TestImportDepsReachImporters(t *testing.T) {
 	write(t, root, "consts.py", consts)
 	write(t, root, "a_test.py", testA)
 	write(t, root, "b_test.py", testB)
-	s := session(t, root, true)
-	if _, err := s.Select(); err != nil {
-		t.Fatal(err)
-	}
-	batch := []TestRecord{
+	recordBaseline(t, root, []TestRecord{
 		{NodeID: "a_test.py::test_table", Deps: []Dep{{Kind: DepLines, Path: "a_test.py", Lines: []uint32{line(testA, "def test_table")}}}},
 		{NodeID: "b_test.py::test_alone", Deps: []Dep{{Kind: DepLines, Path: "b_test.py", Lines: []uint32{1}}}},
 		// After the test in the batch, and after it in node id order too.
 		{NodeID: "consts.py", Outcome: store.ImportDeps, Deps: []Dep{{Kind: DepLines, Path: "calc.py", Lines: []uint32{line(calc, "def mul")}}}},
-	}
-	if err := s.Record(batch); err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]CollectedFile{
-		"a_test.py": {Complete: true, NodeIDs: []string{"a_test.py::test_table"}},
-		"b_test.py": {Complete: true, NodeIDs: []string{"b_test.py::test_alone"}},
-	}
-	if _, err := s.Finish(Finish{Files: files, WholeSuite: true}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	})
 
 	write(t, root, "calc.py", strings.Replace(calc, "a * b", "b * a", 1))
 	sel, err := session(t, root, false).Select()
@@ -383,26 +368,11 @@ func TestSessionAndConftestHookDeps(t *testing.T) {
 			for rel, content := range src {
 				write(t, root, rel, content)
 			}
-			s := session(t, root, true)
-			if _, err := s.Select(); err != nil {
-				t.Fatal(err)
-			}
-			batch := []TestRecord{
+			recordBaseline(t, root, []TestRecord{
 				{NodeID: "top_test.py::test_top", Deps: []Dep{{Kind: DepLines, Path: "top_test.py", Lines: []uint32{1}}}},
 				{NodeID: "sub/sub_test.py::test_sub", Deps: []Dep{{Kind: DepLines, Path: "sub/sub_test.py", Lines: []uint32{1}}}},
 				{NodeID: SessionDeps, Outcome: store.ImportDeps, Deps: []Dep{{Kind: DepLines, Path: "calc.py", Lines: []uint32{line(calc, "def mul")}}}},
-			}
-			if err := s.Record(batch); err != nil {
-				t.Fatal(err)
-			}
-			files := map[string]CollectedFile{
-				"top_test.py":     {Complete: true, NodeIDs: []string{"top_test.py::test_top"}},
-				"sub/sub_test.py": {Complete: true, NodeIDs: []string{"sub/sub_test.py::test_sub"}},
-			}
-			if _, err := s.Finish(Finish{Files: files, WholeSuite: true}); err != nil {
-				t.Fatal(err)
-			}
-			s.Close()
+			})
 
 			write(t, root, tc.file, strings.Replace(src[tc.file], tc.old, tc.new, 1))
 			sel, err := session(t, root, false).Select()
@@ -419,5 +389,32 @@ func TestSessionAndConftestHookDeps(t *testing.T) {
 				t.Fatalf("selected files = %v; want %v (selection %+v)", got, tc.want, sel)
 			}
 		})
+	}
+}
+
+// recordBaseline records one batch as a whole-suite recording run does,
+// each test file complete with the tests the batch names.
+func recordBaseline(t *testing.T, root string, batch []TestRecord) {
+	t.Helper()
+	s := session(t, root, true)
+	defer s.Close()
+	if _, err := s.Select(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Record(batch); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]CollectedFile{}
+	for _, r := range batch {
+		if r.Outcome == store.ImportDeps {
+			continue
+		}
+		f := files[store.TestFile(r.NodeID)]
+		f.Complete = true
+		f.NodeIDs = append(f.NodeIDs, r.NodeID)
+		files[store.TestFile(r.NodeID)] = f
+	}
+	if _, err := s.Finish(Finish{Files: files, WholeSuite: true}); err != nil {
+		t.Fatal(err)
 	}
 }

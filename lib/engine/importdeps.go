@@ -99,6 +99,38 @@ func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) 
 		return false
 	})
 	files, external := s.resolver.Closure(append([]string{testFile}, conftests...))
+	ids, err := s.reachedIDs(q, files, external)
+	if err != nil {
+		return nil, err
+	}
+	var more []Dep
+	// pytest calls a conftest.py's hooks around every test in its scope,
+	// some outside anything recorded (pytest_runtest_makereport can turn a
+	// failure into a pass, pytest_runtest_protocol can rerun a test): each
+	// test depends on their bodies, whether or not a phase ran them.
+	for _, f := range conftests {
+		more = append(more, Dep{Kind: DepLines, Path: f, Lines: s.hookLines(f)})
+	}
+	// A conftest.py created above the test file later (an autouse
+	// fixture, a hook) changes what the test does: the missing ones are
+	// dependencies too, like a data file that a test looked for.
+	for _, f := range absent {
+		more = append(more, Dep{Kind: DepData, Path: f})
+	}
+	for _, d := range more {
+		got, err := s.depIDs(q, d)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+// reachedIDs returns what reaching some modules by import stands for:
+// each module's module-level, class and "<defs>" blocks with what its
+// import ran, and the environment blocks of the distributions reached.
+func (s *Session) reachedIDs(q store.Querier, files, external []string) ([]int64, error) {
 	var ids []int64
 	for _, f := range files {
 		got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f})
@@ -110,27 +142,6 @@ func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) 
 	}
 	for _, name := range external {
 		got, err := s.distIDs(q, name)
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, got...)
-	}
-	// pytest calls a conftest.py's hooks around every test in its scope,
-	// some outside anything recorded (pytest_runtest_makereport can turn a
-	// failure into a pass, pytest_runtest_protocol can rerun a test): each
-	// test depends on their bodies, whether or not a phase ran them.
-	for _, f := range conftests {
-		got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f, Lines: s.hookLines(f)})
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, got...)
-	}
-	// A conftest.py created above the test file later (an autouse
-	// fixture, a hook) changes what the test does: the missing ones are
-	// dependencies too, like a data file that a test looked for.
-	for _, f := range absent {
-		got, err := s.depIDs(q, Dep{Kind: DepData, Path: f})
 		if err != nil {
 			return nil, err
 		}
@@ -232,25 +243,15 @@ func (s *Session) scopedImportIDs(q store.Querier, path, function string) ([]int
 			}
 		}
 	}
-	var ids []int64
+	var files []string
 	if len(start) > 0 {
-		files, ext := s.resolver.Closure(start)
+		var ext []string
+		files, ext = s.resolver.Closure(start)
 		external = append(external, ext...)
-		for _, f := range files {
-			got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f})
-			if err != nil {
-				return nil, err
-			}
-			ids = append(ids, got...)
-			ids = append(ids, s.importCalls[f]...)
-		}
 	}
-	for _, name := range external {
-		got, err := s.distIDs(q, name)
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, got...)
+	ids, err := s.reachedIDs(q, files, external)
+	if err != nil {
+		return nil, err
 	}
 	s.scoped[key] = ids
 	return ids, nil
