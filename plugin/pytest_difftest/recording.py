@@ -41,7 +41,7 @@ class TestRecording:
         # parametrization), not yet reported: the engine charges it to every
         # test of the module through the module's shared import list, so it
         # is mapped and sent once per module, not with every test.
-        self.collected: dict[str, Deps] = {}
+        self.collected: dict[str, Capture] = {}
         self.phases_watched = False
 
     # -- collection: what a test module's import ran and read ----------------
@@ -60,10 +60,13 @@ class TestRecording:
         finally:
             cap = self.recorder.collect_end()
             if isinstance(collector, (pytest.Module, pytest.Class)) and (cap.codes or cap.opened):
+                # A module's classes add to it; mapped once, when reported.
                 path = test_file(collector.nodeid)
-                deps = self._deps(cap)
                 known = self.collected.get(path)
-                self.collected[path] = merge_deps(known, deps) if known is not None else deps
+                if known is None:
+                    self.collected[path] = cap
+                else:
+                    known.merge(cap)
 
     # Making items out of a module's names is pytest's own work: not watched
     # from the first item on (the module is imported by then), except the
@@ -260,7 +263,8 @@ class TestRecording:
     def take_imports(self) -> dict[str, Deps]:
         """What imports, collections and session windows ran that was not
         reported yet, by module path ("" for the session)."""
-        modules, self.collected = self.collected, {}
+        collected, self.collected = self.collected, {}
+        modules = {path: self._deps(cap) for path, cap in collected.items()}
         for module, codes, opened in self.recorder.imports.take_fresh():
             path = self.mapper.relpath(module.co_filename)
             if path is not None:
