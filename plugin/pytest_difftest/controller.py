@@ -106,10 +106,7 @@ class Controller:
         from pytest_difftest.plugin import CONFIG_DIGEST
 
         digest = self.config.stash.get(CONFIG_DIGEST, None)
-        if digest is None:
-            option = self.config.option
-            digest = pytest_config(self.config.inipath, getattr(option, "override_ini", None), getattr(option, "pythonwarnings", None))
-        return digest
+        return digest if digest is not None else pytest_config(self.config.inipath, self.config.option)
 
     def _fail(self, exc: engine.EngineError, fallback: str) -> None:
         """Any engine error falls back safely (SPEC 9.3): run everything, or

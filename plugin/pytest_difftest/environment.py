@@ -39,15 +39,15 @@ def distributions() -> dict[str, str]:
     return found
 
 
-def pytest_config(inipath: Optional[Path], overrides: Optional[list[str]], pythonwarnings: Optional[list[str]]) -> str:
+def pytest_config(inipath: Optional[Path], option: object) -> str:
     """A digest of the pytest configuration that can change any test's
     outcome: the pytest section of the configuration file (filterwarnings,
     xfail_strict, addopts, markers...), the -o overrides and the -W filters.
     This plugin's own keys are left out; the rest of a pyproject.toml or
     setup.cfg does not count."""
     items = sorted((k, repr(v)) for k, v in _pytest_section(inipath).items() if not k.startswith("diff_"))
-    overrides = [o for o in overrides or [] if not o.startswith("diff_")]
-    text = repr((items, overrides, list(pythonwarnings or [])))
+    overrides = [o for o in getattr(option, "override_ini", None) or [] if not o.startswith("diff_")]
+    text = repr((items, overrides, list(getattr(option, "pythonwarnings", None) or [])))
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 

@@ -32,9 +32,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     # configuration file is no test's dependency.
     from pytest_difftest.environment import pytest_config
 
-    early_config.stash[CONFIG_DIGEST] = pytest_config(
-        early_config.inipath, getattr(known, "override_ini", None), getattr(known, "pythonwarnings", None)
-    )
+    early_config.stash[CONFIG_DIGEST] = pytest_config(early_config.inipath, known)
     if getattr(known, "diff_baseline", False):
         # What conftest.py files (and what they import) run from now on is
         # part of the import graph (recording.py).
