@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/inspect"
-	"github.com/pytest-difftest/pytest-difftest/lib/merge"
-	"github.com/pytest-difftest/pytest-difftest/lib/remote"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/inspect"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/merge"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/remote"
 )
 
 // The command line's functions (pytest-difftest merge / inspect, SPEC 8):

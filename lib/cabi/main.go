@@ -18,8 +18,8 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/engine"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/engine"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 func main() {}

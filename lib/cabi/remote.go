@@ -13,8 +13,8 @@ import (
 	"os"
 	"sync"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/remote"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/remote"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // The remote baseline's functions (SPEC 7): one JSON request in, one JSON

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 const calc = `RATE = 2

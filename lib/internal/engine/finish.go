@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // Finish is what the plugin reports at the end of a recording session.

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
-	"github.com/pytest-difftest/pytest-difftest/lib/remote"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/remote"
 )
 
 // panicky is a remote whose transfer panics (a bug anywhere below load).

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // encodeRecords is the plugin's side of DecodeRecords (records.pack).

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
 )
 
 func TestSafe(t *testing.T) {

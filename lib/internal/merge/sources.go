@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/remote"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/remote"
 )
 
 // source is one input database: a local file, or a remote object fetched

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
-	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // Pseudo-block names. Python blocks use their qualified names.

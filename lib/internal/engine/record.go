@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
-	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
-	"github.com/pytest-difftest/pytest-difftest/lib/selection"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // Kinds of dependency in a record (see include/difftest.h).

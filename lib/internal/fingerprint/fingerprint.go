@@ -19,7 +19,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
 )
 
 // State is what a file looks like now.

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
-	"github.com/pytest-difftest/pytest-difftest/lib/dists"
-	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
-	"github.com/pytest-difftest/pytest-difftest/lib/imports"
-	"github.com/pytest-difftest/pytest-difftest/lib/selection"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/dists"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/imports"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // Config is what the plugin tells the engine at the start of a session.

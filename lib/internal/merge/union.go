@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
-	"github.com/pytest-difftest/pytest-difftest/lib/selection"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // union accumulates baselines one after the other and writes their merge.

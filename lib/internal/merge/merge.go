@@ -26,9 +26,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/fingerprint"
-	"github.com/pytest-difftest/pytest-difftest/lib/remote"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/remote"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // ProgressAbove is the number of inputs above which Run reports progress.

@@ -7,8 +7,8 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // fixture writes a small baseline at <root>/.pytest_cache/pytest-difftest/:

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // --- kill -9 during a write -------------------------------------------------

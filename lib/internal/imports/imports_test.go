@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
 )
 
 // tree is an in-memory project: file -> its imports.

@@ -9,7 +9,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
 )
 
 // Project answers questions about the files under the root.

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/selection"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // Request names the database and what to report: Test or File, or neither

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/blocks"
-	"github.com/pytest-difftest/pytest-difftest/lib/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // baseline describes an input database in a few lines.
