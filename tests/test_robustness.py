@@ -1184,4 +1184,4 @@ def test_ci_runs_the_race_detector_and_the_fuzzers() -> None:
     assert "-trimpath" in build and "-trimpath" in (REPO / "setup.py").read_text()
     targets = subprocess.run(["grep", "-rhl", "^func Fuzz", str(REPO / "lib")], capture_output=True, text=True).stdout
     for name in ("blocks", "store", "engine"):
-        assert f"/lib/{name}/" in targets, targets
+        assert f"/lib/internal/{name}/" in targets, targets
