@@ -6,14 +6,14 @@ pytest_runtest_logreport whether or not xdist is in use."""
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any, Callable, Generator, Optional
 
 import pytest
 
 from pytest_difftest.environment import TopLevelMapper
+from pytest_difftest.layout import layout
 from pytest_difftest.recorder import Capture, shared_recorder, startup_imports
-from pytest_difftest.records import ATTRIBUTE, IMPORTS, SESSION, SUPPLEMENTS, UNRECORDED, Deps, PathMapper, merge_deps
+from pytest_difftest.records import ATTRIBUTE, IMPORTS, SESSION, SUPPLEMENTS, UNRECORDED, UNTRACKED, Deps, PathMapper, merge_deps
 from pytest_difftest.selection import test_file
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -26,8 +26,8 @@ class TestRecording:
         self.config = config
         # The recorder that has watched since start-up (plugin.py), if any.
         self.recorder = shared_recorder()
-        exclude = {PLUGIN_DIR, sys.prefix, sys.exec_prefix, sys.base_prefix}
-        self.mapper = PathMapper(str(config.rootpath), [p for p in exclude if p], TopLevelMapper(PLUGIN_DIR).module)
+        where = layout(str(config.rootpath))
+        self.mapper = PathMapper(str(config.rootpath), [PLUGIN_DIR, *where.installed], TopLevelMapper(PLUGIN_DIR).module, where)
         relpath = self.mapper.relpath
         self.recorder.imports.is_project = lambda code: relpath(code.co_filename) is not None
         # What each fixture of a wider scope than "function" executed when it
@@ -43,6 +43,7 @@ class TestRecording:
         # is mapped and sent once per module, not with every test.
         self.collected: dict[str, Capture] = {}
         self.phases_watched = False
+        self.untracked_reported = 0
 
     # -- collection: what a test module's import ran and read ----------------
 
@@ -244,7 +245,14 @@ class TestRecording:
         if modules:
             setattr(report, IMPORTS, modules)
         setattr(report, ATTRIBUTE, deps)
+        self._report_untracked(report)
         return report
+
+    def _report_untracked(self, report: pytest.TestReport) -> None:
+        untracked = self.mapper.untracked
+        if len(untracked) > self.untracked_reported:
+            setattr(report, UNTRACKED, list(untracked)[self.untracked_reported:])
+            self.untracked_reported = len(untracked)
 
     def _unseen_imports(self, cap: Capture, deps: Deps, modules: dict[str, Deps]) -> None:
         """A project module first imported during the test, whose import the

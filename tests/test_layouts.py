@@ -1,0 +1,180 @@
+"""Project layouts where the code under test is not simply below rootdir
+(SPEC 3.2, 4.4f, 4.4g): custom items from non-Python files, code above
+rootdir, editable installs, a checkout under the interpreter's prefix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Optional
+
+import pytest
+
+from conftest import baseline, bump_mtime, diff, nodes, output, ran, summary_line, write
+
+
+class Result(SimpleNamespace):
+    """What ran() and summary_line() read from a pytest run made outside
+    pytester (another directory or interpreter)."""
+
+
+def run_in(cwd: Path, *args: str, python: str = sys.executable, env: Optional[dict[str, str]] = None) -> Result:
+    full = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(env or {}))
+    proc = subprocess.run(
+        [python, "-m", "pytest", "-v", "-p", "no:randomly", *args],
+        cwd=cwd, env=full, capture_output=True, text=True, timeout=300,
+    )
+    return Result(ret=proc.returncode, outlines=proc.stdout.splitlines(), errlines=proc.stderr.splitlines(),
+                  stdout=SimpleNamespace(str=lambda: proc.stdout), stderr=SimpleNamespace(str=lambda: proc.stderr))
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, (old, text)
+    path.write_text(text.replace(old, new))
+    bump_mtime(path)
+
+
+def dedent_files(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+
+
+def make_venv(where: Path) -> str:
+    """A virtualenv without pip that sees this interpreter's packages (pytest,
+    pytest-difftest, pip, setuptools) through a site directory added by a
+    .pth file, so that what is installed into it stays its own."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    python = str(where / "bin" / "python")
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    outer = sysconfig.get_paths()["purelib"]
+    Path(purelib, "_outer.pth").write_text(f"import site; site.addsitedir({outer!r})\n")
+    return python
+
+
+# -- code above rootdir (SPEC 3.2) -----------------------------------------
+
+SRC_LAYOUT = {
+    "src/pkg/__init__.py": "",
+    "src/pkg/ops.py": """
+        def add(a, b):
+            return a + b
+
+
+        def mul(a, b):
+            return a * b
+    """,
+    "tests/test_ops.py": """
+        from pkg.ops import add, mul
+
+
+        def test_add():
+            assert add(1, 2) == 3
+
+
+        def test_mul():
+            assert mul(2, 3) == 6
+    """,
+}
+
+
+def src_project(root: Path) -> None:
+    # No configuration file: pytest started in tests/ takes it as rootdir.
+    # The .git directory makes the checkout the project root.
+    (root / ".git").mkdir(parents=True)
+    dedent_files(root, SRC_LAYOUT)
+
+
+def test_code_above_rootdir_is_tracked_and_portable(pytester: pytest.Pytester) -> None:
+    root = pytester.path / "checkout"
+    src_project(root)
+    env = {"PYTHONPATH": "../src"}
+    first = run_in(root / "tests", "--diff-baseline", env=env)
+    assert first.ret == 0, first.stdout.str()
+    assert ran(first) == nodes("test_ops.py", "test_add", "test_mul")
+    again = run_in(root / "tests", "--diff", env=env)
+    assert ran(again) == set(), again.stdout.str()
+    assert "0 selected" in summary_line(again)
+
+    # The whole tree, baseline included, somewhere else: still nothing.
+    moved = pytester.path / "moved"
+    shutil.copytree(root, moved)
+    assert ran(run_in(moved / "tests", "--diff", env=env)) == set()
+
+    edit(moved / "src/pkg/ops.py", "a * b", "a * b + 0")
+    assert ran(run_in(moved / "tests", "--diff", env=env)) == nodes("test_ops.py", "test_mul")
+    # The original checkout did not change.
+    assert ran(run_in(root / "tests", "--diff", env=env)) == set()
+
+
+def test_code_outside_the_project_root_is_named_not_tracked(pytester: pytest.Pytester) -> None:
+    root = pytester.path / "checkout"
+    src_project(root)
+    dedent_files(pytester.path, {"shared/sharedmod.py": "def helper():\n    return 1\n"})
+    dedent_files(root, {"tests/test_shared.py": "import sharedmod\n\n\ndef test_helper():\n    assert sharedmod.helper() == 1\n"})
+    env = {"PYTHONPATH": os.pathsep.join(["../src", str(pytester.path / "shared")])}
+    first = run_in(root / "tests", "--diff-baseline", env=env)
+    warnings = [l for l in first.outlines if "not tracked" in l]
+    assert len(warnings) == 1, first.stdout.str()
+    assert "1 Python file(s)" in warnings[0] and str(pytester.path / "shared" / "sharedmod.py") in warnings[0]
+    assert ran(run_in(root / "tests", "--diff", env=env)) == set()
+
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "pytest-difftest"), "inspect"],
+        cwd=root / "tests", capture_output=True, text=True, timeout=60,
+    )
+    assert "untracked:" in shown.stdout and "sharedmod.py" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_baseline_path_escaping_the_project_root_is_refused(pytester: pytest.Pytester) -> None:
+    """A stored ".." path is read only while it stays inside the project
+    root: the same baseline in a project root one level lower refuses it."""
+    root = pytester.path / "checkout"
+    src_project(root)
+    env = {"PYTHONPATH": "../src"}
+    assert ran(run_in(root / "tests", "--diff-baseline", env=env)) == nodes("test_ops.py", "test_add", "test_mul")
+    # tests/ becomes its own project root: "../src/pkg/ops.py" now leaves it.
+    (root / "tests" / ".git").mkdir()
+    result = run_in(root / "tests", "--diff", env=env)
+    assert any("unsafe path" in l and "../src/pkg/ops.py" in l for l in result.outlines), result.stdout.str()
+    assert ran(result) == nodes("test_ops.py", "test_add", "test_mul")
+
+
+# -- a checkout under the interpreter's prefix (issue 15, item 8) ----------
+
+
+def test_checkout_under_the_interpreter_prefix(pytester: pytest.Pytester) -> None:
+    """A container's system Python has prefix /usr and the application
+    lives in /usr/src/app: its files are the project's, not installed."""
+    python = make_venv(pytester.path / "usr")
+    app = pytester.path / "usr" / "src" / "app"
+    dedent_files(app, {
+        "pytest.ini": "[pytest]\n",
+        "calc.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n",
+        "test_calc.py": """
+            from calc import add, sub
+
+
+            def test_add():
+                assert add(1, 2) == 3
+
+
+            def test_sub():
+                assert sub(2, 1) == 1
+        """,
+    })
+    assert ran(run_in(app, "--diff-baseline", python=python)) == nodes("test_calc.py", "test_add", "test_sub")
+    assert ran(run_in(app, "--diff", python=python)) == set()
+    edit(app / "calc.py", "a - b", "a - b + 0")
+    assert ran(run_in(app, "--diff", python=python)) == nodes("test_calc.py", "test_sub")
