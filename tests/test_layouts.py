@@ -178,3 +178,150 @@ def test_checkout_under_the_interpreter_prefix(pytester: pytest.Pytester) -> Non
     assert ran(run_in(app, "--diff", python=python)) == set()
     edit(app / "calc.py", "a - b", "a - b + 0")
     assert ran(run_in(app, "--diff", python=python)) == nodes("test_calc.py", "test_sub")
+
+
+# -- editable installs (SPEC 4.4g) ------------------------------------------
+
+
+def site_packages(python: str) -> Path:
+    out = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    return Path(out)
+
+
+def install_editable(python: str, name: str, source: Path) -> None:
+    """What an editable install leaves in site-packages (setuptools'
+    lenient mode, hatch, pdm): a .pth path entry to the source directory,
+    and a dist-info whose direct_url.json says editable (PEP 610). Written
+    here rather than by pip, which needs a build backend and `wheel` the
+    test environment may not hold without the network."""
+    site = site_packages(python)
+    meta = site / f"{name}-1.0.dist-info"
+    meta.mkdir()
+    (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (meta / "top_level.txt").write_text(f"{name}\n")
+    (meta / "direct_url.json").write_text(f'{{"url": "{source.as_uri()}", "dir_info": {{"editable": true}}}}')
+    (site / f"__editable__.{name}-1.0.pth").write_text(f"{source}\n")
+
+
+def install_plain(python: str, name: str, version: str, code: str) -> Path:
+    """A non-editable distribution: its package and dist-info in site-packages."""
+    site = site_packages(python)
+    (site / name).mkdir()
+    (site / name / "__init__.py").write_text(textwrap.dedent(code))
+    meta = site / f"{name}-{version}.dist-info"
+    meta.mkdir()
+    (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (meta / "top_level.txt").write_text(f"{name}\n")
+    return meta
+
+
+SIDE_TESTS = {
+    "pytest.ini": "[pytest]\n",
+    "test_side.py": """
+        from sidelib.ops import double, triple
+
+
+        def test_double():
+            assert double(2) == 4
+
+
+        def test_triple():
+            assert triple(2) == 6
+    """,
+    "test_plain.py": """
+        import plainlib
+
+
+        def test_plain():
+            assert plainlib.VALUE == 1
+    """,
+    "test_other.py": """
+        def test_nothing_installed():
+            assert True
+    """,
+}
+
+
+def test_editable_sibling_library_is_tracked_by_content(pytester: pytest.Pytester) -> None:
+    python = make_venv(pytester.path / "venv")
+    dedent_files(pytester.path / "sidelib", {
+        "pyproject.toml": '[project]\nname = "sidelib"\nversion = "1.0"\n',
+        "sidelib/__init__.py": "",
+        "sidelib/ops.py": "def double(x):\n    return 2 * x\n\n\ndef triple(x):\n    return 3 * x\n",
+    })
+    install_editable(python, "sidelib", pytester.path / "sidelib")
+    meta = install_plain(python, "plainlib", "1.0", "VALUE = 1\n")
+    app = pytester.path / "app"
+    dedent_files(app, SIDE_TESTS)
+    everything = nodes("test_side.py", "test_double", "test_triple") | nodes("test_plain.py", "test_plain") | nodes("test_other.py", "test_nothing_installed")
+    assert ran(run_in(app, "--diff-baseline", python=python)) == everything
+    assert ran(run_in(app, "--diff", python=python)) == set()
+
+    edit(pytester.path / "sidelib/sidelib/ops.py", "3 * x", "3 * x + 0")
+    assert ran(run_in(app, "--diff-baseline", python=python)) == nodes("test_side.py", "test_triple")
+
+    # The baseline names the library, not where its checkout lies.
+    shown = subprocess.run(
+        [python, "-m", "pytest_difftest.cli", "inspect", "--test", "test_side.py::test_triple"],
+        cwd=app, capture_output=True, text=True, timeout=60,
+    )
+    assert "<dist:sidelib>/sidelib/ops.py" in shown.stdout, shown.stdout + shown.stderr
+    assert str(pytester.path) not in shown.stdout
+
+    # A non-editable distribution is still tracked by its version.
+    meta.rename(meta.with_name("plainlib-1.1.dist-info"))
+    assert ran(run_in(app, "--diff", python=python)) == nodes("test_plain.py", "test_plain")
+
+
+def test_editable_library_moved_elsewhere_keeps_the_baseline(pytester: pytest.Pytester) -> None:
+    """Another machine: the library's checkout elsewhere, installed editable
+    there too; the app's baseline still selects nothing, and an edit in the
+    new place selects its caller."""
+    python = make_venv(pytester.path / "venv")
+    lib = {"sidelib/__init__.py": "", "sidelib/ops.py": "def double(x):\n    return 2 * x\n\n\ndef triple(x):\n    return 3 * x\n"}
+    dedent_files(pytester.path / "one" / "sidelib", lib)
+    install_editable(python, "sidelib", pytester.path / "one" / "sidelib")
+    install_plain(python, "plainlib", "1.0", "VALUE = 1\n")
+    app = pytester.path / "app"
+    dedent_files(app, SIDE_TESTS)
+    assert len(ran(run_in(app, "--diff-baseline", python=python))) == 4
+
+    shutil.copytree(pytester.path / "one" / "sidelib", pytester.path / "two" / "sidelib")
+    site = site_packages(python)
+    (site / "sidelib-1.0.dist-info" / "direct_url.json").write_text(
+        f'{{"url": "{(pytester.path / "two" / "sidelib").as_uri()}", "dir_info": {{"editable": true}}}}'
+    )
+    (site / "__editable__.sidelib-1.0.pth").write_text(f"{pytester.path / 'two' / 'sidelib'}\n")
+    shutil.rmtree(pytester.path / "one")
+    assert ran(run_in(app, "--diff", python=python)) == set()
+    edit(pytester.path / "two/sidelib/sidelib/ops.py", "2 * x", "2 * x + 0")
+    assert ran(run_in(app, "--diff", python=python)) == nodes("test_side.py", "test_double")
+
+
+def test_monorepo_packages_installed_editable_from_inside_rootdir(pytester: pytest.Pytester) -> None:
+    python = make_venv(pytester.path / "venv")
+    repo = pytester.path / "repo"
+    dedent_files(repo, {
+        "pytest.ini": "[pytest]\n",
+        "packages/liba/src/liba/__init__.py": "def one():\n    return 1\n\n\ndef two():\n    return 2\n",
+        "packages/liba/pyproject.toml": '[project]\nname = "liba"\nversion = "1.0"\n',
+        "tests/test_liba.py": """
+            from liba import one, two
+
+
+            def test_one():
+                assert one() == 1
+
+
+            def test_two():
+                assert two() == 2
+        """,
+    })
+    install_editable(python, "liba", repo / "packages" / "liba" / "src")
+    assert ran(run_in(repo, "--diff-baseline", python=python)) == nodes("tests/test_liba.py", "test_one", "test_two")
+    assert ran(run_in(repo, "--diff", python=python)) == set()
+    edit(repo / "packages/liba/src/liba/__init__.py", "return 2", "return 2 + 0")
+    assert ran(run_in(repo, "--diff", python=python)) == nodes("tests/test_liba.py", "test_two")

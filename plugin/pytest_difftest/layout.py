@@ -115,13 +115,21 @@ class Layout:
         return None
 
     def search_paths(self) -> list[str]:
-        """sys.path entries inside the project root but above rootdir, as
-        stored paths (``../src``), for the engine's import resolution."""
+        """sys.path entries inside the project root but above rootdir, or
+        in an editable distribution's source directory, as stored paths
+        (``../src``, ``<dist:NAME>/src``), for the engine's import
+        resolution."""
         out = []
         for entry in sys.path:
             full = os.path.abspath(entry or ".")
             if _inside(full, self.project) and not _inside(full, self.rootdir):
                 out.append(os.path.relpath(full, self.rootdir).replace(os.sep, "/"))
+            elif self.editable:
+                # An editable distribution's directory on the path (its .pth
+                # entry): its modules resolve to "<dist:NAME>/..." files.
+                rel = self.editable_path(os.path.join(full, "_"))
+                if rel is not None:
+                    out.append(rel[: -len("/_")])
         return out
 
 
