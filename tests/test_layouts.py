@@ -325,3 +325,105 @@ def test_monorepo_packages_installed_editable_from_inside_rootdir(pytester: pyte
     assert ran(run_in(repo, "--diff", python=python)) == set()
     edit(repo / "packages/liba/src/liba/__init__.py", "return 2", "return 2 + 0")
     assert ran(run_in(repo, "--diff", python=python)) == nodes("tests/test_liba.py", "test_two")
+
+
+# -- items collected from non-Python files (SPEC 4.4f) ----------------------
+
+SPEC_PROJECT = {
+    "pytest.ini": "[pytest]\n",
+    "calc.py": """
+        def add(a, b):
+            return a + b
+
+
+        def mul(a, b):
+            return a * b
+    """,
+    "conftest.py": """
+        import pytest
+
+        import calc
+
+        OPS = {"add": calc.add, "mul": calc.mul}
+
+
+        def pytest_collect_file(parent, file_path):
+            if file_path.suffix == ".spec" and file_path.name.startswith("test_"):
+                return SpecFile.from_parent(parent, path=file_path)
+
+
+        class SpecFile(pytest.File):
+            def collect(self):
+                # The collector reads a second file: a dependency of every
+                # item of this file.
+                scale = int((self.path.parent / "scale.txt").read_text())
+                for line in self.path.read_text().splitlines():
+                    name, op, a, b, want = line.split()
+                    yield SpecItem.from_parent(self, name=name, op=op, args=(int(a), int(b)), want=int(want) * scale)
+
+
+        class SpecItem(pytest.Item):
+            def __init__(self, *, op, args, want, **kwargs):
+                super().__init__(**kwargs)
+                self.op, self.args, self.want = op, args, want
+
+            def runtest(self):
+                got = OPS[self.op](*self.args)
+                assert got == self.want, (got, self.want)
+
+            def reportinfo(self):
+                return self.path, 0, self.name
+    """,
+    "scale.txt": "1\n",
+    "test_ops.spec": "sum add 1 2 3\nproduct mul 2 3 6\n",
+    "test_more.spec": "other_sum add 5 5 10\n",
+    "test_plain.py": """
+        import calc
+
+
+        def test_add():
+            assert calc.add(1, 1) == 2
+    """,
+}
+
+ALL_SPEC = (
+    nodes("test_ops.spec", "sum", "product") | nodes("test_more.spec", "other_sum") | nodes("test_plain.py", "test_add")
+)
+
+
+@pytest.fixture
+def specs(pytester: pytest.Pytester) -> pytest.Pytester:
+    write(pytester, SPEC_PROJECT)
+    result = baseline(pytester)
+    assert ran(result) == ALL_SPEC, result.stdout.str()
+    assert ran(diff(pytester)) == set()
+    return pytester
+
+
+def test_editing_a_data_file_selects_its_items(specs: pytest.Pytester) -> None:
+    edit(specs.path / "test_ops.spec", "product mul 2 3 6", "product mul 2 3 7")
+    result = diff(specs)
+    assert ran(result) == nodes("test_ops.spec", "sum", "product")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_editing_a_function_an_item_calls_selects_that_item(specs: pytest.Pytester) -> None:
+    edit(specs.path / "calc.py", "a * b", "a * b + 0")
+    assert ran(diff(specs)) == nodes("test_ops.spec", "product")
+
+
+def test_a_new_data_file_runs_its_items(specs: pytest.Pytester) -> None:
+    write(specs, {"test_new.spec": "fresh mul 3 3 9\n"})
+    assert ran(diff(specs)) == nodes("test_new.spec", "fresh")
+
+
+def test_a_file_the_collector_read_selects_every_item(specs: pytest.Pytester) -> None:
+    edit(specs.path / "scale.txt", "1", "2")
+    result = diff(specs)
+    assert ran(result) == nodes("test_ops.spec", "sum", "product") | nodes("test_more.spec", "other_sum")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_editing_the_item_class_selects_the_items(specs: pytest.Pytester) -> None:
+    edit(specs.path / "conftest.py", "assert got == self.want, (got, self.want)", "assert got == self.want, (self.want, got)")
+    assert ran(diff(specs)) == nodes("test_ops.spec", "sum", "product") | nodes("test_more.spec", "other_sum")

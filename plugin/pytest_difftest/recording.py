@@ -60,7 +60,7 @@ class TestRecording:
             return (yield)
         finally:
             cap = self.recorder.collect_end()
-            if isinstance(collector, (pytest.Module, pytest.Class)) and (cap.codes or cap.opened):
+            if _in_a_file(collector) and (cap.codes or cap.opened):
                 # A module's classes add to it; mapped once, when reported.
                 path = test_file(collector.nodeid)
                 known = self.collected.get(path)
@@ -300,6 +300,15 @@ class TestRecording:
                 if known is not None:
                     cap.merge(known)
                     self.fixture_users.setdefault(key, []).append(item.nodeid)
+
+
+def _in_a_file(collector: pytest.Collector) -> bool:
+    """A test module or what collects inside one, or a file that a
+    conftest.py's pytest_collect_file turned into a collector (YAML, .spec
+    files): what its collection ran and read is a dependency of its items
+    (SPEC 4.4f). Directories' collectors are not (their conftest.py imports
+    go to the import graph)."""
+    return isinstance(collector, (pytest.File, pytest.Class)) or "::" in collector.nodeid
 
 
 def _phases(phase: Callable[[], Generator[None, None, None]], outermost: bool) -> object:

@@ -69,12 +69,23 @@ func (s *Session) importSet(q store.Querier, testFile string) (depList, error) {
 		return set, nil
 	}
 	ids := slices.Clone(s.importCalls[SessionDeps])
-	if s.root.Safe(testFile) && fingerprint.IsPython(testFile) {
+	if s.root.Safe(testFile) {
 		got, err := s.closureIDs(q, testFile)
 		if err != nil {
 			return depList{}, err
 		}
 		ids = append(ids, got...)
+	}
+	if s.root.Safe(testFile) && !fingerprint.IsPython(testFile) {
+		// Items a conftest.py collects from another kind of file (SPEC
+		// 4.4f): the file itself, by content, and what its collector ran
+		// and read (reported under the file's path).
+		got, err := s.depIDs(q, Dep{Kind: DepData, Path: testFile})
+		if err != nil {
+			return depList{}, err
+		}
+		ids = append(ids, got...)
+		ids = append(ids, s.importCalls[testFile]...)
 	}
 	if len(ids) == 0 {
 		s.depsets[testFile] = depList{}
@@ -98,7 +109,11 @@ func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) 
 		absent = append(absent, c)
 		return false
 	})
-	files, external := s.resolver.Closure(append([]string{testFile}, conftests...))
+	start := conftests
+	if fingerprint.IsPython(testFile) {
+		start = append([]string{testFile}, conftests...)
+	}
+	files, external := s.resolver.Closure(start)
 	ids, err := s.reachedIDs(q, files, external)
 	if err != nil {
 		return nil, err
