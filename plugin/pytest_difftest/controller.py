@@ -15,7 +15,7 @@ from typing import Any, Callable, Generator, Optional
 import pytest
 
 from pytest_difftest import engine, records
-from pytest_difftest.records import ATTRIBUTE, IMPORTS, SUPPLEMENTS, UNRECORDED, UNTRACKED
+from pytest_difftest.records import ATTRIBUTE, CHILD_KILLED, IMPORTS, SUPPLEMENTS, UNRECORDED, UNTRACKED
 from pytest_difftest.environment import environment, pytest_config, search_paths, site_paths
 from pytest_difftest.layout import layout
 from pytest_difftest.options import Settings
@@ -169,6 +169,14 @@ class Controller:
                 # the user must act.
                 raise pytest.UsageError(str(exc)) from None
             self._fail(exc, "running all tests" + (", recording nothing" if self.settings.record else ""))
+        if self.selection is not None and self.recording:
+            from pytest_difftest.children import hook_installed
+
+            if not hook_installed():
+                self.messages.append(
+                    "warning: the subprocess hook (pytest_difftest_child.pth) is not in this interpreter's "
+                    "site-packages; what Python subprocesses of the tests run is not tracked"
+                )
         if self.selection is not None:
             self.messages.extend(f"warning: {w}" for w in self.selection.get("warnings") or [])
             if not self.selection.get("full"):
@@ -219,7 +227,10 @@ class Controller:
             self.untracked[filename] = None
         deps = getattr(report, ATTRIBUTE, None)
         if deps is not None:
-            self.batch.append((report.nodeid, outcome(reports), sum(r.duration for r in reports), deps))
+            # A test whose subprocess was killed is recorded as failed, so
+            # that it stays selected (children.py).
+            result = records.FAILED if getattr(report, CHILD_KILLED, False) else outcome(reports)
+            self.batch.append((report.nodeid, result, sum(r.duration for r in reports), deps))
             self.recorded.add(report.nodeid)
         elif getattr(report, UNRECORDED, False):
             self.unrecorded += 1

@@ -6,14 +6,27 @@ pytest_runtest_logreport whether or not xdist is in use."""
 from __future__ import annotations
 
 import os
+from types import CodeType
 from typing import Any, Callable, Generator, Optional
 
 import pytest
 
+from pytest_difftest.children import Children
 from pytest_difftest.environment import TopLevelMapper
 from pytest_difftest.layout import layout
 from pytest_difftest.recorder import Capture, shared_recorder, startup_imports
-from pytest_difftest.records import ATTRIBUTE, IMPORTS, SESSION, SUPPLEMENTS, UNRECORDED, UNTRACKED, Deps, PathMapper, merge_deps
+from pytest_difftest.records import (
+    ATTRIBUTE,
+    CHILD_KILLED,
+    IMPORTS,
+    SESSION,
+    SUPPLEMENTS,
+    UNRECORDED,
+    UNTRACKED,
+    Deps,
+    PathMapper,
+    merge_deps,
+)
 from pytest_difftest.selection import test_file
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -44,6 +57,10 @@ class TestRecording:
         self.collected: dict[str, Capture] = {}
         self.phases_watched = False
         self.untracked_reported = 0
+        # What Python subprocesses ran (SPEC 4.4h), drained into each
+        # capture as it closes; whether one died before reporting it all.
+        self.children = Children()
+        self.child_killed = False
 
     # -- collection: what a test module's import ran and read ----------------
 
@@ -121,6 +138,7 @@ class TestRecording:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._startup_done()  # a session that collected nothing
+        self.children.end()
 
     # -- the test's phases ----------------------------------------------------
 
@@ -128,6 +146,7 @@ class TestRecording:
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, Any, Any]:
         self._startup_done()
         self._watch_phases()
+        self.children.begin()
         self.recorder.start()
         try:
             return (yield)
@@ -187,6 +206,7 @@ class TestRecording:
             return (yield)
         finally:
             cap = self.recorder.pop()
+            self._drain_children(cap)
             known = self.fixtures.get(key)
             if known is None:
                 self.fixtures[key] = cap
@@ -207,6 +227,7 @@ class TestRecording:
             # Charged to the fixture's users, not to the test that happened
             # to be running when the fixture went out of scope.
             cap = self.recorder.pop(charge_outer=False)
+            self._drain_children(cap)
             users = self.fixture_users.pop(key, [])
             if users:
                 self.supplements.append({"nodeids": users, "deps": self._deps(cap)})
@@ -233,6 +254,12 @@ class TestRecording:
             if modules:
                 setattr(report, IMPORTS, modules)
             return report
+        self._drain_children(cap)
+        if self.child_killed:
+            # Part of what it ran is unknown: recorded as failed, it stays
+            # selected until a run where every child ends.
+            self.child_killed = False
+            setattr(report, CHILD_KILLED, True)
         self._add_fixtures(item, cap)
         # A test always depends on its own function, even when it never ran
         # (a skip marker): SPEC 4.4e.
@@ -261,7 +288,7 @@ class TestRecording:
         that the tests that use the module later are not spared."""
         seen = self.recorder.imports.seen
         for code in cap.codes:
-            if code.co_name != "<module>" or code in seen:
+            if code.co_name != "<module>" or type(code) is not CodeType or code in seen:
                 continue
             seen.add(code)
             path = self.mapper.relpath(code.co_filename)
@@ -284,6 +311,10 @@ class TestRecording:
             if deps["files"] or deps["data"] or deps["dists"]:
                 modules[SESSION] = deps
         return modules
+
+    def _drain_children(self, cap: Capture) -> None:
+        if self.children.drain(cap.codes, cap.opened):
+            self.child_killed = True
 
     def _deps(self, cap: Capture) -> Deps:
         return self.mapper.deps(cap.codes, cap.opened)

@@ -24,6 +24,8 @@ ATTRIBUTE = "difftest_deps"
 UNRECORDED = "difftest_unrecorded"
 # Python files outside the project, not tracked, first seen by this test.
 UNTRACKED = "difftest_untracked"
+# A Python subprocess of the test died before reporting what it ran.
+CHILD_KILLED = "difftest_child_killed"
 # Dependencies to add to tests recorded earlier: [{"nodeids": [...], "deps": Deps}]
 SUPPLEMENTS = "difftest_supplements"
 # What importing project modules ran: {path: Deps}, for modules not reported before.
