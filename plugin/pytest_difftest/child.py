@@ -66,6 +66,9 @@ def stop() -> None:
     child, _state = _state, None
     if child is not None:
         child.finish()
+        import threading
+
+        threading.setprofile(None)  # type: ignore[arg-type]
 
 
 def forked() -> None:
@@ -106,9 +109,14 @@ class _Child:
 
         self._hook = hook
         threading.setprofile(hook)
-        if self._prof is not None:
-            self._prof.enable()
-        else:
+        try:
+            if self._prof is not None:
+                self._prof.enable()
+        except ValueError:
+            # Python 3.12+: a C profiler already runs here (a process forked
+            # from the recording one).
+            self._prof = None
+        if self._prof is None:
             sys.setprofile(hook)
         sys.addaudithook(self._audit)
         atexit.register(self.finish)
