@@ -194,3 +194,70 @@ def test_multiprocessing_spawn_and_forkserver(children: tuple[pytest.Pytester, l
     assert ran(diff(pytester, *args)) == nodes("test_mp.py", "test_spawn") | KILLED
     touch_edit(pytester, "pkg/work.py", "return x * x * x", "return x * x * x + 0")
     assert ran(diff(pytester, *args)) == nodes("test_mp.py", "test_spawn", "test_forkserver") | nodes("test_cli.py", "test_isolated") | KILLED
+
+
+def test_child_started_by_a_wider_fixture_is_charged_to_its_users(pytester: pytest.Pytester) -> None:
+    write(pytester, {
+        **{k: v for k, v in PROJECT.items() if k.startswith(("pkg/", "pytest.ini"))},
+        "test_fixture.py": """
+            import subprocess
+            import sys
+
+            import pytest
+
+
+            @pytest.fixture(scope="module")
+            def answer():
+                out = subprocess.run([sys.executable, "-m", "pkg.cli"], capture_output=True, text=True, check=True)
+                return out.stdout.strip()
+
+
+            def test_first(answer):
+                assert answer == "42"
+
+
+            def test_second(answer):
+                assert answer == "42"
+
+
+            def test_without():
+                assert True
+        """,
+    })
+    assert ran(baseline(pytester)) == nodes("test_fixture.py", "test_first", "test_second", "test_without")
+    assert ran(baseline(pytester)) == set()
+    touch_edit(pytester, "pkg/only_child.py", "return 42", "return 42 + 0")
+    assert ran(diff(pytester)) == nodes("test_fixture.py", "test_first", "test_second")
+
+
+def test_console_script(pytester: pytest.Pytester) -> None:
+    """A console script: an executable file whose first line names the
+    interpreter (what pip writes into bin/ for an entry point)."""
+    import os
+    import sys
+
+    write(pytester, {
+        **{k: v for k, v in PROJECT.items() if k.startswith(("pkg/", "pytest.ini"))},
+        "test_script.py": """
+            import os
+            import subprocess
+
+
+            def test_tool():
+                env = dict(os.environ, PYTHONPATH=os.getcwd())
+                out = subprocess.run([os.path.join("bin", "tool")], capture_output=True, text=True, check=True, env=env)
+                assert out.stdout.strip() == "42"
+
+
+            def test_without():
+                assert True
+        """,
+    })
+    tool = pytester.path / "bin" / "tool"
+    tool.parent.mkdir()
+    tool.write_text(f"#!{sys.executable}\nimport sys\nfrom pkg.cli import main\nsys.exit(main())\n")
+    os.chmod(tool, 0o755)
+    assert ran(baseline(pytester)) == nodes("test_script.py", "test_tool", "test_without")
+    assert ran(baseline(pytester)) == set()
+    touch_edit(pytester, "pkg/only_child.py", "return 42", "return 42 + 0")
+    assert ran(diff(pytester)) == nodes("test_script.py", "test_tool")
