@@ -51,6 +51,7 @@ class Children:
 
     def __init__(self) -> None:
         self.directory: Optional[str] = None
+        self._pid = 0  # the process that made the directory
         self._reports: dict[str, _Report] = {}
 
     def begin(self) -> None:
@@ -60,6 +61,7 @@ class Children:
         if self.directory is not None:
             return
         self.directory = tempfile.mkdtemp(prefix="difftest-children-")
+        self._pid = os.getpid()
         os.environ[child.ENV] = self.directory
         # multiprocessing's fork (and os.fork in a test) copies this
         # process, hooks and all: the copy reports as a child.
@@ -67,8 +69,8 @@ class Children:
 
     def end(self) -> None:
         directory, self.directory = self.directory, None
-        if directory is None:
-            return
+        if directory is None or os.getpid() != self._pid:
+            return  # a forked copy of the session: the directory is not its own
         if os.environ.get(child.ENV) == directory:
             del os.environ[child.ENV]
         shutil.rmtree(directory, ignore_errors=True)
@@ -78,7 +80,7 @@ class Children:
         child died without ending (killed by a signal): what it ran is not
         all known."""
         directory = self.directory
-        if directory is None:
+        if directory is None or os.getpid() != self._pid:
             return False
         try:
             names = os.listdir(directory)
