@@ -249,7 +249,9 @@ class TestRecording:
         if cap is None:
             # The test took over the profile/trace hook (or a profiler and a
             # tracer held both): what it ran is unknown, so it is not
-            # recorded and stays selected.
+            # recorded and stays selected. Its children's reports are its own.
+            self.children.drain(set(), set())
+            self.child_killed = False
             setattr(report, UNRECORDED, True)
             if modules:
                 setattr(report, IMPORTS, modules)
