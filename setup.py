@@ -17,6 +17,22 @@ except ImportError:  # pragma: no cover
 HERE = Path(__file__).resolve().parent
 LIBRARY = "_difftest.so"
 
+# Installed beside the package, at the root of site-packages, where the site
+# module runs it at every interpreter start (coverage.py's technique). It
+# costs one environment lookup unless a recording pytest-difftest set the
+# variable for the subprocesses its tests start (pytest_difftest/child.py).
+CHILD_HOOK = "pytest_difftest_child.pth"
+CHILD_HOOK_LINE = (
+    "import os; os.environ.get('PYTEST_DIFFTEST_CHILD') and "
+    "__import__('importlib.util').util.find_spec('pytest_difftest') and "
+    "__import__('pytest_difftest.child').child.start()\n"
+)
+
+
+def write_child_hook(target_dir: Path) -> None:
+    target_dir.mkdir(parents=True, exist_ok=True)
+    (target_dir / CHILD_HOOK).write_text(CHILD_HOOK_LINE)
+
 
 def build_library(target_dir: Path) -> None:
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -40,6 +56,7 @@ class BuildPyWithGo(build_py):
             build_library(HERE / "plugin" / "pytest_difftest")
         else:
             build_library(Path(self.build_lib) / "pytest_difftest")
+            write_child_hook(Path(self.build_lib))
 
 
 class BinaryDistribution(Distribution):
@@ -48,6 +65,27 @@ class BinaryDistribution(Distribution):
 
 
 cmdclass = {"build_py": BuildPyWithGo}
+
+try:
+    from setuptools.command.editable_wheel import editable_wheel
+except ImportError:  # pragma: no cover
+    editable_wheel = None
+
+if editable_wheel is not None and hasattr(editable_wheel, "_run_build_commands"):
+
+    class EditableWheelWithHook(editable_wheel):
+        """An editable wheel holds a path entry, not build_py's output:
+        the subprocess hook goes into the unpacked wheel's root, which
+        setuptools writes into the wheel as is (a private method of
+        setuptools; without it editable installs do not track
+        subprocesses, and the plugin says so)."""
+
+        def _run_build_commands(self, dist_name, unpacked_wheel, build_lib, tmp_dir):  # type: ignore[no-untyped-def]
+            result = super()._run_build_commands(dist_name, unpacked_wheel, build_lib, tmp_dir)
+            write_child_hook(Path(unpacked_wheel))
+            return result
+
+    cmdclass["editable_wheel"] = EditableWheelWithHook
 
 if bdist_wheel is not None:
 

@@ -33,6 +33,16 @@
  *   "record": bool (--diff-baseline), "force": bool (--diff-force),
  *   "why": bool (collect reasons), "batch_size": int, "cache_size": int,
  *   "env": {"python": "3.11", ...} (environment blocks, SPEC 4.4g),
+ *   "paths": [import search directories as stored paths: "", "src",
+ *       "../src" (above rootdir, inside the project root), "<dist:NAME>"],
+ *   "site_paths": [absolute directories where distributions are installed],
+ *   "project_up": int, how many levels rootdir lies below the project root
+ *       (nearest directory at or above it with .git, pyproject.toml or
+ *       setup.py): stored paths may start with that many "../", no more,
+ *   "editable": {normalized distribution name: absolute source directory}
+ *       of editable distributions outside the project: stored paths
+ *       "<dist:NAME>/rel" name files there, and NAME's version is no
+ *       dependency,
  *   "debug_panic": TEST ONLY, never set otherwise: "open", "select",
  *       "record", "finish" or "close" makes the session panic at that
  *       point, so that tests can check the panic comes back as code 2
@@ -55,8 +65,8 @@ int dt_open(const char *config, uintptr_t *handle, char **out);
  *   "reasons": {node id: reason} (with "why"), "warnings": [lines],
  *   "millis": float
  * }
- * Stored paths that are absolute or leave the root are never read: one
- * warning says so, and the tests that depend on them are affected. What
+ * Stored paths that are absolute, leave the project root, or name an
+ * editable distribution not in "editable" are never read: one warning says so, and the tests that depend on them are affected. What
  * cannot be read (a FIFO, a directory, a symlink loop) counts as changed.
  */
 int dt_select(uintptr_t handle, char **out);
@@ -82,7 +92,11 @@ int dt_select(uintptr_t handle, char **out);
  * object the test ran in it (0 for the module's own code, which may share
  * line 1 with a function); kind 1: a file the test opened (nlines = 0);
  * kind 2: installed code ran (path: its top-level module name, nlines = 0).
- * Paths are relative to root, POSIX style; others are ignored.
+ * Paths are relative to root, POSIX style ("../" as far as "project_up"
+ * allows), or "<dist:NAME>/rel" for a file of an editable distribution
+ * outside the project; others are ignored. A non-Python test file (items a
+ * conftest.py collects from YAML and the like) depends on its own content
+ * and on the 254 record under its path (what its collector ran and read).
  * On success *out is NULL.
  */
 int dt_record(uintptr_t handle, const void *buf, size_t len, char **out);
@@ -91,7 +105,9 @@ int dt_record(uintptr_t handle, const void *buf, size_t len, char **out);
  * dt_finish ends a recording session: drops records of tests that no longer
  * exist and notes completely recorded test files. info: JSON object {
  *   "files": {test file: {"complete": bool, "nodeids": [collected ids]}},
- *   "whole_suite": bool, "commit": string
+ *   "whole_suite": bool, "commit": string,
+ *   "untracked": [absolute paths of Python files that ran outside the
+ *       project and outside installed code; kept for inspect]
  * }
  * *out: JSON object {"dropped": int, "millis": float}.
  */

@@ -141,6 +141,10 @@ def print_summary(s: dict[str, Any]) -> None:
         ("recorded", s["recorded_at"] or "(never completed)"),
         ("environment", env or "(unknown)"),
     ]
+    untracked = s.get("untracked") or []
+    if untracked:
+        more = f" and {len(untracked) - 1} more" if len(untracked) > 1 else ""
+        rows.append(("untracked", f"{len(untracked)} Python file(s) outside the project: {untracked[0]}{more}"))
     for label, value in rows:
         print(f"{label + ':':<13}{value}")
 

@@ -15,8 +15,9 @@ from typing import Any, Callable, Generator, Optional
 import pytest
 
 from pytest_difftest import engine, records
-from pytest_difftest.records import ATTRIBUTE, IMPORTS, SUPPLEMENTS, UNRECORDED
+from pytest_difftest.records import ATTRIBUTE, CHILD_KILLED, IMPORTS, SUPPLEMENTS, UNRECORDED, UNTRACKED
 from pytest_difftest.environment import environment, pytest_config, search_paths, site_paths
+from pytest_difftest.layout import layout
 from pytest_difftest.options import Settings
 from pytest_difftest.selection import Collector
 
@@ -82,6 +83,9 @@ class Controller:
         self.batch: list[tuple[str, int, float, records.Deps]] = []
         self.recorded: set[str] = set()
         self.unrecorded = 0
+        # Python files outside the project that tests ran and nothing
+        # tracks, first seen first (records.PathMapper.untracked).
+        self.untracked: dict[str, None] = {}
         self.explained = False
         # Filled by pytest-xdist workers' reports (see XdistController).
         self.worker_infos: list[dict[str, Any]] = []
@@ -137,6 +141,7 @@ class Controller:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         started = time.perf_counter()
+        where = layout(str(self.root))
         cfg = {
             "root": str(self.root),
             "db_path": str(db_path(self.root)),
@@ -146,8 +151,10 @@ class Controller:
             "batch_size": self.settings.batch_size,
             "cache_size": self.settings.cache_size,
             "env": environment(self._config_digest()),
-            "paths": search_paths(str(self.root)),
+            "paths": search_paths(str(self.root)) + where.search_paths(),
             "site_paths": site_paths(str(self.root)),
+            "project_up": where.up,
+            "editable": where.editable,
         }
         if self.settings.remote:  # remote baseline first (SPEC 7.2, remote.py)
             from pytest_difftest import remote
@@ -162,6 +169,14 @@ class Controller:
                 # the user must act.
                 raise pytest.UsageError(str(exc)) from None
             self._fail(exc, "running all tests" + (", recording nothing" if self.settings.record else ""))
+        if self.selection is not None and self.recording:
+            from pytest_difftest.children import hook_installed
+
+            if not hook_installed():
+                self.messages.append(
+                    "warning: the subprocess hook (pytest_difftest_child.pth) is not in this interpreter's "
+                    "site-packages; what Python subprocesses of the tests run is not tracked"
+                )
         if self.selection is not None:
             self.messages.extend(f"warning: {w}" for w in self.selection.get("warnings") or [])
             if not self.selection.get("full"):
@@ -208,9 +223,14 @@ class Controller:
         if self.take_local_imports is not None and getattr(report, "node", None) is not None:
             for path, module_deps in self.take_local_imports().items():
                 self.batch.append((path, records.IMPORT_DEPS, 0.0, module_deps))
+        for filename in getattr(report, UNTRACKED, None) or []:
+            self.untracked[filename] = None
         deps = getattr(report, ATTRIBUTE, None)
         if deps is not None:
-            self.batch.append((report.nodeid, outcome(reports), sum(r.duration for r in reports), deps))
+            # A test whose subprocess was killed is recorded as failed, so
+            # that it stays selected (children.py).
+            result = records.FAILED if getattr(report, CHILD_KILLED, False) else outcome(reports)
+            self.batch.append((report.nodeid, result, sum(r.duration for r in reports), deps))
             self.recorded.add(report.nodeid)
         elif getattr(report, UNRECORDED, False):
             self.unrecorded += 1
@@ -307,7 +327,9 @@ class Controller:
             and not explicit_args(self.config)
         )
         try:
-            self.engine.finish({"files": files, "whole_suite": whole, "commit": git_commit(self.root)})
+            self.engine.finish(
+                {"files": files, "whole_suite": whole, "commit": git_commit(self.root), "untracked": list(self.untracked)}
+            )
         except engine.EngineError as exc:
             self._fail(exc, "the baseline keeps what was recorded so far")
 
@@ -316,6 +338,13 @@ class Controller:
             self.messages.append(
                 f"warning: {self.unrecorded} test(s) replaced the profile/trace hook (or a profiler and a "
                 "tracer held both); they were not recorded and stay selected"
+            )
+        if self.untracked and self.recording:
+            first = next(iter(self.untracked))
+            self.messages.append(
+                f"warning: {len(self.untracked)} Python file(s) ran outside the project root and are neither the "
+                f"standard library nor an installed distribution; they are not tracked: {first}"
+                + (" ..." if len(self.untracked) > 1 else "")
             )
         for line in self.messages:
             terminalreporter.write_line(f"difftest: {line}")

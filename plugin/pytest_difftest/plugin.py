@@ -28,6 +28,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     known = early_config.known_args_namespace
     if not options.active(known):
         return
+    # A pytest run started by a recorded test: it records on its own, and
+    # its parent's child recorder must not hold the profile slot.
+    child = sys.modules.get("pytest_difftest.child")
+    if child is not None:
+        child.stop()
     # Read before anything is watched: the plugin's own reading of the
     # configuration file is no test's dependency.
     from pytest_difftest.environment import pytest_config

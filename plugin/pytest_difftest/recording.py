@@ -6,14 +6,27 @@ pytest_runtest_logreport whether or not xdist is in use."""
 from __future__ import annotations
 
 import os
-import sys
+from types import CodeType
 from typing import Any, Callable, Generator, Optional
 
 import pytest
 
+from pytest_difftest.children import Children
 from pytest_difftest.environment import TopLevelMapper
+from pytest_difftest.layout import layout
 from pytest_difftest.recorder import Capture, shared_recorder, startup_imports
-from pytest_difftest.records import ATTRIBUTE, IMPORTS, SESSION, SUPPLEMENTS, UNRECORDED, Deps, PathMapper, merge_deps
+from pytest_difftest.records import (
+    ATTRIBUTE,
+    CHILD_KILLED,
+    IMPORTS,
+    SESSION,
+    SUPPLEMENTS,
+    UNRECORDED,
+    UNTRACKED,
+    Deps,
+    PathMapper,
+    merge_deps,
+)
 from pytest_difftest.selection import test_file
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -26,8 +39,8 @@ class TestRecording:
         self.config = config
         # The recorder that has watched since start-up (plugin.py), if any.
         self.recorder = shared_recorder()
-        exclude = {PLUGIN_DIR, sys.prefix, sys.exec_prefix, sys.base_prefix}
-        self.mapper = PathMapper(str(config.rootpath), [p for p in exclude if p], TopLevelMapper(PLUGIN_DIR).module)
+        where = layout(str(config.rootpath))
+        self.mapper = PathMapper(str(config.rootpath), [PLUGIN_DIR, *where.installed], TopLevelMapper(PLUGIN_DIR).module, where)
         relpath = self.mapper.relpath
         self.recorder.imports.is_project = lambda code: relpath(code.co_filename) is not None
         # What each fixture of a wider scope than "function" executed when it
@@ -43,6 +56,11 @@ class TestRecording:
         # is mapped and sent once per module, not with every test.
         self.collected: dict[str, Capture] = {}
         self.phases_watched = False
+        self.untracked_reported = 0
+        # What Python subprocesses ran (SPEC 4.4h), drained into each
+        # capture as it closes; whether one died before reporting it all.
+        self.children = Children()
+        self.child_killed = False
 
     # -- collection: what a test module's import ran and read ----------------
 
@@ -59,7 +77,7 @@ class TestRecording:
             return (yield)
         finally:
             cap = self.recorder.collect_end()
-            if isinstance(collector, (pytest.Module, pytest.Class)) and (cap.codes or cap.opened):
+            if _in_a_file(collector) and (cap.codes or cap.opened):
                 # A module's classes add to it; mapped once, when reported.
                 path = test_file(collector.nodeid)
                 known = self.collected.get(path)
@@ -120,6 +138,7 @@ class TestRecording:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._startup_done()  # a session that collected nothing
+        self.children.end()
 
     # -- the test's phases ----------------------------------------------------
 
@@ -127,6 +146,7 @@ class TestRecording:
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, Any, Any]:
         self._startup_done()
         self._watch_phases()
+        self.children.begin()
         self.recorder.start()
         try:
             return (yield)
@@ -186,6 +206,7 @@ class TestRecording:
             return (yield)
         finally:
             cap = self.recorder.pop()
+            self._drain_children(cap)
             known = self.fixtures.get(key)
             if known is None:
                 self.fixtures[key] = cap
@@ -206,6 +227,7 @@ class TestRecording:
             # Charged to the fixture's users, not to the test that happened
             # to be running when the fixture went out of scope.
             cap = self.recorder.pop(charge_outer=False)
+            self._drain_children(cap)
             users = self.fixture_users.pop(key, [])
             if users:
                 self.supplements.append({"nodeids": users, "deps": self._deps(cap)})
@@ -227,11 +249,19 @@ class TestRecording:
         if cap is None:
             # The test took over the profile/trace hook (or a profiler and a
             # tracer held both): what it ran is unknown, so it is not
-            # recorded and stays selected.
+            # recorded and stays selected. Its children's reports are its own.
+            self.children.drain(set(), set())
+            self.child_killed = False
             setattr(report, UNRECORDED, True)
             if modules:
                 setattr(report, IMPORTS, modules)
             return report
+        self._drain_children(cap)
+        if self.child_killed:
+            # Part of what it ran is unknown: recorded as failed, it stays
+            # selected until a run where every child ends.
+            self.child_killed = False
+            setattr(report, CHILD_KILLED, True)
         self._add_fixtures(item, cap)
         # A test always depends on its own function, even when it never ran
         # (a skip marker): SPEC 4.4e.
@@ -244,7 +274,14 @@ class TestRecording:
         if modules:
             setattr(report, IMPORTS, modules)
         setattr(report, ATTRIBUTE, deps)
+        self._report_untracked(report)
         return report
+
+    def _report_untracked(self, report: pytest.TestReport) -> None:
+        untracked = self.mapper.untracked
+        if len(untracked) > self.untracked_reported:
+            setattr(report, UNTRACKED, list(untracked)[self.untracked_reported:])
+            self.untracked_reported = len(untracked)
 
     def _unseen_imports(self, cap: Capture, deps: Deps, modules: dict[str, Deps]) -> None:
         """A project module first imported during the test, whose import the
@@ -253,7 +290,7 @@ class TestRecording:
         that the tests that use the module later are not spared."""
         seen = self.recorder.imports.seen
         for code in cap.codes:
-            if code.co_name != "<module>" or code in seen:
+            if code.co_name != "<module>" or type(code) is not CodeType or code in seen:
                 continue
             seen.add(code)
             path = self.mapper.relpath(code.co_filename)
@@ -277,6 +314,10 @@ class TestRecording:
                 modules[SESSION] = deps
         return modules
 
+    def _drain_children(self, cap: Capture) -> None:
+        if self.children.drain(cap.codes, cap.opened):
+            self.child_killed = True
+
     def _deps(self, cap: Capture) -> Deps:
         return self.mapper.deps(cap.codes, cap.opened)
 
@@ -292,6 +333,15 @@ class TestRecording:
                 if known is not None:
                     cap.merge(known)
                     self.fixture_users.setdefault(key, []).append(item.nodeid)
+
+
+def _in_a_file(collector: pytest.Collector) -> bool:
+    """A test module or what collects inside one, or a file that a
+    conftest.py's pytest_collect_file turned into a collector (YAML, .spec
+    files): what its collection ran and read is a dependency of its items
+    (SPEC 4.4f). Directories' collectors are not (their conftest.py imports
+    go to the import graph)."""
+    return isinstance(collector, (pytest.File, pytest.Class)) or "::" in collector.nodeid
 
 
 def _phases(phase: Callable[[], Generator[None, None, None]], outermost: bool) -> object:

@@ -8,7 +8,10 @@ import struct
 import sys
 from array import array
 from types import CodeType
-from typing import Callable, Iterable, Optional, TypedDict
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, TypedDict
+
+if TYPE_CHECKING:
+    from pytest_difftest.layout import Layout
 
 PASSED, FAILED, ERROR, SKIPPED, XFAILED = range(5)
 MERGE_DEPS = 255  # adds to a record written earlier in the session
@@ -19,6 +22,10 @@ KIND_LINES, KIND_DATA, KIND_DIST = 0, 1, 2
 # the process that writes records (through pytest-xdist when in use).
 ATTRIBUTE = "difftest_deps"
 UNRECORDED = "difftest_unrecorded"
+# Python files outside the project, not tracked, first seen by this test.
+UNTRACKED = "difftest_untracked"
+# A Python subprocess of the test died before reporting what it ran.
+CHILD_KILLED = "difftest_child_killed"
 # Dependencies to add to tests recorded earlier: [{"nodeids": [...], "deps": Deps}]
 SUPPLEMENTS = "difftest_supplements"
 # What importing project modules ran: {path: Deps}, for modules not reported before.
@@ -46,23 +53,61 @@ class Deps(TypedDict):
 
 
 class PathMapper:
-    """Maps code objects and opened files to paths relative to rootdir,
-    caching per file name: only project files count."""
+    """Maps code objects and opened files to stored paths, caching per file
+    name: only project files count (layout.py: under the project root, or
+    an editable distribution's source directory)."""
 
-    def __init__(self, rootdir: str, exclude: Iterable[str], dists: Optional[Callable[[str], Optional[str]]] = None) -> None:
+    def __init__(
+        self,
+        rootdir: str,
+        exclude: Iterable[str],
+        dists: Optional[Callable[[str], Optional[str]]] = None,
+        layout: "Optional[Layout]" = None,
+    ) -> None:
         self._dists = dists
+        self._layout = layout
+        self._root = rootdir
         self._prefix = os.path.join(rootdir, "")
+        self._project = os.path.join(layout.project, "") if layout is not None and layout.up else None
         self._exclude = tuple(os.path.join(p, "") for p in exclude)
         self._files: dict[str, Optional[str]] = {}
         self._data: dict[str, Optional[str]] = {}
+        # Python files that ran outside the project and outside installed
+        # code, which nothing tracks (first seen first): a warning names them.
+        self.untracked: dict[str, None] = {}
+        self._outside_seen: set[str] = set()
 
     def _rel(self, filename: str) -> Optional[str]:
-        if not filename.startswith(self._prefix) or filename.startswith(self._exclude):
+        if filename.startswith(self._exclude):
             return None
-        parts = filename[len(self._prefix):].split(os.sep)
+        if filename.startswith(self._prefix):
+            parts = filename[len(self._prefix):].split(os.sep)
+        elif self._project is not None and filename.startswith(self._project):
+            parts = os.path.relpath(filename, self._root).split(os.sep)
+        elif self._layout is not None and self._layout.editable:
+            rel = self._layout.editable_path(filename)
+            if rel is None or _IGNORED_PARTS.intersection(rel.split("/")):
+                return None
+            return rel
+        else:
+            return None
         if _IGNORED_PARTS.intersection(parts):
             return None
         return "/".join(parts)
+
+    def _note_outside(self, filename: str) -> None:
+        if filename in self._outside_seen:
+            return
+        self._outside_seen.add(filename)
+        layout = self._layout
+        if (
+            layout is not None
+            and filename.endswith(".py")
+            and os.path.isabs(filename)
+            and not filename.startswith(self._exclude)
+            and not layout.is_installed(filename)
+        ):
+            self.untracked[filename] = None
 
     def relpath(self, filename: str) -> Optional[str]:
         try:
@@ -101,6 +146,8 @@ class PathMapper:
                     lines.append(line)
             else:
                 outside.add(code.co_filename)
+        for filename in outside:
+            self._note_outside(filename)
         data = sorted({r for r in map(self.data_relpath, opened) if r is not None})
         dists: set[str] = set()
         if self._dists is not None:

@@ -34,6 +34,14 @@ type Config struct {
 	// SitePaths are the interpreter's other search directories (absolute),
 	// where installed distributions live.
 	SitePaths []string `json:"site_paths"`
+	// ProjectUp is how many levels rootdir lies below the project root (the
+	// nearest directory at or above it with .git, pyproject.toml or
+	// setup.py): stored paths may climb that far with "..", no further.
+	ProjectUp int `json:"project_up"`
+	// Editable maps the normalized names of editable distributions whose
+	// source lies outside the project to that directory: their files are
+	// stored as "<dist:NAME>/..." and tracked by content, not by version.
+	Editable map[string]string `json:"editable"`
 	// DebugPanic, for tests of the C ABI only, makes the session panic at
 	// the named point: "open", "select", "record", "finish" or "close".
 	DebugPanic string `json:"debug_panic"`
@@ -50,6 +58,7 @@ func (c *Config) debugPanic(point string) {
 // Session is one pytest session's view of the baseline.
 type Session struct {
 	cfg      Config
+	root     fingerprint.Root
 	db       *store.DB
 	warnings []string
 
@@ -101,7 +110,7 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, lists: map[int64][]int64{}, scoped: map[string][]int64{}, importCalls: map[string][]int64{}}
+	s := &Session{cfg: cfg, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, lists: map[int64][]int64{}, scoped: map[string][]int64{}, importCalls: map[string][]int64{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}
@@ -178,7 +187,7 @@ func (s *Session) selectTests() (*Selection, error) {
 			envID = r.ID
 			continue
 		}
-		if !fingerprint.Safe(r.Path) {
+		if !s.root.Safe(r.Path) {
 			unsafe = append(unsafe, r)
 			s.unsafe = append(s.unsafe, r.ID)
 			continue
@@ -191,7 +200,7 @@ func (s *Session) selectTests() (*Selection, error) {
 		sel.Warnings = append(sel.Warnings, unsafeWarning(unsafe))
 	}
 	s.cfg.debugPanic("select")
-	states, changed := fingerprint.Check(s.cfg.Root, paths, known)
+	states, changed := fingerprint.Check(s.root, paths, known)
 
 	var toParse []*fingerprint.State
 	var changedInfos []*fileInfo
@@ -412,7 +421,7 @@ func unsafeWarning(unsafe []store.File) string {
 	if len(unsafe) > len(examples) {
 		more = ", ..."
 	}
-	return fmt.Sprintf("ignoring %d unsafe path(s) in the baseline (absolute or outside the rootdir; never read): %s%s; the tests that depend on them are selected",
+	return fmt.Sprintf("ignoring %d unsafe path(s) in the baseline (absolute or outside the project root; never read): %s%s; the tests that depend on them are selected",
 		len(unsafe), strings.Join(examples, ", "), more)
 }
 
@@ -470,12 +479,12 @@ func upsertFileState(q store.Querier, fi *fileInfo) error {
 func (s *Session) current(path string) *fileInfo {
 	fi := s.files[path]
 	if fi == nil {
-		fi = &fileInfo{state: fingerprint.Read(s.cfg.Root, path), changed: true}
+		fi = &fileInfo{state: fingerprint.Read(s.root, path), changed: true}
 		s.files[path] = fi
 	}
 	if fi.cur == nil {
 		if fi.state.Content == nil && fi.state.Exists && !fi.state.Unreadable {
-			st := fingerprint.Read(s.cfg.Root, path)
+			st := fingerprint.Read(s.root, path)
 			// The recorded fingerprint stays the one taken at the start;
 			// a file edited mid-run is caught by the next run's stat.
 			if st.Hash != fi.state.Hash {

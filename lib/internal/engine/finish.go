@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -17,6 +19,10 @@ type Finish struct {
 	// recorded test file that was neither collected nor skipped is gone.
 	WholeSuite bool   `json:"whole_suite"`
 	Commit     string `json:"commit"`
+	// Untracked are Python files that ran outside the project, neither the
+	// standard library's nor a distribution's: nothing tracks them (SPEC
+	// 3.2). Kept in the meta table for inspect.
+	Untracked []string `json:"untracked"`
 }
 
 // CollectedFile describes one collected test file.
@@ -72,8 +78,8 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 			}
 		}
 		fi := s.files[path]
-		if fi == nil && fingerprint.Safe(path) {
-			st := fingerprint.Read(s.cfg.Root, path)
+		if fi == nil && s.root.Safe(path) {
+			st := fingerprint.Read(s.root, path)
 			fi = &fileInfo{state: st}
 		}
 		if fi == nil || !fi.state.Exists || fi.state.Unreadable {
@@ -131,6 +137,11 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 	for k, v := range s.cfg.Env {
 		meta["env."+k] = v
 	}
+	untracked, err := json.Marshal(append([]string{}, f.Untracked...))
+	if err != nil {
+		return nil, fmt.Errorf("untracked files: %w", err)
+	}
+	meta["untracked"] = string(untracked)
 	for k, v := range meta {
 		if err := store.SetMeta(tx, k, v); err != nil {
 			return nil, err

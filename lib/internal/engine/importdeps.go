@@ -15,7 +15,7 @@ import (
 type project struct{ s *Session }
 
 func (p project) Exists(rel string) bool {
-	if !fingerprint.Safe(rel) {
+	if !p.s.root.Safe(rel) {
 		return false
 	}
 	if fi, ok := p.s.files[rel]; ok {
@@ -23,7 +23,7 @@ func (p project) Exists(rel string) bool {
 	}
 	exists, ok := p.s.exists[rel]
 	if !ok {
-		st := fingerprint.Stat(p.s.cfg.Root, rel)
+		st := fingerprint.Stat(p.s.root, rel)
 		exists = st.Exists && !st.Unreadable
 		p.s.exists[rel] = exists
 	}
@@ -69,12 +69,23 @@ func (s *Session) importSet(q store.Querier, testFile string) (depList, error) {
 		return set, nil
 	}
 	ids := slices.Clone(s.importCalls[SessionDeps])
-	if fingerprint.Safe(testFile) && fingerprint.IsPython(testFile) {
+	if s.root.Safe(testFile) {
 		got, err := s.closureIDs(q, testFile)
 		if err != nil {
 			return depList{}, err
 		}
 		ids = append(ids, got...)
+	}
+	if s.root.Safe(testFile) && !fingerprint.IsPython(testFile) {
+		// Items a conftest.py collects from another kind of file (SPEC
+		// 4.4f): the file itself, by content, and what its collector ran
+		// and read (reported under the file's path).
+		got, err := s.depIDs(q, Dep{Kind: DepData, Path: testFile})
+		if err != nil {
+			return depList{}, err
+		}
+		ids = append(ids, got...)
+		ids = append(ids, s.importCalls[testFile]...)
 	}
 	if len(ids) == 0 {
 		s.depsets[testFile] = depList{}
@@ -98,7 +109,11 @@ func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) 
 		absent = append(absent, c)
 		return false
 	})
-	files, external := s.resolver.Closure(append([]string{testFile}, conftests...))
+	start := conftests
+	if fingerprint.IsPython(testFile) {
+		start = append([]string{testFile}, conftests...)
+	}
+	files, external := s.resolver.Closure(start)
 	ids, err := s.reachedIDs(q, files, external)
 	if err != nil {
 		return nil, err
@@ -208,6 +223,9 @@ func (s *Session) distIDs(q store.Querier, module string) ([]int64, error) {
 		if dist == "pytest-difftest" {
 			continue // runs inside every test, but no test depends on it
 		}
+		if _, editable := s.cfg.Editable[dist]; editable {
+			continue // tracked by the content of its files, not its version
+		}
 		id, ok, err := s.envBlockID(q, "dist:"+dist)
 		if err != nil {
 			return nil, err
@@ -262,7 +280,7 @@ func (s *Session) scopedImportIDs(q store.Querier, path, function string) ([]int
 // versions seen are united. Import sets computed before it arrived are
 // computed again for the tests still to come.
 func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
-	if t.NodeID != SessionDeps && !fingerprint.Safe(t.NodeID) {
+	if t.NodeID != SessionDeps && !s.root.Safe(t.NodeID) {
 		return nil
 	}
 	var ids []int64
@@ -272,7 +290,7 @@ func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
 		switch {
 		case d.Kind == DepDist:
 			got, err = s.distIDs(q, d.Path)
-		case fingerprint.Safe(d.Path):
+		case s.root.Safe(d.Path):
 			got, err = s.depIDs(q, d)
 		}
 		if err != nil {

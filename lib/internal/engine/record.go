@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
@@ -184,7 +183,7 @@ func (s *Session) Record(batch []TestRecord) error {
 				ids = append(ids, got...)
 				continue
 			}
-			if !fingerprint.Safe(d.Path) {
+			if !s.root.Safe(d.Path) {
 				continue
 			}
 			got, err := s.depIDs(tx, d)

@@ -60,6 +60,60 @@ func Safe(rel string) bool {
 	return clean == rel && clean != "." && clean != ".." && !strings.HasPrefix(clean, "../")
 }
 
+// DistPrefix starts a stored path that lies in the source directory of an
+// editable distribution outside the project: "<dist:NAME>/pkg/mod.py".
+// Keyed by name, the path means the same file on every machine where the
+// distribution is installed editable, wherever its checkout sits.
+const DistPrefix = "<dist:"
+
+// Root resolves stored paths to files. A path is relative to Dir (rootdir);
+// it may climb Up levels with ".." (rootdir's depth under the project root,
+// SPEC 3.2), or name an editable distribution's source directory. Anything
+// else is unsafe: never read.
+type Root struct {
+	Dir      string
+	Up       int
+	Editable map[string]string // normalized distribution name -> source directory
+}
+
+// Safe reports whether a stored path may be read.
+func (r Root) Safe(rel string) bool {
+	_, ok := r.resolve(rel)
+	return ok
+}
+
+// Abs is the file a safe stored path names; "" when unsafe.
+func (r Root) Abs(rel string) string {
+	p, _ := r.resolve(rel)
+	return p
+}
+
+func (r Root) resolve(rel string) (string, bool) {
+	if strings.HasPrefix(rel, DistPrefix) {
+		name, inner, ok := strings.Cut(rel[len(DistPrefix):], ">/")
+		dir := r.Editable[name]
+		if !ok || dir == "" || !Safe(inner) {
+			// Not installed editable here: the path is refused, like any
+			// path that cannot be read, and its tests are selected.
+			return "", false
+		}
+		return filepath.Join(dir, filepath.FromSlash(inner)), true
+	}
+	if Safe(rel) {
+		return filepath.Join(r.Dir, filepath.FromSlash(rel)), true
+	}
+	up := 0
+	inner := rel
+	for strings.HasPrefix(inner, "../") {
+		inner = inner[3:]
+		up++
+	}
+	if up == 0 || up > r.Up || !Safe(inner) {
+		return "", false
+	}
+	return filepath.Join(r.Dir, filepath.FromSlash(rel)), true
+}
+
 // IsPython reports whether a path is parsed into blocks.
 func IsPython(rel string) bool {
 	return strings.HasSuffix(rel, ".py") || strings.HasSuffix(rel, ".pyw")
@@ -68,7 +122,7 @@ func IsPython(rel string) bool {
 // Check returns, for each path, its current state and whether its content
 // differs from known[i]. Unchanged files are not read when their size and
 // mtime match.
-func Check(root string, paths []string, known []Known) ([]State, []bool) {
+func Check(root Root, paths []string, known []Known) ([]State, []bool) {
 	states := make([]State, len(paths))
 	changed := make([]bool, len(paths))
 	parallel(len(paths), func(i int) {
@@ -100,9 +154,14 @@ func Check(root string, paths []string, known []Known) ([]State, []bool) {
 }
 
 // Stat returns the state of one file without reading it.
-func Stat(root, rel string) State {
+func Stat(root Root, rel string) State {
 	st := State{Path: rel}
-	info, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel)))
+	name, ok := root.resolve(rel)
+	if !ok {
+		// Never touched; reads as missing.
+		return st
+	}
+	info, err := os.Stat(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return st
@@ -120,7 +179,7 @@ func Stat(root, rel string) State {
 }
 
 // Read returns the state of one file with its content and hash.
-func Read(root, rel string) State {
+func Read(root Root, rel string) State {
 	st := Stat(root, rel)
 	if st.Exists && !st.Unreadable {
 		st = read(root, st)
@@ -128,8 +187,8 @@ func Read(root, rel string) State {
 	return st
 }
 
-func read(root string, st State) State {
-	f, err := openNoBlock(filepath.Join(root, filepath.FromSlash(st.Path)))
+func read(root Root, st State) State {
+	f, err := openNoBlock(root.Abs(st.Path))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Vanished between stat and read.

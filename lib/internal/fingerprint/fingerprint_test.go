@@ -29,6 +29,39 @@ func TestSafe(t *testing.T) {
 	}
 }
 
+func TestRootSafe(t *testing.T) {
+	root := Root{Dir: "/p/tests", Up: 1, Editable: map[string]string{"sidelib": "/elsewhere/sidelib"}}
+	tests := []struct {
+		rel  string
+		want string // "" when unsafe
+	}{
+		{"a.py", "/p/tests/a.py"},
+		{"../src/pkg/ops.py", "/p/src/pkg/ops.py"},
+		{"../../etc/passwd", ""},
+		{"../", ""},
+		{"..", ""},
+		{"../a/../../x.py", ""},
+		{"../../x.py", ""},
+		{"/etc/passwd", ""},
+		{"<dist:sidelib>/sidelib/ops.py", "/elsewhere/sidelib/sidelib/ops.py"},
+		{"<dist:sidelib>/../x.py", ""},
+		{"<dist:sidelib>//x.py", ""},
+		{"<dist:other>/other/ops.py", ""},
+		{"<dist:sidelib>", ""},
+	}
+	for _, tt := range tests {
+		if got := root.Abs(tt.rel); got != filepath.FromSlash(tt.want) {
+			t.Errorf("Abs(%q) = %q, want %q", tt.rel, got, tt.want)
+		}
+		if got := root.Safe(tt.rel); got != (tt.want != "") {
+			t.Errorf("Safe(%q) = %v", tt.rel, got)
+		}
+	}
+	if (Root{Dir: "/p"}).Safe("../x.py") {
+		t.Error(`Safe("../x.py") with Up 0 = true`)
+	}
+}
+
 // withTimeout fails the test if fn blocks (a FIFO opened for reading
 // blocks until a writer comes).
 func withTimeout(t *testing.T, what string, fn func()) {
@@ -73,7 +106,7 @@ func TestUnreadableFiles(t *testing.T) {
 	}
 	var states []State
 	var changed []bool
-	withTimeout(t, "Check", func() { states, changed = Check(root, paths, known) })
+	withTimeout(t, "Check", func() { states, changed = Check(Root{Dir: root}, paths, known) })
 	for i, p := range paths {
 		st := states[i]
 		if !changed[i] {
@@ -112,7 +145,7 @@ func TestUnreadableFiles(t *testing.T) {
 		}
 	}
 	for _, p := range paths {
-		withTimeout(t, "Read "+p, func() { Read(root, p) })
+		withTimeout(t, "Read "+p, func() { Read(Root{Dir: root}, p) })
 	}
 }
 
@@ -123,23 +156,23 @@ func TestReplacedBetweenStatAndRead(t *testing.T) {
 	for _, name := range []string{"a.py", "b.json"} {
 		p := filepath.Join(root, name)
 		os.WriteFile(p, []byte("x = 1\n"), 0o644)
-		st := Stat(root, name)
+		st := Stat(Root{Dir: root}, name)
 		if !st.Exists || st.Unreadable {
 			t.Fatalf("%s: %+v", name, st)
 		}
 		os.Remove(p)
-		if got := read(root, st); got.Exists {
+		if got := read(Root{Dir: root}, st); got.Exists {
 			t.Errorf("%s vanished: %+v", name, got)
 		}
 		syscall.Mkfifo(p, 0o644)
 		var got State
-		withTimeout(t, "read of a FIFO", func() { got = read(root, st) })
+		withTimeout(t, "read of a FIFO", func() { got = read(Root{Dir: root}, st) })
 		if !got.Exists || !got.Unreadable || got.Content != nil {
 			t.Errorf("%s replaced by a FIFO: %+v", name, got)
 		}
 		os.Remove(p)
 		os.Mkdir(p, 0o755)
-		if got := read(root, st); !got.Unreadable {
+		if got := read(Root{Dir: root}, st); !got.Unreadable {
 			t.Errorf("%s replaced by a directory: %+v", name, got)
 		}
 	}
@@ -152,17 +185,17 @@ func TestReadHashes(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef\n"), 1<<16)
 	os.WriteFile(filepath.Join(root, "data.bin"), big, 0o644)
 	os.WriteFile(filepath.Join(root, "mod.py"), big, 0o644)
-	d := Read(root, "data.bin")
+	d := Read(Root{Dir: root}, "data.bin")
 	if d.Hash != blocks.Hash(big) || d.Size != int64(len(big)) || d.Content != nil || d.Unreadable {
 		t.Errorf("data file: hash %x size %d content %v", d.Hash, d.Size, d.Content != nil)
 	}
-	p := Read(root, "mod.py")
+	p := Read(Root{Dir: root}, "mod.py")
 	if p.Hash != blocks.Hash(big) || !bytes.Equal(p.Content, big) {
 		t.Errorf("python file: hash %x, content %d bytes", p.Hash, len(p.Content))
 	}
 	empty := filepath.Join(root, "empty.py")
 	os.WriteFile(empty, nil, 0o644)
-	if e := Read(root, "empty.py"); !e.Exists || e.Unreadable || e.Hash != blocks.Hash(nil) {
+	if e := Read(Root{Dir: root}, "empty.py"); !e.Exists || e.Unreadable || e.Hash != blocks.Hash(nil) {
 		t.Errorf("empty file: %+v", e)
 	}
 }

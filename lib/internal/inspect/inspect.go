@@ -5,6 +5,7 @@ package inspect
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -47,6 +48,9 @@ type Summary struct {
 	Commit      string            `json:"commit"`
 	RecordedAt  string            `json:"recorded_at"` // ISO 8601, UTC; "" if never
 	Environment map[string]string `json:"environment"`
+	// Untracked are the Python files outside the project that the last
+	// recording run executed and nothing tracks.
+	Untracked []string `json:"untracked"`
 }
 
 // Dependencies is what one test depends on.
@@ -148,6 +152,13 @@ func summarize(db *store.DB) (*Summary, error) {
 		return nil, err
 	}
 	s.Commit = meta["commit"]
+	s.Untracked = []string{}
+	if v := meta["untracked"]; v != "" {
+		// Written by Finish; anything else in a foreign baseline reads as none.
+		if json.Unmarshal([]byte(v), &s.Untracked) != nil {
+			s.Untracked = []string{}
+		}
+	}
 	if at, err := strconv.ParseInt(meta["recorded_at"], 10, 64); err == nil && at > 0 {
 		s.RecordedAt = isoTime(at)
 	}

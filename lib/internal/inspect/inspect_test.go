@@ -61,7 +61,7 @@ func fixture(t *testing.T) (root, db string) {
 			t.Fatal(err)
 		}
 	}
-	for k, v := range map[string]string{"recorded_at": "1700000100", "commit": "abc123", "env.python": "3.12", "env.dist:attrs": "23.1"} {
+	for k, v := range map[string]string{"recorded_at": "1700000100", "commit": "abc123", "env.python": "3.12", "env.dist:attrs": "23.1", "untracked": `["/opt/shared/helpers.py"]`} {
 		if err := store.SetMeta(tx, k, v); err != nil {
 			t.Fatal(err)
 		}
@@ -86,6 +86,7 @@ func TestSummary(t *testing.T) {
 		Files:    2, Blocks: 8, StaleBlocks: 1, Commit: "abc123",
 		RecordedAt:  "2023-11-14T22:15:00Z",
 		Environment: map[string]string{"python": "3.12", "dist:attrs": "23.1"},
+		Untracked:   []string{"/opt/shared/helpers.py"},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("got  %+v\nwant %+v", s, want)
