@@ -32,6 +32,7 @@
  *   "root": absolute rootdir, "db_path": absolute database path,
  *   "record": bool (--diff-baseline), "force": bool (--diff-force),
  *   "why": bool (collect reasons), "batch_size": int, "cache_size": int,
+ *   "durations": bool (report durations in dt_select, for --diff-shard),
  *   "env": {"python": "3.11", ...} (environment blocks, SPEC 4.4g),
  *   "paths": [import search directories as stored paths: "", "src",
  *       "../src" (above rootdir, inside the project root), "<dist:NAME>"],
@@ -63,7 +64,9 @@ int dt_open(const char *config, uintptr_t *handle, char **out);
  *   unaffected tests inside collected files], "skipped_tests": int,
  *   "known": int, "affected": int, "changed_files": [paths],
  *   "reasons": {node id: reason} (with "why"), "warnings": [lines],
- *   "millis": float
+ *   "durations": {node id: seconds} (with "durations": the recorded
+ *   duration of each known test that may run: every known test on a full
+ *   run, else the affected ones; new tests have none), "millis": float
  * }
  * Stored paths that are absolute, leave the project root, or name an
  * editable distribution not in "editable" are never read: one warning says so, and the tests that depend on them are affected. What

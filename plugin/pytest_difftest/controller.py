@@ -130,10 +130,13 @@ class Controller:
         """The selection as given to pytest-xdist workers."""
         sel = self.selection or {}
         full = sel.get("full", True)
+        shard = self.settings.shard
         return {
             "skip_files": [] if full else sel.get("skip_files") or [],
             "deselect": [] if full else sel.get("deselect") or [],
             "record": self.recording,
+            "shard": list(shard) if shard is not None else None,
+            "durations": sel.get("durations") or {},
         }
 
     # -- selection ----------------------------------------------------------
@@ -148,6 +151,7 @@ class Controller:
             "record": self.settings.record,
             "force": self.settings.force,
             "why": self.settings.why,
+            "durations": self.settings.shard is not None,
             "batch_size": self.settings.batch_size,
             "cache_size": self.settings.cache_size,
             "env": environment(self._config_digest()),
@@ -182,6 +186,11 @@ class Controller:
             if not self.selection.get("full"):
                 self.collector.skip = {str(self.root / p) for p in self.selection.get("skip_files") or []}
                 self.collector.deselect = set(self.selection.get("deselect") or [])
+        if self.settings.shard is not None:
+            # Even when the engine failed and everything runs: the shards
+            # still share it out, each test once.
+            self.collector.shard = self.settings.shard
+            self.collector.durations = (self.selection or {}).get("durations") or {}
         for line in self.messages:
             self._write(line)
         self.messages.clear()
@@ -267,6 +276,7 @@ class Controller:
                 if not merged["collected"]:
                     merged["collected"] = info["collected"]
                     merged["deselected"] = info["deselected"]
+                    merged["n_before_shard"] = info.get("n_before_shard")
                 merged["incomplete"] += info["incomplete"]
                 merged["collection_failed"] |= info["collection_failed"]
             return merged
@@ -296,6 +306,7 @@ class Controller:
             (self.selection or {}).get("skipped_tests", 0)
         )
         self.n_selected = self.xdist_items if self.xdist_items is not None else self.collector.n_items
+        self.n_before_shard = info.get("n_before_shard") if info else None
         # Everything deselected is a success, not "no tests collected".
         if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.n_deselected > 0:
             session.exitstatus = pytest.ExitCode.OK
@@ -353,14 +364,18 @@ class Controller:
             return
         changed = sel.get("changed_files") or []
         n_selected = getattr(self, "n_selected", 0)
+        shard, n_before = self.settings.shard, getattr(self, "n_before_shard", None)
+        of = f"{n_selected} of " if shard is not None and n_before is not None else ""
         if sel.get("full"):
             what = "recorded" if self.settings.record and self.recording else "ran"
             head = "forced full run" if self.settings.force else "no baseline yet"
-            line = f"{head}: {what} all {n_selected} tests"
+            line = f"{head}: {what} {of}all {n_before if of else n_selected} tests"
         else:
-            line = f"{n_selected} selected, {getattr(self, 'n_deselected', 0)} deselected"
-            if n_selected == 0:
+            line = f"{of}{n_before if of else n_selected} selected, {getattr(self, 'n_deselected', 0)} deselected"
+            if (n_before if of else n_selected) == 0:
                 line += " (nothing affected by the changes)"
+        if shard is not None:
+            line = f"shard {shard}: {line}"
         line += f", {len(changed)} changed file{'s' if len(changed) != 1 else ''}, {self.plugin_seconds:.2f}s in plugin"
         terminalreporter.write_sep("-", f"difftest: {line}")
         if self.settings.verbose:

@@ -7,6 +7,8 @@ from typing import Any, NamedTuple, Optional
 
 import pytest
 
+from pytest_difftest.shard import Shard, parse as parse_shard
+
 DEFAULT_BATCH_SIZE = 20
 DEFAULT_CACHE_SIZE = 100_000
 
@@ -49,6 +51,10 @@ def addoption(parser: pytest.Parser) -> None:
         "--diff-upload", action="store_true", default=False,
         help="after a successful --diff-baseline, upload the database to the remote",
     )
+    group.addoption(
+        "--diff-shard", metavar="K/N", default=None,
+        help="run shard K of N of the selected tests, split by the baseline's durations (CI)",
+    )
     parser.addini("diff_batch_size", f"test records written per transaction (default {DEFAULT_BATCH_SIZE})", default=None)
     parser.addini("diff_cache_size", f"files whose parsed blocks are kept in memory (default {DEFAULT_CACHE_SIZE})", default=None)
     parser.addini("diff_remote_url", "remote baseline URL (s3://bucket/key.db or file:///path/key.db)", default=None)
@@ -65,6 +71,7 @@ class Settings(NamedTuple):
     cache_size: int
     remote: Optional[str]
     upload: bool
+    shard: Optional[Shard]
 
 
 def active(o: Any) -> bool:
@@ -73,6 +80,7 @@ def active(o: Any) -> bool:
     return bool(
         o.diff or o.diff_baseline or o.diff_force or o.diff_v or o.diff_why or o.diff_upload
         or o.diff_batch_size is not None or o.diff_cache_size is not None or o.diff_remote is not None
+        or o.diff_shard is not None
     )
 
 
@@ -101,7 +109,7 @@ def resolve(config: pytest.Config) -> Settings:
     o = config.option
     if not (o.diff or o.diff_baseline):
         raise pytest.UsageError(
-            "pytest-difftest: --diff-force, --diff-v, --diff-why, --diff-upload and the "
+            "pytest-difftest: --diff-force, --diff-v, --diff-why, --diff-upload, --diff-shard and the "
             "--diff-* settings need --diff or --diff-baseline"
         )
     if o.diff_force and not o.diff_baseline:
@@ -119,6 +127,7 @@ def resolve(config: pytest.Config) -> Settings:
         raise pytest.UsageError("pytest-difftest: --diff-upload needs --diff-baseline")
     if o.diff_upload and not remote_url:
         raise pytest.UsageError("pytest-difftest: --diff-upload needs --diff-remote or diff_remote_url")
+    shard = parse_shard(o.diff_shard) if o.diff_shard is not None else None
     return Settings(
         record=bool(o.diff_baseline),
         force=bool(o.diff_force),
@@ -128,4 +137,5 @@ def resolve(config: pytest.Config) -> Settings:
         cache_size=cache_size,
         remote=remote_url,
         upload=bool(o.diff_upload),
+        shard=shard,
     )

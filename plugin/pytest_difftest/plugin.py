@@ -63,7 +63,13 @@ def pytest_configure(config: pytest.Config) -> None:
         # A pytest-xdist worker: the controller selected and records; the
         # worker only applies the selection and reports what tests ran.
         handoff = workerinput.get("difftest") or {}
-        pm.register(Collector(config, handoff.get("skip_files", []), handoff.get("deselect", [])), "difftest-collector")
+        collector = Collector(config, handoff.get("skip_files", []), handoff.get("deselect", []))
+        if handoff.get("shard"):
+            from pytest_difftest.shard import Shard
+
+            collector.shard = Shard(*handoff["shard"])
+            collector.durations = handoff.get("durations") or {}
+        pm.register(collector, "difftest-collector")
         if handoff.get("record"):
             from pytest_difftest.recording import TestRecording
 

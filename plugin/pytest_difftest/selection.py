@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import pytest
+
+from pytest_difftest import shard as sharding
 
 
 def test_file(nodeid: str) -> str:
@@ -26,6 +28,11 @@ class Collector:
         self.incomplete: set[str] = set()
         self.collection_failed = False
         self.n_items = 0
+        # --diff-shard: this machine's part of the selection, split by the
+        # baseline's durations (set before collection, like skip/deselect).
+        self.shard: Optional[sharding.Shard] = None
+        self.durations: Mapping[str, float] = {}
+        self.n_before_shard: Optional[int] = None
 
     def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> Optional[bool]:
         if self.skip and str(collection_path) in self.skip:
@@ -58,6 +65,22 @@ class Collector:
                 items[:] = keep
                 config.hook.pytest_deselected(items=drop)
                 self.deselected = [item.nodeid for item in drop]
+        if self.shard is not None:
+            self._keep_shard(config, items)
+
+    def _keep_shard(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Keep this shard's part of the selected items. Not counted as
+        deselected-as-unaffected: like -k, a test left to another shard
+        leaves its file incompletely recorded here (its record stays as it
+        was, and pytest-difftest merge takes the shard that ran it)."""
+        assert self.shard is not None
+        self.n_before_shard = len(items)
+        mine = sharding.split((i.nodeid for i in items), self.durations, self.shard.count)[self.shard.index - 1]
+        keep = [i for i in items if i.nodeid in mine]
+        if len(keep) < len(items):
+            drop = [i for i in items if i.nodeid not in mine]
+            items[:] = keep
+            config.hook.pytest_deselected(items=drop)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -72,6 +95,7 @@ class Collector:
             "incomplete": sorted(self.incomplete),
             "collection_failed": self.collection_failed,
             "n_items": self.n_items,
+            "n_before_shard": self.n_before_shard,
         }
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -20,11 +20,14 @@ import (
 
 // Config is what the plugin tells the engine at the start of a session.
 type Config struct {
-	Root      string            `json:"root"`
-	DBPath    string            `json:"db_path"`
-	Record    bool              `json:"record"` // --diff-baseline
-	Force     bool              `json:"force"`  // --diff-force
-	Why       bool              `json:"why"`
+	Root   string `json:"root"`
+	DBPath string `json:"db_path"`
+	Record bool   `json:"record"` // --diff-baseline
+	Force  bool   `json:"force"`  // --diff-force
+	Why    bool   `json:"why"`
+	// Durations: report the recorded duration of every test that may run
+	// (Selection.Durations), for --diff-shard.
+	Durations bool              `json:"durations"`
 	BatchSize int               `json:"batch_size"`
 	CacheSize int               `json:"cache_size"`
 	Env       map[string]string `json:"env"` // "python" -> "3.11", ...
@@ -148,9 +151,13 @@ type Selection struct {
 	ChangedFiles []string `json:"changed_files"`
 	// Reasons maps selected known tests to why they were selected (only
 	// with Config.Why).
-	Reasons  map[string]string `json:"reasons,omitempty"`
-	Warnings []string          `json:"warnings"`
-	Millis   float64           `json:"millis"`
+	Reasons map[string]string `json:"reasons,omitempty"`
+	// Durations maps the known tests that may run (all of them on a full
+	// run, else the affected ones) to their recorded duration in seconds
+	// (only with Config.Durations). New tests have none.
+	Durations map[string]float64 `json:"durations,omitempty"`
+	Warnings  []string           `json:"warnings"`
+	Millis    float64            `json:"millis"`
 }
 
 // Select fingerprints the files the baseline knows and computes the
@@ -304,7 +311,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	sel.Known = nTests
 	if nTests == 0 || s.cfg.Force {
 		sel.Full = true
-		return sel, nil
+		return sel, s.addDurations(sel, nil)
 	}
 
 	// Affected tests: failing ones, and those depending on a stale block.
@@ -404,7 +411,30 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 	slices.Sort(sel.SkipFiles)
 	slices.Sort(sel.ChangedFiles)
-	return sel, nil
+	return sel, s.addDurations(sel, reasons)
+}
+
+// addDurations fills sel.Durations when asked: for the tests in affected,
+// or for every known test when affected is nil (a full run).
+func (s *Session) addDurations(sel *Selection, affected map[string]string) error {
+	if !s.cfg.Durations {
+		return nil
+	}
+	all, err := store.Durations(s.db)
+	if err != nil {
+		return fmt.Errorf("read baseline durations: %w", err)
+	}
+	if affected == nil {
+		sel.Durations = all
+		return nil
+	}
+	sel.Durations = make(map[string]float64, len(affected))
+	for nodeid := range affected {
+		if d, ok := all[nodeid]; ok {
+			sel.Durations[nodeid] = d
+		}
+	}
+	return nil
 }
 
 // damagedRecord is the reason given for a test whose stored dependency list

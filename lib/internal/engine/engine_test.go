@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,7 +154,7 @@ func TestSelect(t *testing.T) {
 			if tt.env != "" {
 				env["python"] = tt.env
 			}
-			s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Env: env, Why: true})
+			s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Env: env, Why: true, Durations: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,6 +173,10 @@ func TestSelect(t *testing.T) {
 				if sel.Reasons[id] == "" {
 					t.Errorf("no reason for %s", id)
 				}
+			}
+			// --diff-shard's durations: exactly the tests that may run.
+			if got := slices.Sorted(maps.Keys(sel.Durations)); !slices.Equal(got, tt.want) {
+				t.Errorf("durations for %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -393,3 +393,23 @@ func Depsets(q Querier) (map[int64][]byte, error) {
 	}
 	return out, rows.Err()
 }
+
+// Durations returns every test's recorded duration in seconds, keyed by
+// node id (for splitting a selection over CI shards).
+func Durations(q Querier) (map[string]float64, error) {
+	rows, err := q.Query("SELECT nodeid, duration_us FROM tests")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]float64{}
+	var nodeid string
+	var us int64
+	for rows.Next() {
+		if err := rows.Scan(&nodeid, &us); err != nil {
+			return nil, err
+		}
+		out[nodeid] = seconds(us)
+	}
+	return out, rows.Err()
+}
