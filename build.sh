@@ -6,6 +6,7 @@
 #                       and the end-to-end tests (pytest subprocesses, SQLite, S3 on loopback)
 #   ./build.sh fuzz [SECONDS]   longer fuzzing of the parser and the database opener
 #   ./build.sh bench [ARGS]     the benchmark suite (bench/README.md)
+#   ./build.sh wheels [ARCH...] the sdist and manylinux_2_17 wheels (x86_64, aarch64) in dist/
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -76,6 +77,63 @@ fuzz() {
   rm -f "$log"
 }
 
+# Binary wheels: the engine cross-compiled with zig's C toolchain (`ziglang` from
+# PyPI, in its own virtualenv) against glibc 2.17, so that one py3-none wheel per
+# CPU serves every Python (ctypes loads it) on any manylinux2014-era distribution.
+# C debug info is not emitted (-g0) and the link is stripped (setup.py passes
+# -extldflags=-s): zig cc, unlike gcc, keeps both otherwise. Each target's Go/C objects stay in the Go build
+# cache, so a rebuild after a Python-only change is a link.
+WHEELS_VENV=${DIFFTEST_WHEELS_VENV:-.venv-wheels}
+WHEEL_GLIBC=2.17
+
+wheels_venv() {
+  if [ ! -x "$WHEELS_VENV/bin/python" ]; then
+    "$PY" -m venv "$WHEELS_VENV"
+    "$WHEELS_VENV/bin/python" -m pip install -q --upgrade pip
+  fi
+  "$WHEELS_VENV/bin/python" -m pip install -q ziglang auditwheel build "setuptools>=77" wheel
+}
+
+# wheel ARCH OUTDIR: one manylinux wheel (x86_64 | aarch64).
+wheel() {
+  local arch=$1 out=$2 goarch zigpy
+  case "$arch" in
+    x86_64) goarch=amd64 ;;
+    aarch64) goarch=arm64 ;;
+    *) echo "wheels: unknown architecture $arch (x86_64, aarch64)" >&2; exit 2 ;;
+  esac
+  zigpy="$(cd "$WHEELS_VENV/bin" && pwd)/python -m ziglang"
+  rm -rf build
+  CGO_ENABLED=1 GOOS=linux GOARCH=$goarch \
+    CC="$zigpy cc -target $arch-linux-gnu.$WHEEL_GLIBC" \
+    CGO_CFLAGS="-O2 -g0" \
+    ZIG_GLOBAL_CACHE_DIR="${ZIG_GLOBAL_CACHE_DIR:-$HOME/.cache/zig}" \
+    ZIG_LOCAL_CACHE_DIR="${ZIG_LOCAL_CACHE_DIR:-$HOME/.cache/zig}" \
+    DIFFTEST_WHEEL_PLATFORM="manylinux_2_17_${arch}.manylinux2014_${arch}" \
+    "$WHEELS_VENV/bin/python" -m build --wheel --no-isolation --outdir "$out" . >"$out/build-$arch.log" 2>&1 ||
+    { cat "$out/build-$arch.log" >&2; exit 1; }
+  rm -rf build "$out/build-$arch.log"
+  "$WHEELS_VENV/bin/auditwheel" show "$out"/pytest_difftest-*_"$arch".whl
+}
+
+wheels() {
+  local out=${DIFFTEST_WHEELS_OUT:-dist} arches=("$@")
+  [ ${#arches[@]} -gt 0 ] || arches=(x86_64 aarch64)
+  mkdir -p "$out"
+  wheels_venv
+  for arch in "${arches[@]}"; do
+    rm -f "$out"/pytest_difftest-*_"$arch".whl
+    echo "== wheel $arch (glibc $WHEEL_GLIBC)"
+    wheel "$arch" "$out"
+  done
+  if [ -z "${DIFFTEST_NO_SDIST:-}" ]; then
+    echo "== sdist"
+    rm -f "$out"/pytest_difftest-*.tar.gz
+    "$WHEELS_VENV/bin/python" -m build --sdist --no-isolation --outdir "$out" . >/dev/null
+  fi
+  ls -l "$out"
+}
+
 case "${1:-lib}" in
   lib)
     build_lib
@@ -122,8 +180,11 @@ sys.exit("moto_server did not start:\n" + open(sys.argv[2]).read())
     # it makes its own virtualenvs (bench/out/safety/venvs) and builds this repository.
     "$PY" bench/safety/run.py "${@:2}"
     ;;
+  wheels)
+    wheels "${@:2}"
+    ;;
   *)
-    echo "usage: ./build.sh [lib|test|fuzz [SECONDS]|bench [ARGS]]" >&2
+    echo "usage: ./build.sh [lib|test|fuzz [SECONDS]|bench [ARGS]|safety [ARGS]|wheels [ARCH...]]" >&2
     exit 2
     ;;
 esac

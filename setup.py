@@ -37,7 +37,7 @@ def write_child_hook(target_dir: Path) -> None:
 def build_library(target_dir: Path) -> None:
     target_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
-        "go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w",
+        "go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w -extldflags=-s",
         "-o", str(target_dir / LIBRARY), "./lib/cabi",
     ]
     env = dict(os.environ, CGO_ENABLED="1")
@@ -96,7 +96,9 @@ if bdist_wheel is not None:
 
         def get_tag(self):
             _, _, plat = super().get_tag()
-            return "py3", "none", plat
+            # ./build.sh wheels cross-compiles with zig for an old glibc and
+            # names the platform it targeted (e.g. manylinux_2_17_x86_64).
+            return "py3", "none", os.environ.get("DIFFTEST_WHEEL_PLATFORM") or plat
 
     cmdclass["bdist_wheel"] = PlatformWheel
 
