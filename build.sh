@@ -7,6 +7,7 @@
 #   ./build.sh fuzz [SECONDS]   longer fuzzing of the parser and the database opener
 #   ./build.sh bench [ARGS]     the benchmark suite (bench/README.md)
 #   ./build.sh wheels [ARCH...] the sdist and manylinux_2_17 wheels (x86_64, aarch64) in dist/
+#   ./build.sh docs             the documentation site (mkdocs.yml, docs/) into site/
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -175,7 +176,7 @@ sys.exit("moto_server did not start:\n" + open(sys.argv[2]).read())
     "$PY" bench/run.py "${@:2}"
     ;;
   safety)
-    # bench/safety/run.py (README "Safety and precision"): seeded mutants of real
+    # bench/safety/run.py (docs/safety.md): seeded mutants of real
     # projects' sdists; which failing tests each tool skips. Standard library only:
     # it makes its own virtualenvs (bench/out/safety/venvs) and builds this repository.
     "$PY" bench/safety/run.py "${@:2}"
@@ -183,8 +184,15 @@ sys.exit("moto_server did not start:\n" + open(sys.argv[2]).read())
   wheels)
     wheels "${@:2}"
     ;;
+  docs)
+    # A small virtualenv of its own (MkDocs, mkdocs-material from PyPI); in CI,
+    # tests/test_docs.py builds the same site with --strict from the test extras.
+    [ -x .venv-docs/bin/python ] || "$PY" -m venv .venv-docs
+    .venv-docs/bin/python -m pip install -q "mkdocs-material>=9"
+    NO_MKDOCS_2_WARNING=1 .venv-docs/bin/python -m mkdocs build --strict
+    ;;
   *)
-    echo "usage: ./build.sh [lib|test|fuzz [SECONDS]|bench [ARGS]|safety [ARGS]|wheels [ARCH...]]" >&2
+    echo "usage: ./build.sh [lib|test|fuzz [SECONDS]|bench [ARGS]|safety [ARGS]|wheels [ARCH...]|docs]" >&2
     exit 2
     ;;
 esac

@@ -954,8 +954,8 @@ def main() -> None:
     ap.add_argument("--reinstall", action="store_true", help="reinstall every virtualenv's packages")
     ap.add_argument("--ours-ref", default=None,
                     help="build this repository from a git commit (e.g. HEAD) instead of the working tree")
-    ap.add_argument("--readme", action="store_true",
-                    help="also write the results into README.md's Benchmarks section (between its markers)")
+    ap.add_argument("--docs", "--readme", dest="docs", action="store_true",
+                    help="also write the results into docs/benchmarks.md (between its markers)")
     ap.add_argument("--timeout", type=float, default=TIMEOUT,
                     help="seconds after which one pytest run is killed and counted as an error (default 7200)")
     ap.add_argument("--slow-record", type=float, default=SLOW_RECORD,
@@ -1015,27 +1015,27 @@ def main() -> None:
         (out / "results.json").write_text(json.dumps({"machine": header, "results": results}, indent=1))
     print(text)
     log(f"written: {out / 'results.md'} and results.json")
-    if args.readme:
-        update_readme(text)
-        log(f"updated the Benchmarks section of {REPO / 'README.md'}")
+    if args.docs:
+        page = REPO / "docs" / "benchmarks.md"
+        update_docs(page, DOCS_BEGIN, DOCS_END, text)
+        log(f"updated the latest results in {page}")
 
 
-README_BEGIN = "<!-- bench:begin (bench/run.py --readme writes this part) -->"
-README_END = "<!-- bench:end -->"
+DOCS_BEGIN = "<!-- bench:begin (bench/run.py --docs writes this part) -->"
+DOCS_END = "<!-- bench:end -->"
 
 
-def update_readme(text: str) -> None:
-    """Put the results between the markers of README.md's Benchmarks section,
-    headings one level down, the rest of the file untouched."""
-    readme = REPO / "README.md"
-    doc = readme.read_text()
-    if README_BEGIN not in doc or README_END not in doc:
-        raise SystemExit(f"README.md has no {README_BEGIN} ... {README_END} markers")
+def update_docs(page: Path, begin: str, end: str, text: str) -> None:
+    """Put results between the markers of a docs page (under its "## Latest
+    results" heading: the results' own "## " title is dropped, "### "
+    sections stay), the rest of the page untouched."""
+    doc = page.read_text()
+    if begin not in doc or end not in doc:
+        raise SystemExit(f"{page} has no {begin} ... {end} markers")
     body = [ln for ln in text.splitlines() if not ln.startswith("## ")]
-    body = ["#" + ln if ln.startswith("### ") else ln for ln in body]
-    head, rest = doc.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(head + README_BEGIN + "\n" + "\n".join(body).strip() + "\n" + README_END + tail)
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    page.write_text(head + begin + "\n" + "\n".join(body).strip() + "\n" + end + tail)
 
 
 if __name__ == "__main__":

@@ -720,6 +720,8 @@ def main() -> None:
                     help=f"comma-separated mutant classes (default all: {','.join(mutate.CLASSES)})")
     ap.add_argument("--tag", default="", help="write OUT/results-TAG.md/.json instead of OUT/results.md/.json")
     ap.add_argument("--render", action="store_true", help="only re-render OUT/results.md from OUT/results.json")
+    ap.add_argument("--docs", action="store_true",
+                    help="also write the results into docs/safety.md's latest results (between its markers)")
     ap.add_argument("--no-history", dest="history", action="store_false",
                     help="skip the history replay (one release step per project: its older release -> the pinned one)")
     args = ap.parse_args()
@@ -745,6 +747,7 @@ def main() -> None:
         text = render(saved["results"], saved["tools"], saved["header"])
         (out / md).write_text(text)
         print(text)
+        write_docs(args, text)
         return
     if args.list:
         venvs = br.ensure_venvs(out, [], br.base_python(args.python), False, None)
@@ -772,6 +775,18 @@ def main() -> None:
         (out / md).write_text(text)
     print(text)
     log(f"written: {out / md} and {js}")
+    write_docs(args, text)
+
+
+DOCS_BEGIN = "<!-- safety:begin (bench/safety/run.py --docs writes this part) -->"
+DOCS_END = "<!-- safety:end -->"
+
+
+def write_docs(args: argparse.Namespace, text: str) -> None:
+    if args.docs:
+        page = br.REPO / "docs" / "safety.md"
+        br.update_docs(page, DOCS_BEGIN, DOCS_END, text)
+        log(f"updated the latest results in {page}")
 
 
 if __name__ == "__main__":
