@@ -115,6 +115,28 @@ wheel() {
     { cat "$out/build-$arch.log" >&2; exit 1; }
   rm -rf build "$out/build-$arch.log"
   "$WHEELS_VENV/bin/auditwheel" show "$out"/pytest_difftest-*_"$arch".whl
+  if [ "$arch" = aarch64 ]; then load_test "$arch" "$zigpy" "$out"/pytest_difftest-*_"$arch".whl; fi
+}
+
+# load_test ARCH ZIG WHEEL: with qemu-user and the CPU's glibc installed
+# (Debian: qemu-user libc6-arm64-cross), load the wheel's library and run a
+# selection (tests/load_engine.c); otherwise say it was skipped.
+load_test() {
+  local arch=$1 zigpy=$2 whl=$3 dir sysroot=/usr/$1-linux-gnu
+  if ! command -v "qemu-$arch" >/dev/null || [ ! -e "$sysroot/lib/libc.so.6" ]; then
+    echo "== load test $arch: skipped (needs qemu-$arch and $sysroot)"
+    return
+  fi
+  dir=$(mktemp -d)
+  "$WHEELS_VENV/bin/python" -m zipfile -e "$whl" "$dir/whl"
+  $zigpy cc -target "$arch-linux-gnu.$WHEEL_GLIBC" -o "$dir/load_engine" tests/load_engine.c -ldl
+  mkdir "$dir/project"
+  printf 'def f():\n    return 1\n' >"$dir/project/m.py"
+  echo "== load test $arch (qemu-$arch)"
+  "qemu-$arch" -L "$sysroot" "$dir/load_engine" "$dir/whl/pytest_difftest/_difftest.so" \
+    "{\"root\": \"$dir/project\", \"db_path\": \"$dir/project/t.db\", \"record\": true, \"env\": {\"python\": \"3\"}}" ||
+    { rm -rf "$dir"; echo "wheels: the $arch library does not load" >&2; exit 1; }
+  rm -rf "$dir"
 }
 
 wheels() {

@@ -120,8 +120,10 @@ def test_no_baseline_shards_everything(pytester: pytest.Pytester) -> None:
     """No durations yet: every test is dealt round-robin, each once."""
     project(pytester, {"test_a.py": "".join(f"\ndef test_{i}():\n    pass\n" for i in range(5))})
     everything = {f"test_a.py::test_{i}" for i in range(5)}
-    parts = [ran(run(pytester, "--diff", f"--diff-shard={k}/2")) for k in (1, 2)]
-    assert parts == lpt({}, sorted(everything), 2)
+    results = [run(pytester, "--diff", f"--diff-shard={k}/2") for k in (1, 2)]
+    assert [ran(r) for r in results] == lpt({}, sorted(everything), 2)
+    assert "difftest: shard 1/2: no baseline yet: ran 3 of all 5 tests," in summary_line(results[0])
+    assert "difftest: shard 2/2: no baseline yet: ran 2 of all 5 tests," in summary_line(results[1])
 
 
 def test_pytest_split_beside_it(pytester: pytest.Pytester, edited: dict[str, float]) -> None:

@@ -364,15 +364,19 @@ class Controller:
             return
         changed = sel.get("changed_files") or []
         n_selected = getattr(self, "n_selected", 0)
-        shard, n_before = self.settings.shard, getattr(self, "n_before_shard", None)
-        of = f"{n_selected} of " if shard is not None and n_before is not None else ""
+        shard, n_total = self.settings.shard, getattr(self, "n_before_shard", None)
+        # With --diff-shard, "11 of 43 selected": this shard's part of what
+        # the whole selection (every shard together) runs.
+        part = f"{n_selected} of " if shard is not None and n_total is not None else ""
+        if not part:
+            n_total = n_selected
         if sel.get("full"):
             what = "recorded" if self.settings.record and self.recording else "ran"
             head = "forced full run" if self.settings.force else "no baseline yet"
-            line = f"{head}: {what} {of}all {n_before if of else n_selected} tests"
+            line = f"{head}: {what} {part}all {n_total} tests"
         else:
-            line = f"{of}{n_before if of else n_selected} selected, {getattr(self, 'n_deselected', 0)} deselected"
-            if (n_before if of else n_selected) == 0:
+            line = f"{part}{n_total} selected, {getattr(self, 'n_deselected', 0)} deselected"
+            if n_total == 0:
                 line += " (nothing affected by the changes)"
         if shard is not None:
             line = f"shard {shard}: {line}"
