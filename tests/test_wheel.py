@@ -7,6 +7,7 @@ or is built here (zig from PyPI; about a minute from a warm Go cache)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import re
@@ -43,13 +44,25 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if given:
         yield Path(given)
         return
-    out = tmp_path_factory.mktemp("dist")
-    env = dict(os.environ, DIFFTEST_WHEELS_OUT=str(out), DIFFTEST_NO_SDIST="1")
-    p = subprocess.run([str(REPO / "build.sh"), "wheels", "x86_64"], cwd=REPO, env=env, capture_output=True, text=True)
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert 'platform tag:\n"manylinux_2_17_x86_64"' in p.stdout, p.stdout
-    (found,) = out.glob("pytest_difftest-*-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
-    yield found
+    # Under pytest-xdist every worker asks: the first builds (in the
+    # directory of this run that all workers share), the others wait for it
+    # and reuse it.
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "difftest-wheel"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = list(shared.glob("pytest_difftest-*-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"))
+        if not found:
+            env = dict(os.environ, DIFFTEST_WHEELS_OUT=str(shared), DIFFTEST_NO_SDIST="1")
+            p = subprocess.run(
+                [str(REPO / "build.sh"), "wheels", "x86_64"], cwd=REPO, env=env, capture_output=True, text=True
+            )
+            assert p.returncode == 0, p.stdout + p.stderr
+            assert re.search(r'platform tag:\s+"manylinux_2_17_x86_64"', p.stdout), p.stdout
+            found = list(shared.glob("pytest_difftest-*-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"))
+    (whl,) = found
+    yield whl
 
 
 def path_without_go() -> str:
