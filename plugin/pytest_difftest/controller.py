@@ -277,6 +277,7 @@ class Controller:
                     merged["collected"] = info["collected"]
                     merged["deselected"] = info["deselected"]
                     merged["n_before_shard"] = info.get("n_before_shard")
+                    merged["sharded_known"] = info.get("sharded_known") or []
                 merged["incomplete"] += info["incomplete"]
                 merged["collection_failed"] |= info["collection_failed"]
             return merged
@@ -322,7 +323,9 @@ class Controller:
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         files = {}
         if info is not None:
-            deselected = set(info["deselected"])
+            # Unaffected tests, and with --diff-shard the known tests another
+            # shard runs: their records stay, so the file is still complete.
+            deselected = set(info["deselected"]) | set(info.get("sharded_known") or [])
             incomplete = set(info["incomplete"]) | narrowed_files(self.config)
             for path, nodeids in info["collected"].items():
                 complete = (

@@ -33,6 +33,7 @@ class Collector:
         self.shard: Optional[sharding.Shard] = None
         self.durations: Mapping[str, float] = {}
         self.n_before_shard: Optional[int] = None
+        self.sharded_known: list[str] = []
 
     def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> Optional[bool]:
         if self.skip and str(collection_path) in self.skip:
@@ -69,10 +70,12 @@ class Collector:
             self._keep_shard(config, items)
 
     def _keep_shard(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        """Keep this shard's part of the selected items. Not counted as
-        deselected-as-unaffected: like -k, a test left to another shard
-        leaves its file incompletely recorded here (its record stays as it
-        was, and pytest-difftest merge takes the shard that ran it)."""
+        """Keep this shard's part of the selected items. A test left to
+        another shard keeps its record here as it was (still affected, so
+        still selected against this shard's database; pytest-difftest merge
+        takes the newer record of the shard that ran it). Those with a
+        record (a duration) leave their file completely recorded; a new one
+        does not, as with -k."""
         assert self.shard is not None
         self.n_before_shard = len(items)
         mine = sharding.split((i.nodeid for i in items), self.durations, self.shard.count)[self.shard.index - 1]
@@ -81,6 +84,7 @@ class Collector:
             drop = [i for i in items if i.nodeid not in mine]
             items[:] = keep
             config.hook.pytest_deselected(items=drop)
+            self.sharded_known = [i.nodeid for i in drop if i.nodeid in self.durations]
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -96,6 +100,7 @@ class Collector:
             "collection_failed": self.collection_failed,
             "n_items": self.n_items,
             "n_before_shard": self.n_before_shard,
+            "sharded_known": self.sharded_known,
         }
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
