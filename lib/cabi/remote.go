@@ -55,8 +55,8 @@ func (r remoteRequest) options(verb string) remote.SyncOptions {
 	return opts
 }
 
-//export dt_remote_check
-func dt_remote_check(request *C.char, out **C.char) (code C.int) {
+//export dtgo_remote_check
+func dtgo_remote_check(request *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
 	req, err := parseRemoteRequest(request, "remote check")
 	if err != nil {
@@ -69,8 +69,8 @@ func dt_remote_check(request *C.char, out **C.char) (code C.int) {
 	return reply(out, map[string]string{"url": u}, nil)
 }
 
-//export dt_remote_fetch
-func dt_remote_fetch(request *C.char, out **C.char) (code C.int) {
+//export dtgo_remote_fetch
+func dtgo_remote_fetch(request *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
 	req, err := parseRemoteRequest(request, "remote fetch")
 	if err != nil {
@@ -85,8 +85,8 @@ func dt_remote_fetch(request *C.char, out **C.char) (code C.int) {
 	return reply(out, res, err)
 }
 
-//export dt_remote_upload
-func dt_remote_upload(request *C.char, out **C.char) (code C.int) {
+//export dtgo_remote_upload
+func dtgo_remote_upload(request *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
 	req, err := parseRemoteRequest(request, "remote upload")
 	if err != nil {
@@ -105,8 +105,8 @@ func dt_remote_upload(request *C.char, out **C.char) (code C.int) {
 // another thread: the plugin runs transfers in a thread so that Ctrl-C is
 // not held up by a long download).
 //
-//export dt_remote_cancel
-func dt_remote_cancel(request *C.char, out **C.char) (code C.int) {
+//export dtgo_remote_cancel
+func dtgo_remote_cancel(request *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
 	req, err := parseRemoteRequest(request, "remote cancel")
 	if err != nil {
