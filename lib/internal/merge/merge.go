@@ -312,8 +312,14 @@ func writeDB(u *union, path string) (Counts, error) {
 	return counts, nil
 }
 
+// rename is os.Rename; tests make it fail.
+var rename = os.Rename
+
 // replace renames tmp over output. A WAL left beside an earlier output
-// belongs to that database and would corrupt the new one: it goes first.
+// belongs to that database and would corrupt the new one, so it must go
+// before the rename; but it may hold committed transactions, which a failed
+// rename would then lose. So it is first folded into the old output's file
+// (checkpointed): whatever happens next, the old file alone is complete.
 func replace(tmp, output string) error {
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(output); err == nil {
@@ -333,9 +339,14 @@ func replace(tmp, output string) error {
 	if err != nil {
 		return err
 	}
+	if st, err := os.Stat(output + "-wal"); err == nil && st.Size() > 0 {
+		if err := store.CheckpointFile(output); err != nil {
+			return fmt.Errorf("cannot fold the write-ahead log of the existing output into it: %w", err)
+		}
+	}
 	os.Remove(output + "-wal")
 	os.Remove(output + "-shm")
-	if err := os.Rename(tmp, output); err != nil {
+	if err := rename(tmp, output); err != nil {
 		return errors.New(fsCause(err))
 	}
 	return nil

@@ -201,10 +201,14 @@ func openExisting(path string, readOnly bool) (*DB, error) {
 	return open(path, false, readOnly)
 }
 
+// uriPath percent-encodes path for a file: URI, in which "?" would start
+// the parameters and "#" a fragment.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
 func dsn(path string, readOnly bool) string {
-	// A file: URI: "?" would start the parameters and "#" a fragment, so
-	// a path holding them (or "%") must be percent-encoded.
-	path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	path = uriPath(path)
 	if readOnly {
 		// immutable: no locks and no -shm file; only used when no
 		// write-ahead log exists, so there is nothing else to read.
@@ -493,4 +497,28 @@ func (db *DB) CountTests() (int, error) {
 	var n int
 	err := db.QueryRow("SELECT count(*) FROM tests").Scan(&n)
 	return n, err
+}
+
+// ErrInUse is returned when another connection holds the write-ahead log a
+// checkpoint would empty.
+var ErrInUse = errors.New("the database is in use by another process")
+
+// CheckpointFile folds the write-ahead log beside the SQLite file at path
+// (any SQLite file, of any schema) into the file and empties the log, so
+// that the file alone holds every committed transaction: the log can then
+// be deleted without losing data.
+func CheckpointFile(path string) error {
+	sdb, err := sql.Open("sqlite3", "file:"+uriPath(path)+"?_busy_timeout=30000")
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer sdb.Close()
+	var busy, frames, done int
+	if err := sdb.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("checkpoint %s: %w", path, ErrInUse)
+	}
+	return sdb.Close()
 }
