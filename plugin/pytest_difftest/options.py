@@ -69,7 +69,8 @@ class Settings(NamedTuple):
     why: bool
     batch_size: int
     cache_size: int
-    remote: Optional[str]
+    remote: Optional[str]  # as given: checked at session start (remote.check)
+    remote_source: str  # where it was given: --diff-remote or diff_remote_url
     upload: bool
     shard: Optional[Shard]
 
@@ -105,7 +106,9 @@ def _setting(config: pytest.Config, option: str, flag: str, ini: str, default: o
 
 
 def resolve(config: pytest.Config) -> Settings:
-    """Read and validate the options; raise pytest.UsageError (exit 4)."""
+    """Read and validate the options; raise pytest.UsageError (exit 4).
+    Pure: the remote URL is checked by the engine at session start, so that
+    configuring pytest never loads it."""
     o = config.option
     if not (o.diff or o.diff_baseline):
         raise pytest.UsageError(
@@ -118,11 +121,6 @@ def resolve(config: pytest.Config) -> Settings:
     cache_size = _positive_int(*_setting(config, "diff_cache_size", "--diff-cache-size", "diff_cache_size", DEFAULT_CACHE_SIZE))
     remote_source, remote = _setting(config, "diff_remote", "--diff-remote", "diff_remote_url", None)
     remote_url = str(remote).strip() if remote not in (None, "") else None
-    if remote_url and getattr(config, "workerinput", None) is None:
-        # Checked by the engine (no network); xdist workers never use it.
-        from pytest_difftest import remote as remote_baseline
-
-        remote_url = remote_baseline.check(remote_url, remote_source)
     if o.diff_upload and not o.diff_baseline:
         raise pytest.UsageError("pytest-difftest: --diff-upload needs --diff-baseline")
     if o.diff_upload and not remote_url:
@@ -136,6 +134,7 @@ def resolve(config: pytest.Config) -> Settings:
         batch_size=batch_size,
         cache_size=cache_size,
         remote=remote_url,
+        remote_source=remote_source,
         upload=bool(o.diff_upload),
         shard=shard,
     )

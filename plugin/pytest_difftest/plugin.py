@@ -11,9 +11,6 @@ import pytest
 
 from pytest_difftest import options
 
-# A digest of the pytest configuration (environment.pytest_config).
-CONFIG_DIGEST = pytest.StashKey[str]()
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.addoption(parser)
@@ -35,9 +32,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         child.stop()
     # Read before anything is watched: the plugin's own reading of the
     # configuration file is no test's dependency.
-    from pytest_difftest.environment import pytest_config
+    from pytest_difftest.digest import config_digest
 
-    early_config.stash[CONFIG_DIGEST] = pytest_config(early_config.inipath, known)
+    config_digest(early_config, known)
     if getattr(known, "diff_baseline", False):
         # What conftest.py files (and what they import) run from now on is
         # part of the import graph (recording.py).
