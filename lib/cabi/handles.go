@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/engine"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/gctune"
 )
 
 // Misuse of a session handle by the caller. Each is an error code of its
@@ -33,9 +34,10 @@ func isMisuse(err error) bool {
 // recover catches). A second call fails at once instead of waiting, since
 // concurrent calls are a bug in the caller, not contention to absorb.
 type entry struct {
-	mu     sync.Mutex
-	s      *engine.Session
-	closed bool
+	mu      sync.Mutex
+	s       *engine.Session
+	closed  bool
+	release func() // the session's GC setting (gctune.Session)
 }
 
 // handles maps the integers given to C to sessions. Ids are never reused,
@@ -51,11 +53,11 @@ func register(s *engine.Session) uintptr {
 	handles.Lock()
 	defer handles.Unlock()
 	handles.next++
-	handles.m[handles.next] = &entry{s: s}
+	handles.m[handles.next] = &entry{s: s, release: gctune.Use(gctune.Session)}
 	return handles.next
 }
 
-// acquire gives exclusive use of the session behind h until release is
+// acquire gives exclusive use of the session behind h until unlock is
 // called.
 func acquire(h uintptr) (*entry, error) {
 	handles.Lock()
@@ -75,7 +77,7 @@ func acquire(h uintptr) (*entry, error) {
 	return e, nil
 }
 
-func (e *entry) release() { e.mu.Unlock() }
+func (e *entry) unlock() { e.mu.Unlock() }
 
 // close closes the session and forgets the handle, but only once the close
 // succeeded: after a failed close the handle stays valid, so that the
@@ -85,11 +87,12 @@ func closeHandle(h uintptr) error {
 	if err != nil {
 		return err
 	}
-	defer e.release()
+	defer e.unlock()
 	if err := e.s.Close(); err != nil {
 		return err
 	}
 	e.closed = true
+	e.release()
 	handles.Lock()
 	delete(handles.m, h)
 	handles.Unlock()
@@ -103,7 +106,7 @@ func selectOn(h uintptr) (*engine.Selection, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer e.release()
+	defer e.unlock()
 	return e.s.Select()
 }
 
@@ -112,7 +115,7 @@ func recordOn(h uintptr, buf []byte) error {
 	if err != nil {
 		return err
 	}
-	defer e.release()
+	defer e.unlock()
 	batch, err := engine.DecodeRecords(buf)
 	if err != nil {
 		return err
@@ -125,7 +128,7 @@ func finishOn(h uintptr, info []byte) (*engine.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer e.release()
+	defer e.unlock()
 	var f engine.Finish
 	if err := json.Unmarshal(info, &f); err != nil {
 		return nil, fmt.Errorf("bad finish report: %w", err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/engine"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/gctune"
 )
 
 // open registers a recording session on a one-test project.
@@ -90,7 +91,7 @@ func TestCallDuringACallIsRefused(t *testing.T) {
 			}
 		})
 	}
-	held.release()
+	held.unlock()
 	for _, c := range calls {
 		if err := c.call(); err != nil {
 			t.Fatalf("%s after the call returned: %v", c.name, err)
@@ -173,5 +174,21 @@ func TestFailedCloseKeepsTheHandle(t *testing.T) {
 	}
 	if err := recordOn(h, batch("test_calc.py::test_add")); err != nil {
 		t.Fatalf("record after a failed close: %v", err)
+	}
+}
+
+// An open session tunes the collector for itself; closing it gives the
+// setting back.
+func TestSessionTunesTheCollector(t *testing.T) {
+	before := gctune.Current()
+	h := open(t, engine.Config{})
+	if got := gctune.Current(); got != gctune.Session {
+		t.Fatalf("with a session open: %+v, want %+v", got, gctune.Session)
+	}
+	if err := closeHandle(h); err != nil {
+		t.Fatal(err)
+	}
+	if got := gctune.Current(); got != before {
+		t.Fatalf("after close: %+v, want %+v", got, before)
 	}
 }

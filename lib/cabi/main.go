@@ -29,13 +29,9 @@ func main() {}
 // before the first dt_open: SQLite's initialisation and the schema that every
 // open checks against are prepared meanwhile, on a goroutine of their own.
 // A panic there must not end the process; dt_open would report the error.
+// The collector is tuned per operation (lib/internal/gctune), not here:
+// an open session and a merge want different settings.
 func init() {
-	// The engine's live heap is small (parsed files, one batch), and the
-	// default GC target (100%) collects it every few record calls: a quarter
-	// of recording's engine time. A higher target, bounded by a soft limit,
-	// trades a few MB for that.
-	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(256 << 20)
 	go func() {
 		defer func() { recover() }()
 		store.Prepare()

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/gctune"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/remote"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
@@ -58,6 +59,7 @@ type Result struct {
 // object). Errors name the input or output at fault, in one line.
 func Run(ctx context.Context, output string, inputs []string, opts Options) (*Result, error) {
 	start := time.Now()
+	defer gctune.Use(gctune.Merge)()
 	if output == "" {
 		return nil, errors.New("no output given")
 	}
