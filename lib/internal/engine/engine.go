@@ -5,6 +5,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -80,7 +81,15 @@ type Session struct {
 	// module path -> what importing it ran (ImportDeps records), charged
 	// to every test file whose imports reach the module.
 	importCalls map[string][]int64
+	// gen is the baseline's cleanup generation when this session read it:
+	// the row ids cached above are valid only while it is unchanged.
+	gen int64
 }
+
+// ErrBaselineCleaned stops a recording session whose cached row ids another
+// session's cleanup may have deleted (and SQLite may have given to other
+// rows since): its further records could point at the wrong blocks.
+var ErrBaselineCleaned = errors.New("another recording session cleaned up the baseline during this run (tests not recorded stay selected)")
 
 // fileInfo is the session's knowledge of one file.
 type fileInfo struct {
@@ -165,6 +174,13 @@ type Selection struct {
 // marks block versions that no longer match as stale.
 func (s *Session) Select() (*Selection, error) {
 	start := time.Now()
+	// Read first: a cleanup after it only makes Record stop, needlessly
+	// but safely.
+	gen, err := store.Generation(s.db)
+	if err != nil {
+		return nil, fmt.Errorf("read baseline: %w", err)
+	}
+	s.gen = gen
 	sel, err := s.selectTests()
 	if err != nil {
 		return nil, err

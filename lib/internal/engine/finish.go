@@ -121,8 +121,13 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 	}
 
 	s.cfg.debugPanic("finish")
-	if err := collectGarbage(tx); err != nil {
+	if deleted, err := collectGarbage(tx); err != nil {
 		return nil, err
+	} else if deleted {
+		// Sessions running now may hold the ids of what was deleted.
+		if s.gen, err = store.NextGeneration(tx); err != nil {
+			return nil, err
+		}
 	}
 	// The rows of unsafe paths go once no block version refers to them.
 	for _, id := range s.unsafe {
@@ -155,11 +160,12 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 }
 
 // collectGarbage deletes stale block versions that no test refers to, so
-// that they no longer cost a scan of every test on the next selection.
-func collectGarbage(q store.Querier) error {
+// that they no longer cost a scan of every test on the next selection, and
+// says whether it deleted any row.
+func collectGarbage(q store.Querier) (deleted bool, err error) {
 	stale, err := store.StaleBlocks(q)
 	if err != nil || len(stale) == 0 {
-		return err
+		return false, err
 	}
 	unused := make(map[int64]bool, len(stale))
 	for _, b := range stale {
@@ -181,31 +187,33 @@ func collectGarbage(q store.Querier) error {
 		return nil
 	})
 	if err != nil || damaged {
-		return err
+		return false, err
 	}
 	sets, err := store.Depsets(q)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for id, deps := range sets {
 		if usedSets[id] && store.DecodeIDs(deps, func(b int64) bool {
 			delete(unused, b)
 			return len(unused) > 0
 		}) != nil {
-			return nil
+			return false, nil
 		}
 	}
 	for id := range sets {
 		if !usedSets[id] {
 			if _, err := q.Exec("DELETE FROM depsets WHERE id = ?", id); err != nil {
-				return err
+				return deleted, err
 			}
+			deleted = true
 		}
 	}
 	for id := range unused {
 		if _, err := q.Exec("DELETE FROM blocks WHERE id = ?", id); err != nil {
-			return err
+			return deleted, err
 		}
+		deleted = true
 	}
-	return nil
+	return deleted, nil
 }

@@ -145,6 +145,13 @@ func (s *Session) Record(batch []TestRecord) error {
 		return err
 	}
 	defer tx.Rollback()
+	// The transaction holds the write lock: no cleanup can come between
+	// this check and the commit.
+	if gen, err := store.Generation(tx); err != nil {
+		return err
+	} else if gen != s.gen {
+		return ErrBaselineCleaned
+	}
 	now := time.Now().Unix()
 	envIDs, err := s.envBlockIDs(tx)
 	if err != nil {

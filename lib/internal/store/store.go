@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -487,9 +488,43 @@ func (db *DB) Meta(key string) (string, error) {
 }
 
 // SetMeta stores key=value.
-func SetMeta(tx *sql.Tx, key, value string) error {
-	_, err := tx.Exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
-	return err
+func SetMeta(q Querier, key, value string) error {
+	_, err := q.Exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+	if err != nil {
+		return fmt.Errorf("set %s: %w", key, err)
+	}
+	return nil
+}
+
+// generationKey counts the cleanups that deleted rows whose ids sessions
+// cache (block versions, dependency sets): SQLite reuses the ids of deleted
+// rows, and another session's cleanup can delete rows a running session
+// still holds the ids of.
+const generationKey = "cleanup_generation"
+
+// Generation returns the number of such cleanups so far.
+func Generation(q Querier) (int64, error) {
+	var g int64
+	err := q.QueryRow("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", generationKey).Scan(&g)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the cleanup generation: %w", err)
+	}
+	return g, nil
+}
+
+// NextGeneration records one more cleanup and returns the new count.
+func NextGeneration(q Querier) (int64, error) {
+	g, err := Generation(q)
+	if err != nil {
+		return 0, err
+	}
+	if err := SetMeta(q, generationKey, strconv.FormatInt(g+1, 10)); err != nil {
+		return 0, err
+	}
+	return g + 1, nil
 }
 
 // CountTests returns how many tests are recorded.
