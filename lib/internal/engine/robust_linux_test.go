@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store/storetest"
 )
 
 // --- kill -9 during a write -------------------------------------------------
@@ -212,7 +213,7 @@ func TestUnsafePathsAreNeverRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, err := store.UpsertBlock(db, fid, "<module>", 1, nil)
+		id, err := storetest.UpsertBlock(db, fid, "<module>", 1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store/storetest"
 )
 
 // baseline describes an input database in a few lines.
@@ -79,7 +80,7 @@ func (b baseline) create(t testing.TB, dir, name string) string {
 		if bl.value != "" {
 			names = []string{bl.value}
 		}
-		id, err := store.UpsertBlock(tx, fileID[path], name, sum, names)
+		id, err := storetest.UpsertBlock(tx, fileID[path], name, sum, names)
 		if err != nil {
 			t.Fatal(err)
 		}

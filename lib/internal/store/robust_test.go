@@ -22,8 +22,8 @@ func sampleDB(tb testing.TB) []byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b1, _ := UpsertBlock(db, fid, "f", 1, nil)
-	b2, _ := UpsertBlock(db, fid, "<defs>", 2, []string{"f"})
+	b1, _ := upsertBlock(db, fid, "f", 1, nil)
+	b2, _ := upsertBlock(db, fid, "<defs>", 2, []string{"f"})
 	ds, _ := UpsertDepset(db, EncodeIDs([]int64{b2}), 7)
 	for _, id := range []string{"t.py::a", "t.py::b"} {
 		if err := UpsertTest(db, Test{NodeID: id, Deps: EncodeIDs([]int64{b1, b2}), Depset: ds}); err != nil {

@@ -154,25 +154,6 @@ func queryBlocks(q Querier, query string, args ...any) ([]Block, error) {
 	return out, rows.Err()
 }
 
-// UpsertBlock returns the id of a block version, inserting it (not stale)
-// when new, or marking it current again.
-func UpsertBlock(q Querier, fileID int64, name string, checksum uint64, names []string) (int64, error) {
-	var id int64
-	var stale bool
-	err := q.QueryRow("SELECT id, stale FROM blocks WHERE file_id = ? AND name = ? AND checksum = ?",
-		fileID, name, int64(checksum)).Scan(&id, &stale)
-	switch {
-	case err == nil:
-		if stale {
-			err = SetStale(q, []int64{id}, false)
-		}
-		return id, err
-	case !errors.Is(err, sql.ErrNoRows):
-		return 0, err
-	}
-	return InsertBlock(q, fileID, name, checksum, names)
-}
-
 // InsertBlock stores a new block version (not stale) and returns its id.
 func InsertBlock(q Querier, fileID int64, name string, checksum uint64, names []string) (int64, error) {
 	var namesArg any

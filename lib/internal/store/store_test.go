@@ -162,9 +162,9 @@ func TestBlocksAndTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b1, _ := UpsertBlock(db, fid, "f", 1<<63+1, nil)
-	b2, _ := UpsertBlock(db, fid, "<defs>", 9, []string{"f", "g"})
-	again, _ := UpsertBlock(db, fid, "f", 1<<63+1, nil)
+	b1, _ := upsertBlock(db, fid, "f", 1<<63+1, nil)
+	b2, _ := upsertBlock(db, fid, "<defs>", 9, []string{"f", "g"})
+	again, _ := upsertBlock(db, fid, "f", 1<<63+1, nil)
 	if again != b1 {
 		t.Errorf("same block version got two ids: %d, %d", b1, again)
 	}
@@ -176,7 +176,7 @@ func TestBlocksAndTests(t *testing.T) {
 		t.Errorf("StaleBlocks = %+v", stale)
 	}
 	// Recording the version again means it is current: no longer stale.
-	UpsertBlock(db, fid, "f", 1<<63+1, nil)
+	upsertBlock(db, fid, "f", 1<<63+1, nil)
 	if stale, _ := StaleBlocks(db); len(stale) != 0 {
 		t.Errorf("after upsert, StaleBlocks = %+v", stale)
 	}
@@ -368,4 +368,22 @@ func TestRecordedTestFilesStopsOnDisorder(t *testing.T) {
 	if files, err := RecordedTestFiles(db); err == nil {
 		t.Errorf("RecordedTestFiles = %q, want an error", files)
 	}
+}
+
+// upsertBlock is storetest.UpsertBlock, which this package's tests cannot
+// import.
+func upsertBlock(q Querier, fileID int64, name string, checksum uint64, names []string) (int64, error) {
+	stored, err := BlocksOfFile(q, fileID)
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range stored {
+		if b.Name == name && b.Checksum == checksum {
+			if b.Stale {
+				err = SetStale(q, []int64{b.ID}, false)
+			}
+			return b.ID, err
+		}
+	}
+	return InsertBlock(q, fileID, name, checksum, names)
 }
