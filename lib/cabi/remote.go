@@ -172,12 +172,10 @@ func checkBaseline(path string) error {
 		return fmt.Errorf("%w (%v)", store.ErrNotDatabase, err)
 	}
 	defer db.Close()
-	var busy, frames, done int
-	if err := db.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
-		return fmt.Errorf("cannot checkpoint the database: %v", err)
-	}
-	if busy != 0 {
-		return errors.New("the database is in use by another process")
+	if err := db.Checkpoint(); errors.Is(err, store.ErrInUse) {
+		return store.ErrInUse
+	} else if err != nil {
+		return fmt.Errorf("cannot checkpoint the database: %v", errors.Unwrap(err))
 	}
 	return db.Close()
 }

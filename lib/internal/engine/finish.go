@@ -56,7 +56,7 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 
 	for path, cf := range f.Files {
 		if !cf.Complete {
-			if _, err := tx.Exec("DELETE FROM test_files WHERE path = ?", path); err != nil {
+			if err := store.DeleteTestFile(tx, path); err != nil {
 				return nil, err
 			}
 			continue
@@ -85,8 +85,7 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 		if fi == nil || !fi.state.Exists || fi.state.Unreadable {
 			continue
 		}
-		if _, err := tx.Exec(`INSERT INTO test_files (path, hash) VALUES (?, ?)
-			ON CONFLICT (path) DO UPDATE SET hash = excluded.hash`, path, int64(fi.state.Hash)); err != nil {
+		if err := store.SetTestFile(tx, path, fi.state.Hash); err != nil {
 			return nil, err
 		}
 	}
@@ -114,7 +113,7 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 				return nil, err
 			}
 			sum.Dropped += n
-			if _, err := tx.Exec("DELETE FROM test_files WHERE path = ?", p); err != nil {
+			if err := store.DeleteTestFile(tx, p); err != nil {
 				return nil, err
 			}
 		}
@@ -131,7 +130,7 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 	}
 	// The rows of unsafe paths go once no block version refers to them.
 	for _, id := range s.unsafe {
-		if _, err := tx.Exec("DELETE FROM files WHERE id = ? AND NOT EXISTS (SELECT 1 FROM blocks WHERE file_id = ?)", id, id); err != nil {
+		if err := store.DeleteFileIfUnused(tx, id); err != nil {
 			return nil, err
 		}
 	}
@@ -203,14 +202,14 @@ func collectGarbage(q store.Querier) (deleted bool, err error) {
 	}
 	for id := range sets {
 		if !usedSets[id] {
-			if _, err := q.Exec("DELETE FROM depsets WHERE id = ?", id); err != nil {
+			if err := store.DeleteDepset(q, id); err != nil {
 				return deleted, err
 			}
 			deleted = true
 		}
 	}
 	for id := range unused {
-		if _, err := q.Exec("DELETE FROM blocks WHERE id = ?", id); err != nil {
+		if err := store.DeleteBlock(q, id); err != nil {
 			return deleted, err
 		}
 		deleted = true

@@ -292,6 +292,48 @@ func DeleteTestsInFile(q Querier, file string) (int, error) {
 	return int(n), err
 }
 
+// SetTestFile notes a test file as completely recorded, with its content
+// hash.
+func SetTestFile(q Querier, path string, hash uint64) error {
+	if _, err := q.Exec(`INSERT INTO test_files (path, hash) VALUES (?, ?)
+		ON CONFLICT (path) DO UPDATE SET hash = excluded.hash`, path, int64(hash)); err != nil {
+		return fmt.Errorf("note test file %s: %w", path, err)
+	}
+	return nil
+}
+
+// DeleteTestFile forgets that a test file was completely recorded.
+func DeleteTestFile(q Querier, path string) error {
+	if _, err := q.Exec("DELETE FROM test_files WHERE path = ?", path); err != nil {
+		return fmt.Errorf("forget test file %s: %w", path, err)
+	}
+	return nil
+}
+
+// DeleteFileIfUnused drops a files row that no block version refers to.
+func DeleteFileIfUnused(q Querier, id int64) error {
+	if _, err := q.Exec("DELETE FROM files WHERE id = ? AND NOT EXISTS (SELECT 1 FROM blocks WHERE file_id = ?)", id, id); err != nil {
+		return fmt.Errorf("delete file row %d: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteDepset drops a dependency set.
+func DeleteDepset(q Querier, id int64) error {
+	if _, err := q.Exec("DELETE FROM depsets WHERE id = ?", id); err != nil {
+		return fmt.Errorf("delete dependency set %d: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteBlock drops a block version.
+func DeleteBlock(q Querier, id int64) error {
+	if _, err := q.Exec("DELETE FROM blocks WHERE id = ?", id); err != nil {
+		return fmt.Errorf("delete block version %d: %w", id, err)
+	}
+	return nil
+}
+
 // RecordedTestFiles returns the distinct files of recorded tests, sorted.
 // It seeks from one file's tests to the next rather than reading every
 // test: one search per file.

@@ -548,12 +548,26 @@ func CheckpointFile(path string) error {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	defer sdb.Close()
+	if err := checkpoint(sdb, path); err != nil {
+		return err
+	}
+	return sdb.Close()
+}
+
+// Checkpoint folds the database's write-ahead log into its file and
+// empties the log (see CheckpointFile); ErrInUse when another connection
+// holds the log.
+func (db *DB) Checkpoint() error {
+	return checkpoint(db, db.Path)
+}
+
+func checkpoint(q Querier, path string) error {
 	var busy, frames, done int
-	if err := sdb.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
+	if err := q.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	if busy != 0 {
 		return fmt.Errorf("checkpoint %s: %w", path, ErrInUse)
 	}
-	return sdb.Close()
+	return nil
 }
