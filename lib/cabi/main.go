@@ -61,7 +61,7 @@ func guard(out **C.char, code *C.int) {
 		}
 		stack := string(debug.Stack())
 		// A panic raised again from a worker goroutine carries the
-		// worker's stack too (fingerprint.WorkerPanic).
+		// worker's stack too (workers.Panic).
 		if w, ok := r.(interface{ WorkerStack() []byte }); ok {
 			stack += "\nworker goroutine:\n" + string(w.WorkerStack())
 		}

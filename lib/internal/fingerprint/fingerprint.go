@@ -7,7 +7,6 @@ package fingerprint
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"io"
 	"io/fs"
@@ -15,11 +14,11 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/workers"
 )
 
 // State is what a file looks like now.
@@ -306,22 +305,10 @@ func parallel(n int, fn func(i int)) {
 	crash.repanic()
 }
 
-// WorkerPanic is a panic caught in a worker goroutine and raised again in
-// the goroutine that waited for it, with the worker's stack.
-type WorkerPanic struct {
-	Value any
-	Stack []byte
-}
-
-func (p *WorkerPanic) Error() string { return fmt.Sprint(p.Value) }
-
-// WorkerStack is the stack of the goroutine that panicked first.
-func (p *WorkerPanic) WorkerStack() []byte { return p.Stack }
-
 // workerCrash keeps the first panic of a group of worker goroutines.
 type workerCrash struct {
 	mu    sync.Mutex
-	first *WorkerPanic
+	first *workers.Panic
 }
 
 // recover, deferred in a worker, notes a panic and drains work (so that
@@ -333,7 +320,7 @@ func (c *workerCrash) recover(work <-chan int) {
 	}
 	c.mu.Lock()
 	if c.first == nil {
-		c.first = &WorkerPanic{Value: r, Stack: debug.Stack()}
+		c.first = workers.Caught(r)
 	}
 	c.mu.Unlock()
 	if work != nil {

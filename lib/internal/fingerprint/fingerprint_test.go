@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/workers"
 )
 
 func TestSafe(t *testing.T) {
@@ -217,7 +218,7 @@ func TestWorkerPanicReachesTheCaller(t *testing.T) {
 			t.Fatalf("n=%d: no panic", n)
 		}
 		if n >= 64 {
-			wp, ok := got.(*WorkerPanic)
+			wp, ok := got.(*workers.Panic)
 			if !ok || !strings.HasPrefix(wp.Error(), "boom") || !bytes.Contains(wp.WorkerStack(), []byte("fingerprint")) {
 				t.Errorf("n=%d: recovered %#v", n, got)
 			}

@@ -21,15 +21,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/gctune"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/remote"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/workers"
 )
 
 // ProgressAbove is the number of inputs above which Run reports progress.
@@ -159,7 +158,7 @@ func readAll(ctx context.Context, srcs []source, scratch string, before func(int
 	type loaded struct {
 		snap  *snapshot
 		err   error
-		crash *fingerprint.WorkerPanic
+		crash *workers.Panic
 	}
 	results := make([]chan loaded, len(srcs))
 	for i := range results {
@@ -186,7 +185,7 @@ func readAll(ctx context.Context, srcs []source, scratch string, before func(int
 				// the C ABI recovers it.
 				defer func() {
 					if r := recover(); r != nil {
-						l = loaded{crash: &fingerprint.WorkerPanic{Value: r, Stack: debug.Stack()}}
+						l = loaded{crash: workers.Caught(r)}
 					}
 					results[i] <- l
 				}()
