@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 )
 
 func parse(t testing.TB, src string) File {
@@ -234,7 +236,7 @@ x = 1
 			if !slices.Equal(names, f.Names) {
 				t.Errorf("Names = %q, want %q", f.Names, names)
 			}
-			if want := Hash([]byte(strings.Join(names, "\n"))); last.Checksum != want {
+			if want := contenthash.Sum([]byte(strings.Join(names, "\n"))); last.Checksum != want {
 				t.Errorf("<defs> checksum %x, want %x", last.Checksum, want)
 			}
 		})
@@ -592,7 +594,7 @@ func TestEncodings(t *testing.T) {
 				t.Fatalf("Parsed = %v, want %v (%q)", f.Parsed, tt.parsed, defs(f))
 			}
 			if !tt.parsed {
-				want := Block{Name: "<file>", Kind: Whole, Start: 1, End: strings.Count(string(tt.src), "\n"), Checksum: Hash(tt.src)}
+				want := Block{Name: "<file>", Kind: Whole, Start: 1, End: strings.Count(string(tt.src), "\n"), Checksum: contenthash.Sum(tt.src)}
 				if len(f.Blocks) != 1 || f.Blocks[0] != want || f.Names != nil {
 					t.Errorf("blocks = %+v, want %+v", f.Blocks, want)
 				}

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 )
 
 // Parser wraps one tree-sitter parser; not safe for concurrent use (one per
@@ -71,7 +73,7 @@ func (p *Parser) split(text []byte, bounds []int) (File, bool) {
 
 func wholeFile(src []byte) File {
 	return File{
-		Blocks: []Block{{Name: "<file>", Kind: Whole, Start: 1, End: countLines(src), Checksum: Hash(src)}},
+		Blocks: []Block{{Name: "<file>", Kind: Whole, Start: 1, End: countLines(src), Checksum: contenthash.Sum(src)}},
 		spans:  []span{{line: 1, blk: 0}},
 	}
 }
@@ -136,7 +138,7 @@ func newSplitter(src []byte) *splitter {
 		src:    src,
 		lines:  []uint32{0},
 		blocks: []Block{{Name: "<module>", Kind: Module, Start: 1}},
-		sums:   []uint64{fnvOffset},
+		sums:   []uint64{contenthash.Offset},
 		seen:   map[string]int{},
 		ok:     true,
 	}
@@ -289,7 +291,7 @@ func (s *splitter) leave() {
 
 func (s *splitter) open(start uint32) int32 {
 	s.blocks = append(s.blocks, Block{Start: s.lineOf(start)})
-	s.sums = append(s.sums, fnvOffset)
+	s.sums = append(s.sums, contenthash.Offset)
 	return int32(len(s.blocks) - 1)
 }
 
@@ -363,15 +365,15 @@ func closing(mark byte) byte {
 func (s *splitter) record(sinks []int32, tag byte) {
 	if tag != 0 {
 		for _, k := range sinks {
-			s.sums[k] = (s.sums[k] ^ uint64(tag)) * fnvPrime
+			s.sums[k] = contenthash.AddByte(s.sums[k], tag)
 		}
 	}
 }
 
 func (s *splitter) text(sinks []int32, tag byte, text []byte) {
 	for _, k := range sinks {
-		h := (s.sums[k] ^ uint64(tag)) * fnvPrime
-		s.sums[k] = fnvAdd(h, text) * fnvPrime // then a NUL: h ^ 0 == h
+		h := contenthash.AddByte(s.sums[k], tag)
+		s.sums[k] = contenthash.AddZero(contenthash.Add(h, text))
 	}
 }
 
@@ -402,7 +404,7 @@ func (s *splitter) file() File {
 	sort.Strings(names)
 	blocks := append(s.blocks, Block{
 		Name: "<defs>", Kind: Defs, Start: 1, End: last,
-		Checksum: Hash([]byte(strings.Join(names, "\n"))),
+		Checksum: contenthash.Sum([]byte(strings.Join(names, "\n"))),
 	})
 	return File{Blocks: blocks, Parsed: true, Names: names, Imports: s.imp.scoped(s.blocks), spans: buildSpans(blocks)}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/imports"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
@@ -188,7 +189,7 @@ func (s *Session) storeList(q store.Querier, ids []int64) (depList, error) {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	deps := store.EncodeIDs(ids)
-	id, err := store.UpsertDepset(q, deps, blocks.Hash(deps))
+	id, err := store.UpsertDepset(q, deps, contenthash.Sum(deps))
 	if err != nil {
 		return depList{}, err
 	}

@@ -7,7 +7,6 @@ package fingerprint
 import (
 	"bytes"
 	"errors"
-	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/workers"
 )
 
@@ -209,7 +209,7 @@ func read(root Root, st State) State {
 	if !IsPython(st.Path) {
 		// Only the hash of a data file is needed: stream it rather than
 		// hold a file of any size in memory.
-		h := fnv.New64a()
+		h := contenthash.New()
 		n, err := io.Copy(h, f)
 		if err != nil {
 			st.Unreadable = true
@@ -229,7 +229,7 @@ func read(root Root, st State) State {
 	b := buf.Bytes()
 	st.Content = b
 	st.Size = int64(len(b))
-	st.Hash = blocks.Hash(b)
+	st.Hash = contenthash.Sum(b)
 	return st
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/workers"
 )
 
@@ -187,16 +188,16 @@ func TestReadHashes(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "data.bin"), big, 0o644)
 	os.WriteFile(filepath.Join(root, "mod.py"), big, 0o644)
 	d := Read(Root{Dir: root}, "data.bin")
-	if d.Hash != blocks.Hash(big) || d.Size != int64(len(big)) || d.Content != nil || d.Unreadable {
+	if d.Hash != contenthash.Sum(big) || d.Size != int64(len(big)) || d.Content != nil || d.Unreadable {
 		t.Errorf("data file: hash %x size %d content %v", d.Hash, d.Size, d.Content != nil)
 	}
 	p := Read(Root{Dir: root}, "mod.py")
-	if p.Hash != blocks.Hash(big) || !bytes.Equal(p.Content, big) {
+	if p.Hash != contenthash.Sum(big) || !bytes.Equal(p.Content, big) {
 		t.Errorf("python file: hash %x, content %d bytes", p.Hash, len(p.Content))
 	}
 	empty := filepath.Join(root, "empty.py")
 	os.WriteFile(empty, nil, 0o644)
-	if e := Read(Root{Dir: root}, "empty.py"); !e.Exists || e.Unreadable || e.Hash != blocks.Hash(nil) {
+	if e := Read(Root{Dir: root}, "empty.py"); !e.Exists || e.Unreadable || e.Hash != contenthash.Sum(nil) {
 		t.Errorf("empty file: %+v", e)
 	}
 }

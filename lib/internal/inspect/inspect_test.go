@@ -7,7 +7,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store/storetest"
 )
@@ -51,7 +51,7 @@ func fixture(t *testing.T) (root, db string) {
 		t.Fatal(err)
 	}
 	setDeps := store.EncodeIDs([]int64{mod, tmod})
-	set := must(store.UpsertDepset(tx, setDeps, blocks.Hash(setDeps)))
+	set := must(store.UpsertDepset(tx, setDeps, contenthash.Sum(setDeps)))
 	tests := []store.Test{
 		{NodeID: "tests/test_app.py::test_one", Outcome: store.Passed, RecordedAt: 1700000000, Duration: 0.25, Deps: store.EncodeIDs([]int64{fOld, tx1, py}), Depset: set},
 		{NodeID: "tests/test_app.py::test_two", Outcome: store.Failed, RecordedAt: 1700000100, Deps: store.EncodeIDs([]int64{fNew, g, tx2, py}), Depset: set},

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store/storetest"
 )
@@ -105,7 +105,7 @@ func (b baseline) create(t testing.TB, dir, name string) string {
 				setIDs = append(setIDs, blockID[d])
 			}
 			deps := store.EncodeIDs(setIDs)
-			if set, err = store.UpsertDepset(tx, deps, blocks.Hash(deps)); err != nil {
+			if set, err = store.UpsertDepset(tx, deps, contenthash.Sum(deps)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -213,7 +213,7 @@ func read(t testing.TB, path string) content {
 			if !ok {
 				return fmt.Errorf("test %s: no depset %d", ts.NodeID, ts.Depset)
 			}
-			if h := hashes[ts.Depset]; h != blocks.Hash(b) {
+			if h := hashes[ts.Depset]; h != contenthash.Sum(b) {
 				return fmt.Errorf("depset %d: hash %x does not match its content", ts.Depset, h)
 			}
 			c.tests[ts.NodeID] += " | " + resolve(b)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
@@ -61,7 +62,7 @@ func CurrentOf(st fingerprint.State, f *blocks.File) Current {
 func EnvCurrent(env map[string]string) Current {
 	c := Current{Exists: true, Checksums: make(map[string]uint64, len(env)), Values: env}
 	for k, v := range env {
-		c.Checksums[k] = blocks.Hash([]byte(v))
+		c.Checksums[k] = contenthash.Sum([]byte(v))
 	}
 	return c
 }
