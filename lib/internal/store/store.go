@@ -460,9 +460,6 @@ func classify(err error) error {
 		}
 		return fmt.Errorf("%w (%v)", ErrNotDatabase, err)
 	}
-	if strings.Contains(err.Error(), "file is not a database") || strings.Contains(err.Error(), "malformed") {
-		return fmt.Errorf("%w (%v)", ErrNotDatabase, err)
-	}
 	return err
 }
 
