@@ -118,7 +118,7 @@ func Open(cfg Config) (*Session, error) {
 		cfg.CacheSize = 100000
 	}
 	cfg.debugPanic("open")
-	db, warning, err := store.Open(cfg.DBPath)
+	db, aside, err := store.Open(cfg.DBPath)
 	if err != nil {
 		return nil, err
 	}
@@ -129,8 +129,8 @@ func Open(cfg Config) (*Session, error) {
 	}
 	s.resolver = &imports.Resolver{Project: project{s}, Paths: paths}
 	s.dists = dists.New(cfg.SitePaths)
-	if warning != "" {
-		s.warnings = append(s.warnings, warning)
+	if aside != nil {
+		s.warnings = append(s.warnings, aside.String())
 	}
 	return s, nil
 }

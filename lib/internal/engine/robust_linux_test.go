@@ -81,9 +81,9 @@ func TestKillDuringWrite(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 
-		db, warning, err := store.Open(filepath.Join(root, "db", "d.db"))
-		if err != nil || warning != "" {
-			t.Fatalf("round %d: Open after kill -9: %q, %v", round, warning, err)
+		db, aside, err := store.Open(filepath.Join(root, "db", "d.db"))
+		if err != nil || aside != nil {
+			t.Fatalf("round %d: Open after kill -9: %v, %v", round, aside, err)
 		}
 		var check string
 		if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
@@ -121,9 +121,9 @@ func TestKillDuringWrite(t *testing.T) {
 
 func exec1(t *testing.T, root, query string, args ...any) {
 	t.Helper()
-	db, warning, err := store.Open(filepath.Join(root, "db", "d.db"))
-	if err != nil || warning != "" {
-		t.Fatalf("open: %q, %v", warning, err)
+	db, aside, err := store.Open(filepath.Join(root, "db", "d.db"))
+	if err != nil || aside != nil {
+		t.Fatalf("open: %v, %v", aside, err)
 	}
 	defer db.Close()
 	if _, err := db.Exec(query, args...); err != nil {

@@ -285,13 +285,13 @@ func tempBeside(output string) (string, error) {
 // writeDB writes the union into a new database at path, as one
 // self-contained file (no WAL left beside it).
 func writeDB(u *union, path string) (Counts, error) {
-	db, warning, err := store.Open(path)
+	db, aside, err := store.Open(path)
 	if err != nil {
 		return Counts{}, err
 	}
-	if warning != "" { // path was not an empty new file
+	if aside != nil { // path was not an empty new file
 		db.Close()
-		return Counts{}, errors.New(warning)
+		return Counts{}, aside.Cause
 	}
 	// A temporary file needs no journal: on failure it is deleted.
 	for _, pragma := range []string{"PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF"} {

@@ -145,30 +145,41 @@ type DB struct {
 	Path string
 }
 
+// SetAside reports a file that was not a usable baseline (Cause wraps
+// ErrNotDatabase) and was renamed to To, a new baseline taking its place.
+type SetAside struct {
+	Path, To string
+	Cause    error
+}
+
+func (a *SetAside) String() string {
+	return fmt.Sprintf("%s: %v; moved it to %s and started a new baseline", a.Path, a.Cause, a.To)
+}
+
 // Open opens the baseline at path, creating it if needed. A file that is not
 // a SQLite database, or one of another schema version, is renamed aside and
-// a new database started; the returned warning says so.
-func Open(path string) (db *DB, warning string, err error) {
+// a new database started; aside then says so.
+func Open(path string) (db *DB, aside *SetAside, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, "", fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+		return nil, nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
 	err = checkHeader(path)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		db, err = open(path, true, false)
 		if err == nil {
-			return db, "", nil
+			return db, nil, nil
 		}
 	}
 	if !errors.Is(err, ErrNotDatabase) {
-		return nil, "", err
+		return nil, nil, err
 	}
-	aside, rerr := setAside(path)
+	to, rerr := setAside(path)
 	if rerr != nil {
-		return nil, "", fmt.Errorf("%s: %v; cannot set it aside: %w", path, err, rerr)
+		return nil, nil, fmt.Errorf("%s: %v; cannot set it aside: %w", path, err, rerr)
 	}
-	warning = fmt.Sprintf("%s: %v; moved it to %s and started a new baseline", path, err, aside)
+	aside = &SetAside{Path: path, To: to, Cause: err}
 	db, err = open(path, true, false)
-	return db, warning, err
+	return db, aside, err
 }
 
 // OpenExisting opens a database for writing without creating or setting

@@ -99,11 +99,15 @@ func TestOpenSetsAsideUnusableFiles(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "sub", "d.db")
 			os.MkdirAll(filepath.Dir(path), 0o755)
 			tt.prepare(path)
-			db, warning, err := Open(path)
+			db, set, err := Open(path)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
 			defer db.Close()
+			warning := ""
+			if set != nil {
+				warning = set.String()
+			}
 			if tt.warning == "" && warning != "" || !strings.Contains(warning, tt.warning) {
 				t.Errorf("warning %q, want it to contain %q", warning, tt.warning)
 			}
@@ -221,9 +225,9 @@ func TestOpenPathsWithURICharacters(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), name)
 			path := filepath.Join(dir, "d.db")
-			db, warning, err := Open(path)
-			if err != nil || warning != "" {
-				t.Fatalf("Open: %v %q", err, warning)
+			db, aside, err := Open(path)
+			if err != nil || aside != nil {
+				t.Fatalf("Open: %v %v", err, aside)
 			}
 			if err := UpsertTest(db, Test{NodeID: "t.py::a"}); err != nil {
 				t.Fatal(err)
