@@ -166,6 +166,7 @@ func cancelOp(op string) {
 func checkBaseline(path string) error {
 	db, err := store.OpenExisting(path)
 	if err != nil {
+		err = store.WithoutPath(err, path)
 		if errors.Is(err, store.ErrNotDatabase) {
 			return err
 		}

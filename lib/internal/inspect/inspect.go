@@ -104,7 +104,7 @@ func Run(req Request) (*Report, error) {
 		if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no such file", req.DB)
 		}
-		return nil, fmt.Errorf("%s: %s", req.DB, strings.TrimPrefix(err.Error(), req.DB+": "))
+		return nil, fmt.Errorf("%s: %w", req.DB, store.WithoutPath(err, req.DB))
 	}
 	defer db.Close()
 	var rep Report

@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -230,17 +229,10 @@ func load(ctx context.Context, s *source, scratch string, i int) (*snapshot, err
 	return snap, nil
 }
 
-// wrap names the source in an error, in place of the scratch copy of a
-// remote one.
+// wrap names the source in an error: its name (a remote source's URL, not
+// its scratch copy) in place of the path the store's errors carry.
 func (s *source) wrap(err error) error {
-	msg := err.Error()
-	if s.client != nil {
-		msg = strings.ReplaceAll(msg, s.path, s.name)
-	} else {
-		msg = strings.TrimPrefix(msg, s.path+": ")
-		msg = strings.ReplaceAll(msg, "stat "+s.path+": ", "")
-	}
-	return fmt.Errorf("%s: %s", s.name, msg)
+	return fmt.Errorf("%s: %w", s.name, store.WithoutPath(err, s.path))
 }
 
 // checkLocalOutput refuses an output that is a directory, or an existing

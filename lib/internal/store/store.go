@@ -194,23 +194,50 @@ func OpenReadOnly(path string) (*DB, error) {
 	return openExisting(path, true)
 }
 
+// openExisting's errors are *fs.PathError about path, so that a caller
+// that names the file its own way can take the cause (WithoutPath).
 func openExisting(path string, readOnly bool) (*DB, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory", path)
+		return nil, &fs.PathError{Op: "open", Path: path, Err: errIsDir}
 	}
 	if err := checkHeader(path); err != nil {
-		return nil, err
+		return nil, WithPath(err, path)
 	}
 	if _, err := os.Stat(path + "-wal"); err == nil {
 		// Committed data may sit in the write-ahead log: open normally, and
 		// closing folds it into the file.
 		readOnly = false
 	}
-	return open(path, false, readOnly)
+	db, err := open(path, false, readOnly)
+	if err != nil {
+		return nil, WithPath(err, path)
+	}
+	return db, nil
+}
+
+var errIsDir = errors.New("is a directory")
+
+// WithPath makes err a *fs.PathError about path, unless it is one already.
+func WithPath(err error, path string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &fs.PathError{Op: "open", Path: path, Err: err}
+}
+
+// WithoutPath returns the cause of err when err is a *fs.PathError about
+// path (for a caller that names the file itself), and err otherwise.
+func WithoutPath(err error, path string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return pe.Err
+	}
+	return err
 }
 
 // uriPath percent-encodes path for a file: URI, in which "?" would start
@@ -236,7 +263,7 @@ func dsn(path string, readOnly bool) string {
 func open(path string, create, readOnly bool) (*DB, error) {
 	sdb, err := sql.Open("sqlite3", dsn(path, readOnly))
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	// One connection: SQLite serialises writers anyway, and one connection
 	// keeps PRAGMAs and ATTACHed databases in one place.
