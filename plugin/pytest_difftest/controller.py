@@ -157,6 +157,7 @@ class Controller:
             "force": self.settings.force,
             "why": self.settings.why,
             "durations": self.settings.shard is not None,
+            "verbose": self.settings.verbose,
             "batch_size": self.settings.batch_size,
             "cache_size": self.settings.cache_size,
             "env": environment(config_digest(self.config)),

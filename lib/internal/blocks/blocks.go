@@ -36,6 +36,9 @@ type File struct {
 	// Parsed is false when the source could not be decoded or parsed; Blocks
 	// then holds the single Whole block.
 	Parsed bool
+	// Panic is set when parsing panicked (a parser bug): the file is then
+	// one Whole block, which is safe, and the engine says so with --diff-v.
+	Panic string
 	// Names lists the names of all Class and Function blocks, sorted; the
 	// "<defs>" block's checksum is the hash of this list.
 	Names []string

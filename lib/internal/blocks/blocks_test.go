@@ -878,3 +878,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A panic while parsing (a parser bug) makes the file one Whole block and
+// says why.
+func TestParsePanicIsReported(t *testing.T) {
+	ParseHook = func([]byte) { panic("boom") }
+	defer func() { ParseHook = nil }()
+	p := NewParser()
+	defer p.Close()
+	src := []byte("def f():\n    return 1\n")
+	f := p.Parse(src)
+	if f.Parsed || len(f.Blocks) != 1 || f.Blocks[0].Kind != Whole || f.Panic != "boom" {
+		t.Fatalf("Parse after a panic: parsed=%v blocks=%v panic=%q", f.Parsed, f.Blocks, f.Panic)
+	}
+}

@@ -1,6 +1,7 @@
 package blocks
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -40,10 +41,14 @@ func (p *Parser) Close() {
 // Function blocks in source order (outer before inner), then "<defs>".
 func (p *Parser) Parse(src []byte) (f File) {
 	defer func() {
-		if recover() != nil {
+		if r := recover(); r != nil {
 			f = wholeFile(src)
+			f.Panic = fmt.Sprint(r)
 		}
 	}()
+	if ParseHook != nil {
+		ParseHook(src)
+	}
 	text, ok := decode(src)
 	if !ok || len(text) >= math.MaxUint32 {
 		return wholeFile(src)
@@ -70,6 +75,10 @@ func (p *Parser) split(text []byte, bounds []int) (File, bool) {
 	}
 	return s.file(), true
 }
+
+// ParseHook, set by tests only, runs at the start of every Parse (a test
+// makes it panic to check that a parser failure is safe and reported).
+var ParseHook func(src []byte)
 
 func wholeFile(src []byte) File {
 	return File{

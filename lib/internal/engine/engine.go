@@ -26,6 +26,8 @@ type Config struct {
 	Record bool   `json:"record"` // --diff-baseline
 	Force  bool   `json:"force"`  // --diff-force
 	Why    bool   `json:"why"`
+	// Verbose (--diff-v): report parser failures.
+	Verbose bool `json:"verbose"`
 	// Durations: report the recorded duration of every test that may run
 	// (Selection.Durations), for --diff-shard.
 	Durations bool              `json:"durations"`
@@ -240,6 +242,9 @@ func (s *Session) selectTests() (*Selection, error) {
 	for i, fi := range changedInfos {
 		cur := selection.CurrentOf(fi.state, parsed[i])
 		fi.cur = &cur
+		if f := parsed[i]; f != nil && f.Panic != "" && s.cfg.Verbose {
+			sel.Warnings = append(sel.Warnings, fmt.Sprintf("%s: the parser failed (%s); the whole file counts as one block", fi.state.Path, f.Panic))
+		}
 	}
 	envCur := selection.EnvCurrent(s.cfg.Env)
 	s.envInfo = &fileInfo{id: envID, cur: &envCur, changed: true}
