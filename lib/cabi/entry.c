@@ -4,7 +4,6 @@
 // into Go there hangs or crashes. The check is here, in C, so that it
 // protects every caller, not only the Python plugin and its pid check.
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +13,15 @@
 
 static volatile sig_atomic_t forked;
 
+#ifndef _WIN32
+#include <pthread.h>
+
 static void mark_forked(void) { forked = 1; }
 
 __attribute__((constructor)) static void register_fork_handler(void) {
 	pthread_atfork(NULL, NULL, mark_forked);
 }
+#endif
 
 // refuse answers a call made in a forked child. glibc's malloc is usable in
 // the child (it resets its locks at fork); if it fails, *out stays NULL.
