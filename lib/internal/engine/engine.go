@@ -261,7 +261,7 @@ func (s *Session) selectTests() (*Selection, error) {
 		recomputed[fi.id] = true
 		bs, err := store.BlocksOfFile(s.db, fi.id)
 		if err != nil {
-			return err
+			return fmt.Errorf("read the block versions of %s: %w", path, err)
 		}
 		for _, b := range bs {
 			stale := selection.Stale(b, *fi.cur)
@@ -290,7 +290,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	for _, f := range unsafe {
 		bs, err := store.BlocksOfFile(s.db, f.ID)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read the block versions of %q: %w", f.Path, err)
 		}
 		for _, b := range bs {
 			staleBlocks[b.ID] = fmt.Sprintf("%q: unsafe path in the baseline", f.Path)
@@ -303,7 +303,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 	marked, err := store.StaleBlocks(s.db)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the changed block versions: %w", err)
 	}
 	pathOf := map[int64]string{}
 	for _, r := range rows {
@@ -321,13 +321,13 @@ func (s *Session) selectTests() (*Selection, error) {
 
 	if s.cfg.Record {
 		if err := s.storeFingerprints(changedInfos, flips); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store the new fingerprints: %w", err)
 		}
 	}
 
 	nTests, err := s.db.CountTests()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("count the recorded tests: %w", err)
 	}
 	sel.Known = nTests
 	if nTests == 0 || s.cfg.Force {
@@ -340,7 +340,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	testFileOf := map[string]string{}
 	failing, err := store.FailingTests(s.db)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the failing tests: %w", err)
 	}
 	for _, t := range failing {
 		reasons[t.NodeID] = t.Outcome.String() + " last time"
@@ -350,7 +350,7 @@ func (s *Session) selectTests() (*Selection, error) {
 		// Shared lists first: one check serves every test of a file.
 		sets, err := store.Depsets(s.db)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read the dependency sets: %w", err)
 		}
 		setReason := map[int64]string{}
 		for id, deps := range sets {
