@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
@@ -461,7 +460,7 @@ func (u *union) write(db *store.DB) (Counts, error) {
 	}
 	c = Counts{Tests: len(tests), Blocks: len(kept)}
 	for _, f := range files {
-		if f.path != selection.EnvFile {
+		if f.path != store.EnvFile {
 			c.Files++
 		}
 	}

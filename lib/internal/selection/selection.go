@@ -12,13 +12,13 @@ import (
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
-// Pseudo-block names. Python blocks use their qualified names.
+// Pseudo-block names, as the store names them (store.ContentBlock...).
 const (
-	Content = "<content>" // a file by its bytes: data files, files read as data
-	WholePy = "<file>"    // an unparsable Python file
-	Defs    = "<defs>"    // the names a Python file defines
-	Module  = "<module>"
-	EnvFile = "<env>" // the pseudo-file holding the environment blocks
+	Content = store.ContentBlock
+	WholePy = store.WholeBlock
+	Defs    = store.DefsBlock
+	Module  = store.ModuleBlock
+	EnvFile = store.EnvFile
 )
 
 // Current is what a file's blocks are now.

@@ -65,6 +65,17 @@ func micros(seconds float64) int64 {
 
 func seconds(us int64) float64 { return float64(us) / 1e6 }
 
+// Pseudo-block names: the blocks rows that are not Python definitions
+// (those carry their qualified names), and the pseudo-file of the
+// environment. Stored in baselines: never rename one.
+const (
+	ContentBlock = "<content>" // a file by its bytes: data files, files read as data
+	WholeBlock   = "<file>"    // an unparsable Python file
+	DefsBlock    = "<defs>"    // the names a Python file defines
+	ModuleBlock  = "<module>"  // a Python file's module-level code
+	EnvFile      = "<env>"     // the pseudo-file holding the environment blocks
+)
+
 // Querier is what both *sql.DB and *sql.Tx offer.
 type Querier interface {
 	Query(query string, args ...any) (*sql.Rows, error)
