@@ -55,6 +55,8 @@
  *   "record": bool (--diff-baseline), "force": bool (--diff-force),
  *   "why": bool (collect reasons), "batch_size": int, "cache_size": int,
  *   "durations": bool (report durations in dt_select, for --diff-shard),
+ *   "verbose": bool (--diff-v: dt_select also warns when the parser failed
+ *       on a file, which then counts as one whole-file block),
  *   "env": {"python": "3.11", ...} (environment blocks, SPEC 4.4g),
  *   "paths": [import search directories as stored paths: "", "src",
  *       "../src" (above rootdir, inside the project root), "<dist:NAME>"],
