@@ -46,5 +46,17 @@ type File struct {
 	// order, "from __future__" aside; nil for an unparsed file.
 	Imports []Import
 
-	spans []span // line table of BlockAt
+	// Stmts are the module's top-level statements (SPEC 4.8); nil for an
+	// unparsed file.
+	Stmts []Stmt
+	// Classes are the class bodies' statements, in the order the bodies
+	// end (inner before outer).
+	Classes []ClassBody
+
+	spans   []span     // line table of BlockAt
+	idents  [][]string // per block: see Idents
+	bare    [][]string // per block: see Bare
+	binds   [][]string // per import: see ImportBinds
+	dynamic []bool     // per block: see Dynamic
+	loose   uint64     // module-level tokens outside any statement
 }

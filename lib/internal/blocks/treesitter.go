@@ -53,6 +53,7 @@ bool ts_tree_cursor_goto_next_sibling(TSTreeCursor *self);
 bool ts_tree_cursor_goto_first_child(TSTreeCursor *self);
 uint32_t ts_language_symbol_count(const TSLanguage *self);
 const char *ts_language_symbol_name(const TSLanguage *self, TSSymbol symbol);
+int ts_language_symbol_type(const TSLanguage *self, TSSymbol symbol);
 TSFieldId ts_language_field_id_for_name(const TSLanguage *self, const char *name, uint32_t name_length);
 
 const TSLanguage *tree_sitter_python(void);
@@ -181,7 +182,10 @@ const (
 type grammar struct {
 	roles                             []role
 	imps                              []impKind
+	vks                               []valueKind
 	fieldName, fieldBody, fieldModule uint16
+	// Fields the statement analysis (stmts.go) reads.
+	fieldLeft, fieldRight, fieldType, fieldKey, fieldValue, fieldAlias, fieldSuperclasses uint16
 }
 
 var pythonGrammar = sync.OnceValue(func() *grammar {
@@ -190,8 +194,12 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	n := int(C.ts_language_symbol_count(lang))
 	g.roles = make([]role, n)
 	g.imps = make([]impKind, n)
+	g.vks = make([]valueKind, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
+		// Type 0 is a named node, 2 an anonymous token (punctuation,
+		// keywords), 1 a hidden auxiliary node.
+		g.vks[i] = valueKindOf(name, int(C.ts_language_symbol_type(lang, C.TSSymbol(i))) != 0)
 		switch name {
 		case "import_statement":
 			g.imps[i] = impStmt
@@ -233,6 +241,13 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.fieldName = field("name")
 	g.fieldBody = field("body")
 	g.fieldModule = field("module_name")
+	g.fieldLeft = field("left")
+	g.fieldRight = field("right")
+	g.fieldType = field("type")
+	g.fieldKey = field("key")
+	g.fieldValue = field("value")
+	g.fieldAlias = field("alias")
+	g.fieldSuperclasses = field("superclasses")
 	return g
 })
 
@@ -241,6 +256,13 @@ func (g *grammar) role(sym uint16) role {
 		return g.roles[sym]
 	}
 	return roleNone
+}
+
+func (g *grammar) vk(sym uint16) valueKind {
+	if int(sym) < len(g.vks) {
+		return g.vks[sym]
+	}
+	return vkOther
 }
 
 func (g *grammar) imp(sym uint16) impKind {

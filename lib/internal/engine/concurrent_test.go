@@ -49,14 +49,15 @@ func danglingDeps(t *testing.T, root string) []string {
 // starts. A starts at v2 and records a first batch: it now holds the row
 // ids of calc.py's block versions. The module changes (v3); B starts,
 // records every test and finishes, and its cleanup deletes the versions no
-// test refers to any more, among them v2's "<module>", whose id A holds.
+// test refers to any more, among them v2's "<effects>", whose id A holds.
 // Then A records test_add, which ran v2's code. Its record must not point
 // at a row that is gone (or that SQLite has since given to another block),
 // and the next selection must run test_add, which never ran against v3.
 func TestTwoRecordingSessionsEditingBetweenRuns(t *testing.T) {
 	root := baseline(t, nil)
 	v2 := strings.Replace(calc, "a * b", "b * a", 1)
-	v3 := strings.Replace(v2, "RATE = 2", "RATE = 3", 1)
+	// A statement with effects, which every test depends on (SPEC 4.8).
+	v3 := strings.Replace(v2, "RATE = 2", "RATE = int(3)", 1)
 	all := []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}
 	byLine := func(src string) []TestRecord {
 		recs := records(nil)

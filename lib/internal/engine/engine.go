@@ -76,16 +76,21 @@ type Session struct {
 	resolver *imports.Resolver
 	dists    *dists.Index
 	exists   map[string]bool    // stat results for import resolution
-	depsets  map[string]depList // test file -> its import depset, this session
-	lists    map[int64][]int64  // depsets rows read or written, by id
-	unsafe   []int64            // files rows whose path is unsafe (SPEC 3.2)
-	scoped   map[string][]int64 // file, function -> what its own imports bring in
+	depsets  map[string]depList // test file (+"\x00full") -> its import depset, this session
+	closures map[string]closureInfo
+	lists    map[int64][]int64        // depsets rows read or written, by id
+	unsafe   []int64                  // files rows whose path is unsafe (SPEC 3.2)
+	scoped   map[string]scopedImports // file, function -> what its own imports bring in
 	// module path -> what importing it ran (ImportDeps records), charged
 	// to every test file whose imports reach the module.
 	importCalls map[string][]int64
 	// gen is the baseline's cleanup generation when this session read it:
 	// the row ids cached above are valid only while it is unchanged.
-	gen int64
+	gen         int64
+	importReads map[string]*reads          // module path -> what the code it ran at import reads
+	externals   map[string]bool            // import of an installed module -> precise (importPrecise)
+	moduleNames map[string]map[string]bool // file, scope -> names bound to project modules (escapes)
+	reach       map[string][]string        // file -> the files it reaches by import (fileClosure)
 }
 
 // ErrBaselineCleaned stops a recording session whose cached row ids another
@@ -124,7 +129,7 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, lists: map[int64][]int64{}, scoped: map[string][]int64{}, importCalls: map[string][]int64{}}
+	s := &Session{cfg: cfg, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, moduleNames: map[string]map[string]bool{}, reach: map[string][]string{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}
@@ -240,7 +245,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 	parsed := fingerprint.Parse(toParse)
 	for i, fi := range changedInfos {
-		cur := selection.CurrentOf(fi.state, parsed[i])
+		cur := selection.CurrentOf(fi.state, parsed[i], s.importPrecise(fi.state.Path))
 		fi.cur = &cur
 		if f := parsed[i]; f != nil && f.Panic != "" && s.cfg.Verbose {
 			sel.Warnings = append(sel.Warnings, fmt.Sprintf("%s: the parser failed (%s); the whole file counts as one block", fi.state.Path, f.Panic))
@@ -252,6 +257,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	// Which block versions are stale: those already marked, and those of
 	// changed files (recomputed, since a file can also change back).
 	staleBlocks := map[int64]string{} // id -> reason
+	staleNames := map[int64]nameChange{}
 	recomputed := map[int64]bool{}
 	var flips []store.Block // rows whose stale flag must change
 	check := func(path string, fi *fileInfo) error {
@@ -267,6 +273,9 @@ func (s *Session) selectTests() (*Selection, error) {
 			stale := selection.Stale(b, *fi.cur)
 			if stale {
 				staleBlocks[b.ID] = selection.Reason(path, b, *fi.cur)
+				if s.cfg.Why && path != selection.EnvFile && fi.cur.File != nil && selection.IsName(b.Name) {
+					staleNames[b.ID] = nameChange{path: path, block: b.Name}
+				}
 			}
 			if stale != b.Stale {
 				b.Stale = stale
@@ -346,6 +355,7 @@ func (s *Session) selectTests() (*Selection, error) {
 		reasons[t.NodeID] = t.Outcome.String() + " last time"
 		testFileOf[t.NodeID] = store.TestFile(t.NodeID)
 	}
+	byName := map[string]nameChange{} // with Why: tests selected by a name block
 	if len(staleBlocks) > 0 {
 		// Shared lists first: one check serves every test of a file.
 		sets, err := store.Depsets(s.db)
@@ -378,6 +388,10 @@ func (s *Session) selectTests() (*Selection, error) {
 				if r, ok := staleBlocks[id]; ok {
 					reasons[t.NodeID] = r
 					testFileOf[t.NodeID] = store.TestFile(t.NodeID)
+					if nc, ok := staleNames[id]; ok {
+						nc.deps = slices.Clone(t.Deps)
+						byName[t.NodeID] = nc
+					}
 					return false
 				}
 				return true
@@ -394,6 +408,11 @@ func (s *Session) selectTests() (*Selection, error) {
 		}
 	}
 	sel.Affected = len(reasons)
+	for nodeid, nc := range byName {
+		if by := s.readBy(nc); by != "" {
+			reasons[nodeid] = strings.TrimSuffix(reasons[nodeid], " changed") + " read by " + by
+		}
+	}
 
 	// Test files to collect: those holding an affected test, and those that
 	// may hold tests we never recorded.
@@ -550,7 +569,7 @@ func (s *Session) current(path string) *fileInfo {
 			f = &parsedFile
 		}
 		fi.state.Content = nil
-		cur := selection.CurrentOf(fi.state, f)
+		cur := selection.CurrentOf(fi.state, f, s.importPrecise(path))
 		fi.cur = &cur
 		s.parsed++
 	}
