@@ -326,13 +326,26 @@ class TestRecording:
             return
         info = getattr(item, "_fixtureinfo", None)
         name2defs = getattr(info, "name2fixturedefs", None) or {}
-        for name in getattr(item, "fixturenames", ()):
-            for fixturedef in name2defs.get(name, ()):
-                key = id(fixturedef)
-                known = self.fixtures.get(key)
-                if known is not None:
-                    cap.merge(known)
-                    self.fixture_users.setdefault(key, []).append(item.nodeid)
+        used = [fixturedef for name in getattr(item, "fixturenames", ()) for fixturedef in name2defs.get(name, ())]
+        # The fixtures the test actually resolved, including those requested
+        # with request.getfixturevalue() (pytest-django's database), which
+        # the static fixturenames miss: a wider-scoped one is set up by the
+        # first test only, and every later one depends on it all the same.
+        # pytest 8 and 9 keep them in the request's _fixture_defs until the
+        # end of the test's protocol (runner.runtestprotocol).
+        resolved = getattr(getattr(item, "_request", None), "_fixture_defs", None)
+        if isinstance(resolved, dict):
+            used.extend(resolved.values())
+        seen: set[int] = set()
+        for fixturedef in used:
+            key = id(fixturedef)
+            if key in seen:
+                continue
+            seen.add(key)
+            known = self.fixtures.get(key)
+            if known is not None:
+                cap.merge(known)
+                self.fixture_users.setdefault(key, []).append(item.nodeid)
 
 
 def _in_a_file(collector: pytest.Collector) -> bool:
