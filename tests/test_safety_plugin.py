@@ -76,6 +76,7 @@ def test_runxfail_selects_the_tests_whose_outcome_it_changes(pytester: pytest.Py
         ("--strict-markers",),
         ("-p", "no:doctest"),
         ("--noconftest",),
+        ("--log-level=DEBUG",),
     ],
 )
 def test_outcome_changing_options_select_everything(pytester: pytest.Pytester, args: tuple[str, ...]) -> None:

@@ -20,6 +20,6 @@ def config_digest(config: pytest.Config, option: Optional[object] = None) -> str
     plugin watches what is read)."""
     digest = config.stash.get(_CONFIG_DIGEST, None)
     if digest is None:
-        digest = pytest_config(config.inipath, config.option if option is None else option)
+        digest = pytest_config(config.inipath, config.option if option is None else option, config.rootpath)
         config.stash[_CONFIG_DIGEST] = digest
     return digest
