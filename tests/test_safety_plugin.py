@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import baseline, db_file, diff, nodes, output, project, ran, recorded, run, touch_edit, write
+from conftest import assert_usage_error, baseline, db_file, diff, nodes, output, project, ran, recorded, run, touch_edit, write
 
 OTHER = {"test_other.py": "def test_other():\n    assert True\n"}
 OTHER_TEST = nodes("test_other.py", "test_other")
@@ -90,3 +90,71 @@ def test_options_that_do_not_change_outcomes_select_nothing(pytester: pytest.Pyt
     _record(pytester, XFAIL, XFAIL_TESTS)
     result = diff(pytester, *args)
     assert ran(result) == set(), output(result)
+
+
+# -- item 11: pytest's configuration as pytest reads it ---------------------
+
+WARNS = {
+    "test_warns.py": (
+        "import warnings\n\n\n"
+        "def test_warns():\n    warnings.warn('old', DeprecationWarning)\n"
+    ),
+}
+WARNS_TEST = nodes("test_warns.py", "test_warns")
+
+
+@pytest.mark.parametrize("name", ["pytest.toml", ".pytest.toml"])
+def test_pytest_toml_integer_setting_is_accepted(pytester: pytest.Pytester, name: str) -> None:
+    files = {**WARNS, name: "[pytest]\ndiff_batch_size = 50\ndiff_cache_size = 1000\n"}
+    _record(pytester, files, WARNS_TEST, ini=False)
+    assert set(recorded(pytester)) == WARNS_TEST | OTHER_TEST
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("pytest.toml", "0"), (".pytest.toml", "0"), ("pytest.toml", "'abc'"), ("pytest.toml", "true"), ("pytest.ini", "abc")],
+)
+def test_invalid_integer_setting_is_one_line(pytester: pytest.Pytester, name: str, value: str) -> None:
+    project(pytester, {**WARNS, name: f"[pytest]\ndiff_batch_size = {value}\n"}, ini=False)
+    result = baseline(pytester)
+    assert_usage_error(result, "diff_batch_size")
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("", "filterwarnings = ['error']\n"),
+        ("xfail_strict = false\n", "xfail_strict = true\n"),
+        ("addopts = []\n", "addopts = ['-W', 'error']\n"),
+    ],
+)
+def test_pytest_toml_configuration_change_selects(pytester: pytest.Pytester, before: str, after: str) -> None:
+    files = {**WARNS, "pytest.toml": "[pytest]\n" + before + "diff_batch_size = 5\n"}
+    _record(pytester, files, WARNS_TEST, ini=False)
+    text = (pytester.path / "pytest.toml").read_text()
+    (pytester.path / "pytest.toml").write_text(text.replace("[pytest]\n" + before, "[pytest]\n" + after))
+    result = diff(pytester)
+    assert ran(result) == WARNS_TEST | OTHER_TEST, output(result)
+
+
+def test_pytest_toml_plugin_keys_select_nothing(pytester: pytest.Pytester) -> None:
+    # Precision guard: this plugin's own keys are not pytest's configuration.
+    _record(pytester, {**WARNS, "pytest.toml": "[pytest]\ndiff_batch_size = 5\n"}, WARNS_TEST, ini=False)
+    touch_edit(pytester, "pytest.toml", "diff_batch_size = 5", "diff_batch_size = 7")
+    result = diff(pytester)
+    assert ran(result) == set(), output(result)
+
+
+@pytest.mark.parametrize("cacheprovider", [True, False])
+def test_database_lives_in_pytests_cache_dir(pytester: pytest.Pytester, cacheprovider: bool) -> None:
+    files = {**WARNS, "pytest.ini": "[pytest]\ncache_dir = .cache/pytest\n"}
+    args = () if cacheprovider else ("-p", "no:cacheprovider")
+    project(pytester, {**OTHER, **files}, ini=False)
+    result = baseline(pytester, *args)
+    assert result.ret == 0, output(result)
+    assert ran(result) == WARNS_TEST | OTHER_TEST, output(result)
+    assert (pytester.path / ".cache" / "pytest" / "pytest-difftest" / "pytest_difftest.db").is_file()
+    assert not (pytester.path / ".pytest_cache").exists()
+    touch_edit(pytester, "test_warns.py", "'old'", "'older'")
+    result = diff(pytester, *args)
+    assert ran(result) == WARNS_TEST, output(result)
