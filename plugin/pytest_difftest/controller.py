@@ -17,7 +17,7 @@ import pytest
 from pytest_difftest import engine, records
 from pytest_difftest.records import ATTRIBUTE, CHILD_KILLED, IMPORTS, SUPPLEMENTS, UNRECORDED, UNTRACKED
 from pytest_difftest.digest import config_digest
-from pytest_difftest.environment import environment, search_paths, site_paths
+from pytest_difftest.environment import cache_dir, environment, search_paths, site_paths
 from pytest_difftest.layout import layout
 from pytest_difftest.options import Settings
 from pytest_difftest.selection import Collector
@@ -25,8 +25,8 @@ from pytest_difftest.selection import Collector
 PLUGIN_NAME = "difftest-controller"
 
 
-def db_path(rootpath: Path) -> Path:
-    return rootpath / ".pytest_cache" / "pytest-difftest" / "pytest_difftest.db"
+def db_path(config: pytest.Config) -> Path:
+    return cache_dir(config) / "pytest-difftest" / "pytest_difftest.db"
 
 
 def git_commit(root: Path) -> str:
@@ -152,7 +152,7 @@ class Controller:
         where = layout(str(self.root))
         cfg = {
             "root": str(self.root),
-            "db_path": str(db_path(self.root)),
+            "db_path": str(db_path(self.config)),
             "record": self.settings.record,
             "force": self.settings.force,
             "why": self.settings.why,
@@ -172,7 +172,7 @@ class Controller:
             # A bad URL is a usage error (exit 4), found without network.
             self.remote_url = remote.check(self.settings.remote, self.settings.remote_source)
             self.messages.extend(
-                remote.fetch(self.remote_url, db_path(self.root), self._progress(), self.settings.verbose)
+                remote.fetch(self.remote_url, db_path(self.config), self._progress(), self.settings.verbose)
             )
         try:
             self.engine = engine.Session(cfg)
@@ -325,7 +325,7 @@ class Controller:
             from pytest_difftest import remote
 
             lines, failed = remote.upload(
-                self.remote_url, db_path(self.root), self._progress(), int(session.exitstatus), self.recording
+                self.remote_url, db_path(self.config), self._progress(), int(session.exitstatus), self.recording
             )
             self.messages.extend(lines)
             if failed:
@@ -407,7 +407,7 @@ class Controller:
             terminalreporter.write_line(f"difftest: {line}")
         if self.settings.verbose:
             terminalreporter.write_line(
-                f"difftest: baseline {db_path(self.root)}: {sel.get('known', 0)} tests known, "
+                f"difftest: baseline {db_path(self.config)}: {sel.get('known', 0)} tests known, "
                 f"{sel.get('affected', 0)} affected, {len(sel.get('skip_files') or [])} test files not collected, "
                 f"selection took {sel.get('millis', 0):.1f} ms in the engine"
             )

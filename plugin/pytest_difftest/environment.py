@@ -9,7 +9,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 _DIST_DIR = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+?)(-py\d.*)?\.(dist|egg)-info$")
 
@@ -72,7 +72,7 @@ def pytest_config(inipath: Optional[Path], option: object, rootpath: Optional[Pa
     the -W filters and the outcome-changing command-line options
     (_OUTCOME_OPTIONS). This plugin's own keys are left out; the rest of a
     pyproject.toml or setup.cfg does not count."""
-    items = sorted((k, repr(v)) for k, v in _pytest_section(inipath).items() if not k.startswith("diff_"))
+    items = sorted((k, repr(v)) for k, v in pytest_section(inipath).items() if not k.startswith("diff_"))
     overrides = [o for o in getattr(option, "override_ini", None) or [] if not o.startswith("diff_")]
     parts: tuple[object, ...] = (items, overrides, list(getattr(option, "pythonwarnings", None) or []))
     chosen = _outcome_options(option, inipath, rootpath)
@@ -102,7 +102,7 @@ def _outcome_options(option: object, inipath: Optional[Path], rootpath: Optional
     return out
 
 
-def _pytest_section(inipath: Optional[Path]) -> dict[str, object]:
+def pytest_section(inipath: Optional[Path]) -> dict[str, object]:
     """pytest's configuration in the file it read, parsed by pytest itself:
     whatever the file's kind (pytest.toml and .pytest.toml's [pytest]
     table, pyproject.toml's [tool.pytest] or [tool.pytest.ini_options],
@@ -125,6 +125,25 @@ def _pytest_section(inipath: Optional[Path]) -> dict[str, object]:
         return {}
     # pytest 9 wraps each value with where it came from (ConfigValue).
     return {str(k): getattr(v, "value", v) for k, v in section.items()}
+
+
+def cache_dir(config: Any) -> Path:
+    """pytest's cache directory (the cache_dir ini key, resolved as the
+    cacheprovider plugin resolves it); with ``-p no:cacheprovider`` the key
+    is not declared, and the place pytest would have used is read from the
+    configuration file and the -o overrides."""
+    try:
+        value = config.getini("cache_dir")
+    except ValueError:
+        value = None
+        for override in getattr(config.option, "override_ini", None) or []:
+            key, sep, given = override.partition("=")
+            if sep and key.strip() == "cache_dir":
+                value = given
+        if value is None:
+            value = pytest_section(config.inipath).get("cache_dir")
+    text = os.path.expanduser(os.path.expandvars(str(value or ".pytest_cache")))
+    return Path(text) if os.path.isabs(text) else config.rootpath / text
 
 
 def environment(config_digest: str = "") -> dict[str, str]:

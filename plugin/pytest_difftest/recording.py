@@ -12,7 +12,7 @@ from typing import Any, Callable, Generator, Optional
 import pytest
 
 from pytest_difftest.children import Children
-from pytest_difftest.environment import TopLevelMapper
+from pytest_difftest.environment import TopLevelMapper, cache_dir
 from pytest_difftest.layout import layout
 from pytest_difftest.recorder import Capture, shared_recorder, startup_imports
 from pytest_difftest.records import (
@@ -40,7 +40,9 @@ class TestRecording:
         # The recorder that has watched since start-up (plugin.py), if any.
         self.recorder = shared_recorder()
         where = layout(str(config.rootpath))
-        self.mapper = PathMapper(str(config.rootpath), [PLUGIN_DIR, *where.installed], TopLevelMapper(PLUGIN_DIR).module, where)
+        # pytest's cache (cache_dir may be anywhere under rootdir) is its state, not the project.
+        exclude = [PLUGIN_DIR, *where.installed, str(cache_dir(config))]
+        self.mapper = PathMapper(str(config.rootpath), exclude, TopLevelMapper(PLUGIN_DIR).module, where)
         relpath = self.mapper.relpath
         self.recorder.imports.is_project = lambda code: relpath(code.co_filename) is not None
         # What each fixture of a wider scope than "function" executed when it
