@@ -129,9 +129,10 @@ def pytest_section(inipath: Optional[Path]) -> dict[str, object]:
 
 def cache_dir(config: Any) -> Path:
     """pytest's cache directory (the cache_dir ini key, resolved as the
-    cacheprovider plugin resolves it); with ``-p no:cacheprovider`` the key
-    is not declared, and the place pytest would have used is read from the
-    configuration file and the -o overrides."""
+    cacheprovider plugin resolves it). With ``-p no:cacheprovider`` the key
+    is not declared: the place pytest would have used is the value pytest
+    parsed from the configuration file (not read again: recording watches
+    what is opened), or a -o override."""
     try:
         value = config.getini("cache_dir")
     except ValueError:
@@ -141,7 +142,12 @@ def cache_dir(config: Any) -> Path:
             if sep and key.strip() == "cache_dir":
                 value = given
         if value is None:
-            value = pytest_section(config.inipath).get("cache_dir")
+            # pytest 9 keeps the file's values in _inicfg (its inicfg is a
+            # deprecated proxy), pytest 8 in inicfg.
+            parsed = getattr(config, "_inicfg", None)
+            if parsed is None:
+                parsed = getattr(config, "inicfg", None) or {}
+            value = getattr(parsed.get("cache_dir"), "value", parsed.get("cache_dir"))
     text = os.path.expanduser(os.path.expandvars(str(value or ".pytest_cache")))
     return Path(text) if os.path.isabs(text) else config.rootpath / text
 
