@@ -5,6 +5,8 @@ exact node ids that `--diff` runs."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from conftest import assert_usage_error, baseline, db_file, diff, nodes, output, project, ran, recorded, run, touch_edit, write
@@ -158,3 +160,45 @@ def test_database_lives_in_pytests_cache_dir(pytester: pytest.Pytester, cachepro
     touch_edit(pytester, "test_warns.py", "'old'", "'older'")
     result = diff(pytester, *args)
     assert ran(result) == WARNS_TEST, output(result)
+
+
+# -- also found: a test file outside rootdir ----------------------------------
+
+
+def test_test_file_outside_rootdir_always_runs_with_a_warning(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(pytester, {
+        "proj/pytest.ini": "[pytest]\n",
+        "proj/test_in.py": "def test_in():\n    assert True\n",
+        "other/test_x.py": "def test_x():\n    assert True\n",
+    })
+    monkeypatch.chdir(pytester.path / "proj")
+    args = ("test_in.py", "../other/test_x.py")
+    result = baseline(pytester, *args)
+    assert result.ret == 0, output(result)
+    assert ran(result) == {"test_in.py::test_in"}, output(result)
+    assert _ran_outside(result) == ["PASSED"], output(result)
+    warnings = [l for l in result.outlines if "outside rootdir" in l]
+    assert len(warnings) == 1 and "../other/test_x.py" in warnings[0], output(result)
+    con = sqlite3.connect(pytester.path / "proj" / ".pytest_cache" / "pytest-difftest" / "pytest_difftest.db")
+    try:
+        assert {n for (n,) in con.execute("SELECT nodeid FROM tests")} == {"test_in.py::test_in"}
+    finally:
+        con.close()
+    (pytester.path / "other" / "test_x.py").write_text("def test_x():\n    assert False\n")
+    result = diff(pytester, *args)
+    assert ran(result) == set() and _ran_outside(result) == ["FAILED"], output(result)
+    assert result.ret == 1, output(result)
+    assert len([l for l in result.outlines if "outside rootdir" in l]) == 1, output(result)
+
+
+def _ran_outside(result: pytest.RunResult) -> list[str]:
+    """Outcomes of test_x of ../other/test_x.py: pytest 9 names it
+    "::test_x", pytest 8 "../other/test_x.py::test_x"."""
+    out = []
+    for line in result.outlines:
+        words = line.split()
+        if len(words) >= 2 and words[0].endswith("::test_x") and words[1] in ("PASSED", "FAILED"):
+            out.append(words[1])
+    return out

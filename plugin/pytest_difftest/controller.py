@@ -20,7 +20,7 @@ from pytest_difftest.digest import config_digest
 from pytest_difftest.environment import cache_dir, environment, search_paths, site_paths
 from pytest_difftest.layout import layout
 from pytest_difftest.options import Settings
-from pytest_difftest.selection import Collector
+from pytest_difftest.selection import Collector, outside_root
 
 PLUGIN_NAME = "difftest-controller"
 
@@ -245,6 +245,8 @@ class Controller:
         for filename in getattr(report, UNTRACKED, None) or []:
             self.untracked[filename] = None
         deps = getattr(report, ATTRIBUTE, None)
+        if deps is not None and report.location and outside_root(report.location[0]):
+            deps = None  # never recorded: it runs every time (Collector.outside)
         if deps is not None:
             # A test whose subprocess was killed is recorded as failed, so
             # that it stays selected (children.py).
@@ -279,7 +281,7 @@ class Controller:
 
     def _collection_info(self) -> Optional[dict[str, Any]]:
         if self.worker_infos:
-            merged: dict[str, Any] = {"collected": {}, "deselected": [], "incomplete": [], "collection_failed": False}
+            merged: dict[str, Any] = {"collected": {}, "deselected": [], "incomplete": [], "outside": [], "collection_failed": False}
             for info in self.worker_infos:
                 # Every worker collects the whole suite; keep the first
                 # complete view, but any worker's error counts.
@@ -288,6 +290,7 @@ class Controller:
                     merged["deselected"] = info["deselected"]
                     merged["n_before_shard"] = info.get("n_before_shard")
                     merged["sharded_known"] = info.get("sharded_known") or []
+                    merged["outside"] = info.get("outside", [])
                 merged["incomplete"] += info["incomplete"]
                 merged["collection_failed"] |= info["collection_failed"]
             return merged
@@ -303,6 +306,12 @@ class Controller:
             return (yield)
         started = time.perf_counter()
         info = self._collection_info()
+        outside = (info or {}).get("outside") or []
+        if outside:
+            self.messages.append(
+                f"warning: {len(outside)} test file(s) outside rootdir {self.root} cannot be tracked "
+                f"({', '.join(outside[:3])}{', ...' if len(outside) > 3 else ''}); their tests are not recorded and always run"
+            )
         if self.recording:
             self._flush()
         if self.recording and self.engine is not None:
