@@ -202,3 +202,77 @@ def _ran_outside(result: pytest.RunResult) -> list[str]:
         if len(words) >= 2 and words[0].endswith("::test_x") and words[1] in ("PASSED", "FAILED"):
             out.append(words[1])
     return out
+
+
+# -- also found: pytest-rerunfailures ----------------------------------------
+
+FLAKY_LIB = "def make():\n    return 1\n\n\ndef early():\n    return 1\n\n\ndef late():\n    return 2\n"
+# Fails on its first attempt only (a marker file), after calling early();
+# late() runs in the attempt that passes.
+FLAKY = {
+    "lib.py": FLAKY_LIB,
+    "test_flaky.py": (
+        "import os\n\nimport lib\n\nVALUE = lib.make()\n\n\n"
+        "def test_flaky():\n    lib.early()\n"
+        "    marker = os.path.join(os.path.dirname(__file__), 'attempted')\n"
+        "    if not os.path.exists(marker):\n        open(marker, 'w').close()\n        assert False, 'first attempt'\n"
+        "    assert lib.late() == 2 and VALUE == 1\n\n\n"
+        "def test_plain():\n    assert VALUE == 1\n"
+    ),
+}
+FLAKY_TESTS = nodes("test_flaky.py", "test_flaky", "test_plain")
+
+# A rerun loop as pytest-rerunfailures 13 and older ran it: an attempt that
+# is rerun logs its failing report and drops the others (its teardown).
+OLD_RERUN_LOOP = '''
+from _pytest.runner import runtestprotocol
+
+
+def pytest_runtest_protocol(item, nextitem):
+    for attempt in range(3):
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        failed = [r for r in reports if r.failed]
+        if failed and attempt < 2:
+            failed[0].outcome = "rerun"
+            item.ihook.pytest_runtest_logreport(report=failed[0])
+            continue
+        for r in reports:
+            item.ihook.pytest_runtest_logreport(report=r)
+        break
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+'''
+
+
+def test_rerun_attempts_are_all_recorded(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_rerunfailures")
+    project(pytester, {**OTHER, **FLAKY})
+    result = baseline(pytester, "--reruns", "2")
+    assert result.ret == 0, output(result)
+    assert ran(result) == FLAKY_TESTS | OTHER_TEST, output(result)
+    (pytester.path / "attempted").unlink()
+    # Only the attempt that passed called late().
+    touch_edit(pytester, "lib.py", "return 2", "return 3")
+    result = diff(pytester, "--reruns", "2")
+    assert ran(result) == nodes("test_flaky.py", "test_flaky"), output(result)
+    assert result.ret == 1, output(result)
+
+
+@pytest.mark.parametrize("edit", ["make", "early"])
+def test_teardown_report_dropped_by_a_rerun_loop(pytester: pytest.Pytester, edit: str) -> None:
+    project(pytester, {**OTHER, **FLAKY, "conftest.py": OLD_RERUN_LOOP})
+    result = baseline(pytester)
+    assert result.ret == 0, output(result)
+    assert ran(result) == FLAKY_TESTS | OTHER_TEST, output(result)
+    if edit == "make":
+        # The module's import called make(): both of its tests depend on it,
+        # reported with the teardown the loop dropped.
+        touch_edit(pytester, "lib.py", "return 1\n\n\ndef early", "return 2\n\n\ndef early")
+        expected = FLAKY_TESTS
+    else:
+        # Only the dropped attempt called early().
+        touch_edit(pytester, "lib.py", "def early():\n    return 1", "def early():\n    return 5")
+        expected = nodes("test_flaky.py", "test_flaky")
+    result = diff(pytester)
+    assert ran(result) == expected, output(result)

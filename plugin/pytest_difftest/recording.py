@@ -63,6 +63,13 @@ class TestRecording:
         # capture as it closes; whether one died before reporting it all.
         self.children = Children()
         self.child_killed = False
+        # pytest-rerunfailures runs a test again inside one protocol: what
+        # its earlier attempts ran (the last attempt's record includes it),
+        # and the last teardown report that carries records, until it is
+        # logged (a rerun loop may drop an attempt's reports).
+        self.in_protocol = False
+        self.earlier: Optional[Capture] = None
+        self.unlogged: Optional[pytest.TestReport] = None
 
     # -- collection: what a test module's import ran and read ----------------
 
@@ -150,10 +157,37 @@ class TestRecording:
         self._watch_phases()
         self.children.begin()
         self.recorder.start()
+        self.in_protocol, self.earlier = True, None
         try:
             return (yield)
         finally:
             self.recorder.stop()
+            self.in_protocol, self.earlier = False, None
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        # pytest-rerunfailures announces each attempt; the previous one's
+        # teardown ended the capture.
+        if self.in_protocol and not self.recorder.active:
+            self.recorder.start()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report is self.unlogged:
+            self.unlogged = None
+
+    def _carry_unlogged(self, report: pytest.TestReport, modules: dict[str, Deps]) -> None:
+        """What an earlier teardown report carried that was never logged
+        (an older pytest-rerunfailures drops an attempt's teardown report
+        when it reruns the test) rides on this one: import and session
+        dependencies are reported once, and fixture teardowns once."""
+        lost, self.unlogged = self.unlogged, None
+        if lost is None:
+            return
+        for path, deps in (getattr(lost, IMPORTS, None) or {}).items():
+            modules[path] = merge_deps(modules[path], deps) if path in modules else deps
+        sups = getattr(lost, SUPPLEMENTS, None)
+        if sups:
+            self.supplements[:0] = sups
 
     # Only the test's own phases count, not the reporting hooks around them
     # (terminal output, pytest-xdist sending reports to the controller).
@@ -245,6 +279,8 @@ class TestRecording:
             return report
         cap = self.recorder.stop()
         modules = self.take_imports()
+        self._carry_unlogged(report, modules)
+        self.unlogged = report
         if self.supplements:
             setattr(report, SUPPLEMENTS, self.supplements)
             self.supplements = []
@@ -265,6 +301,10 @@ class TestRecording:
             self.child_killed = False
             setattr(report, CHILD_KILLED, True)
         self._add_fixtures(item, cap)
+        if self.earlier is not None:
+            cap.merge(self.earlier)
+        self.earlier = Capture()
+        self.earlier.merge(cap)
         # A test always depends on its own function, even when it never ran
         # (a skip marker): SPEC 4.4e.
         code = getattr(getattr(item, "function", None), "__code__", None)
