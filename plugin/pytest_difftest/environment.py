@@ -87,6 +87,9 @@ def _outcome_options(option: object, inipath: Optional[Path], rootpath: Optional
     out = []
     for dest, default in _OUTCOME_OPTIONS:
         value = getattr(option, dest, default)
+        if isinstance(value, list):
+            # -p given twice (on the command line and in addopts) is once.
+            value = sorted({str(v).strip() for v in value})
         if value not in (default, None, [], ()):
             out.append((dest, repr(value)))
     # pytest fills in the default (the configuration file's directory, or
