@@ -780,8 +780,9 @@ def test_distribution_upgrade_selects_the_tests_importing_it(
 def test_python_version_change_selects_everything(
     pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The interpreter cannot be swapped here: a plugin loaded with -p makes
-    # the environment report another Python version.
+    # The interpreter cannot be swapped here: a plugin loaded with
+    # PYTEST_PLUGINS makes the environment report another Python version
+    # (with -p the configuration digest would change too).
     site = tmp_path_factory.mktemp("fakepython")
     (site / "fake_python_version.py").write_text(
         "import pytest_difftest.environment as environment\n\n"
@@ -790,7 +791,8 @@ def test_python_version_change_selects_everything(
     monkeypatch.setenv("PYTHONPATH", str(site))
     files = {**LIBRARY, **PLAIN}
     recorded_project(pytester, files, LIBRARY_TESTS | PLAIN_TEST)
-    result = diff(pytester, "-p", "fake_python_version", "--diff-why")
+    monkeypatch.setenv("PYTEST_PLUGINS", "fake_python_version")
+    result = diff(pytester, "--diff-why")
     assert_ran(result, LIBRARY_TESTS | PLAIN_TEST)
     current = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert why_lines(result) == {n: f"python {current} -> 3.99" for n in LIBRARY_TESTS | PLAIN_TEST}, output(result)

@@ -276,3 +276,56 @@ def test_teardown_report_dropped_by_a_rerun_loop(pytester: pytest.Pytester, edit
         expected = nodes("test_flaky.py", "test_flaky")
     result = diff(pytester)
     assert ran(result) == expected, output(result)
+
+
+# -- item 12: state an earlier test leaves behind -----------------------------
+
+# click 8.5.1: tests/test_info_dict.py builds HELLO_COMMAND at import; the
+# first test that renders it fills the command's help-option cache (running
+# help_option -> option); test_context later reads the cache.
+FAKECLICK = '''
+def option(*decls):
+    return {"decls": decls}
+
+
+def help_option():
+    return option("--help")
+
+
+class Command:
+    def __init__(self, name):
+        self.name = name
+        self._help_option = None
+
+    def get_help_option(self):
+        if self._help_option is None:
+            self._help_option = help_option()
+        return self._help_option
+'''
+INFO = {
+    "fakeclick.py": FAKECLICK,
+    "test_info.py": (
+        "import fakeclick\n\nHELLO_COMMAND = fakeclick.Command('hello')\n\n\n"
+        "def test_render():\n    assert HELLO_COMMAND.get_help_option() is not None\n\n\n"
+        "def test_context():\n    assert HELLO_COMMAND.get_help_option()['decls'] == ('--help',)\n"
+    ),
+    # Built by a literal, not a call: no shared state recorded for it.
+    "test_plain_module.py": (
+        "import fakeclick\n\nNAMES = ['a', 'b']\n\n\n"
+        "def test_name():\n    assert fakeclick.Command(NAMES[0]).name == 'a'\n\n\n"
+        "def test_help():\n    assert fakeclick.Command('x').get_help_option()['decls'] == ('--help',)\n"
+    ),
+}
+INFO_TESTS = nodes("test_info.py", "test_render", "test_context")
+PLAIN_MODULE_TESTS = nodes("test_plain_module.py", "test_name", "test_help")
+
+
+def test_state_an_earlier_test_of_the_module_leaves_behind(pytester: pytest.Pytester) -> None:
+    _record(pytester, INFO, INFO_TESTS | PLAIN_MODULE_TESTS)
+    # The mutant: option() returns None.
+    touch_edit(pytester, "fakeclick.py", 'return {"decls": decls}', "return None")
+    result = diff(pytester)
+    # Both tests of the module whose import built the shared command; of
+    # the other module only the test that ran option() itself.
+    assert ran(result) == INFO_TESTS | nodes("test_plain_module.py", "test_help"), output(result)
+    assert result.ret == 1, output(result)

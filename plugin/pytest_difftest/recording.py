@@ -28,6 +28,7 @@ from pytest_difftest.records import (
     merge_deps,
 )
 from pytest_difftest.selection import test_file
+from pytest_difftest.shared import SharedState
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -45,6 +46,9 @@ class TestRecording:
         self.mapper = PathMapper(str(config.rootpath), exclude, TopLevelMapper(PLUGIN_DIR).module, where)
         relpath = self.mapper.relpath
         self.recorder.imports.is_project = lambda code: relpath(code.co_filename) is not None
+        # Objects a test module's import built, which its tests share.
+        self.shared = SharedState(self.recorder.imports.is_project)
+        self.nextitem: Optional[pytest.Item] = None
         # What each fixture of a wider scope than "function" executed when it
         # was set up: every test that uses it depends on that (SPEC 4.4d).
         self.fixtures: dict[int, Capture] = {}
@@ -158,6 +162,7 @@ class TestRecording:
         self.children.begin()
         self.recorder.start()
         self.in_protocol, self.earlier = True, None
+        self.nextitem = nextitem
         try:
             return (yield)
         finally:
@@ -313,6 +318,7 @@ class TestRecording:
         deps = self._deps(cap)
         if self.recorder.test_imported:
             self._unseen_imports(cap, deps, modules)
+        self._share(item, deps, report)
         if modules:
             setattr(report, IMPORTS, modules)
         setattr(report, ATTRIBUTE, deps)
@@ -324,6 +330,14 @@ class TestRecording:
         if len(untracked) > self.untracked_reported:
             setattr(report, UNTRACKED, list(untracked)[self.untracked_reported:])
             self.untracked_reported = len(untracked)
+
+    def _share(self, item: pytest.Item, deps: Deps, report: pytest.TestReport) -> None:
+        path = test_file(item.nodeid)
+        nxt = self.nextitem
+        last = nxt is None or test_file(nxt.nodeid) != path or bool(item.session.shouldstop or item.session.shouldfail)
+        sup = self.shared.test_recorded(path, item.nodeid, deps, last)
+        if sup is not None:
+            setattr(report, SUPPLEMENTS, [*(getattr(report, SUPPLEMENTS, None) or []), sup])
 
     def _unseen_imports(self, cap: Capture, deps: Deps, modules: dict[str, Deps]) -> None:
         """A project module first imported during the test, whose import the
@@ -347,6 +361,7 @@ class TestRecording:
         for module, codes, opened in self.recorder.imports.take_fresh():
             path = self.mapper.relpath(module.co_filename)
             if path is not None:
+                self.shared.module_imported(path, codes)
                 deps = self.mapper.deps(codes, opened)
                 modules[path] = merge_deps(modules[path], deps) if path in modules else deps
         session = self.recorder.imports.take_session()
