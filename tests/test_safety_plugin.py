@@ -103,8 +103,10 @@ WARNS = {
     ),
 }
 WARNS_TEST = nodes("test_warns.py", "test_warns")
+PYTEST9 = pytest.mark.skipif(pytest.version_tuple[0] < 9, reason="pytest 9 reads pytest.toml")
 
 
+@PYTEST9
 @pytest.mark.parametrize("name", ["pytest.toml", ".pytest.toml"])
 def test_pytest_toml_integer_setting_is_accepted(pytester: pytest.Pytester, name: str) -> None:
     files = {**WARNS, name: "[pytest]\ndiff_batch_size = 50\ndiff_cache_size = 1000\n"}
@@ -114,14 +116,23 @@ def test_pytest_toml_integer_setting_is_accepted(pytester: pytest.Pytester, name
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("pytest.toml", "0"), (".pytest.toml", "0"), ("pytest.toml", "'abc'"), ("pytest.toml", "true"), ("pytest.ini", "abc")],
+    [
+        pytest.param("pytest.toml", "0", marks=PYTEST9),
+        pytest.param(".pytest.toml", "0", marks=PYTEST9),
+        pytest.param("pytest.toml", "'abc'", marks=PYTEST9),
+        pytest.param("pytest.toml", "true", marks=PYTEST9),
+        ("pytest.ini", "abc"),
+        ("pyproject.toml", "abc"),
+    ],
 )
 def test_invalid_integer_setting_is_one_line(pytester: pytest.Pytester, name: str, value: str) -> None:
-    project(pytester, {**WARNS, name: f"[pytest]\ndiff_batch_size = {value}\n"}, ini=False)
+    section = "[tool.pytest.ini_options]" if name == "pyproject.toml" else "[pytest]"
+    project(pytester, {**WARNS, name: f"{section}\ndiff_batch_size = {value!r}\n" if name == "pyproject.toml" else f"{section}\ndiff_batch_size = {value}\n"}, ini=False)
     result = baseline(pytester)
     assert_usage_error(result, "diff_batch_size")
 
 
+@PYTEST9
 @pytest.mark.parametrize(
     ("before", "after"),
     [
@@ -139,6 +150,7 @@ def test_pytest_toml_configuration_change_selects(pytester: pytest.Pytester, bef
     assert ran(result) == WARNS_TEST | OTHER_TEST, output(result)
 
 
+@PYTEST9
 def test_pytest_toml_plugin_keys_select_nothing(pytester: pytest.Pytester) -> None:
     # Precision guard: this plugin's own keys are not pytest's configuration.
     _record(pytester, {**WARNS, "pytest.toml": "[pytest]\ndiff_batch_size = 5\n"}, WARNS_TEST, ini=False)
@@ -207,19 +219,19 @@ def _ran_outside(result: pytest.RunResult) -> list[str]:
 # -- also found: pytest-rerunfailures ----------------------------------------
 
 FLAKY_LIB = "def make():\n    return 1\n\n\ndef early():\n    return 1\n\n\ndef late():\n    return 2\n"
-# Fails on its first attempt only (a marker file), after calling early();
-# late() runs in the attempt that passes.
-FLAKY = {
-    "lib.py": FLAKY_LIB,
-    "test_flaky.py": (
-        "import os\n\nimport lib\n\nVALUE = lib.make()\n\n\n"
-        "def test_flaky():\n    lib.early()\n"
-        "    marker = os.path.join(os.path.dirname(__file__), 'attempted')\n"
-        "    if not os.path.exists(marker):\n        open(marker, 'w').close()\n        assert False, 'first attempt'\n"
-        "    assert lib.late() == 2 and VALUE == 1\n\n\n"
-        "def test_plain():\n    assert VALUE == 1\n"
-    ),
-}
+# test_flaky fails on its first attempt only (a marker file), after calling
+# early(); late() runs in the attempt that passes.
+FLAKY_TEST = (
+    "import os\n\nimport lib\n\n\n"
+    "def test_flaky():\n    lib.early()\n"
+    "    marker = os.path.join(os.path.dirname(__file__), 'attempted')\n"
+    "    if not os.path.exists(marker):\n        open(marker, 'w').close()\n        assert False, 'first attempt'\n"
+    "    assert lib.late() == 2\n\n\n"
+    "def test_plain():\n    assert True\n"
+)
+FLAKY = {"lib.py": FLAKY_LIB, "test_flaky.py": FLAKY_TEST}
+# The same, with a value the module's import computes with make().
+FLAKY_IMPORTING = {"lib.py": FLAKY_LIB, "test_flaky.py": FLAKY_TEST.replace("import lib\n", "import lib\n\nVALUE = lib.make()\n")}
 FLAKY_TESTS = nodes("test_flaky.py", "test_flaky", "test_plain")
 
 # A rerun loop as pytest-rerunfailures 13 and older ran it: an attempt that
@@ -261,7 +273,7 @@ def test_rerun_attempts_are_all_recorded(pytester: pytest.Pytester) -> None:
 
 @pytest.mark.parametrize("edit", ["make", "early"])
 def test_teardown_report_dropped_by_a_rerun_loop(pytester: pytest.Pytester, edit: str) -> None:
-    project(pytester, {**OTHER, **FLAKY, "conftest.py": OLD_RERUN_LOOP})
+    project(pytester, {**OTHER, **FLAKY_IMPORTING, "conftest.py": OLD_RERUN_LOOP})
     result = baseline(pytester)
     assert result.ret == 0, output(result)
     assert ran(result) == FLAKY_TESTS | OTHER_TEST, output(result)
@@ -271,9 +283,10 @@ def test_teardown_report_dropped_by_a_rerun_loop(pytester: pytest.Pytester, edit
         touch_edit(pytester, "lib.py", "return 1\n\n\ndef early", "return 2\n\n\ndef early")
         expected = FLAKY_TESTS
     else:
-        # Only the dropped attempt called early().
+        # Only the dropped attempt called early(); the module's tests share
+        # what its import built (VALUE), so both depend on it.
         touch_edit(pytester, "lib.py", "def early():\n    return 1", "def early():\n    return 5")
-        expected = nodes("test_flaky.py", "test_flaky")
+        expected = FLAKY_TESTS
     result = diff(pytester)
     assert ran(result) == expected, output(result)
 
