@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from conftest import assert_usage_error, baseline, db_file, diff, nodes, output, project, ran, recorded, run, touch_edit, write
+from conftest import assert_usage_error, baseline, diff, nodes, output, project, ran, recorded, touch_edit, write
 
 OTHER = {"test_other.py": "def test_other():\n    assert True\n"}
 OTHER_TEST = nodes("test_other.py", "test_other")

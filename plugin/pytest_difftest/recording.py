@@ -180,7 +180,7 @@ class TestRecording:
         if report is self.unlogged:
             self.unlogged = None
 
-    def _carry_unlogged(self, report: pytest.TestReport, modules: dict[str, Deps]) -> None:
+    def _carry_unlogged(self, modules: dict[str, Deps]) -> None:
         """What an earlier teardown report carried that was never logged
         (an older pytest-rerunfailures drops an attempt's teardown report
         when it reruns the test) rides on this one: import and session
@@ -284,7 +284,7 @@ class TestRecording:
             return report
         cap = self.recorder.stop()
         modules = self.take_imports()
-        self._carry_unlogged(report, modules)
+        self._carry_unlogged(modules)
         self.unlogged = report
         if self.supplements:
             setattr(report, SUPPLEMENTS, self.supplements)
@@ -308,8 +308,7 @@ class TestRecording:
         self._add_fixtures(item, cap)
         if self.earlier is not None:
             cap.merge(self.earlier)
-        self.earlier = Capture()
-        self.earlier.merge(cap)
+        self.earlier = cap  # stop() handed out a copy of its own
         # A test always depends on its own function, even when it never ran
         # (a skip marker): SPEC 4.4e.
         code = getattr(getattr(item, "function", None), "__code__", None)
