@@ -283,10 +283,10 @@ def test_teardown_report_dropped_by_a_rerun_loop(pytester: pytest.Pytester, edit
         touch_edit(pytester, "lib.py", "return 1\n\n\ndef early", "return 2\n\n\ndef early")
         expected = FLAKY_TESTS
     else:
-        # Only the dropped attempt called early(); the module's tests share
-        # what its import built (VALUE), so both depend on it.
+        # Only the dropped attempt called early() (VALUE is a number, not
+        # shared state).
         touch_edit(pytester, "lib.py", "def early():\n    return 1", "def early():\n    return 5")
-        expected = FLAKY_TESTS
+        expected = nodes("test_flaky.py", "test_flaky")
     result = diff(pytester)
     assert ran(result) == expected, output(result)
 
@@ -342,3 +342,21 @@ def test_state_an_earlier_test_of_the_module_leaves_behind(pytester: pytest.Pyte
     # the other module only the test that ran option() itself.
     assert ran(result) == INFO_TESTS | nodes("test_plain_module.py", "test_help"), output(result)
     assert result.ret == 1, output(result)
+
+
+def test_module_values_that_hold_no_project_object_keep_per_test_precision(pytester: pytest.Pytester) -> None:
+    # Precision guard: the import called project code, but kept only a
+    # number and a class whose body built a project object.
+    files = {
+        "fakeclick.py": FAKECLICK,
+        "test_values.py": (
+            "import fakeclick\n\nNAME = fakeclick.Command('n').name\n\n\n"
+            "class Holder:\n    command = fakeclick.Command('h')\n\n\n"
+            "def test_name():\n    assert NAME == 'n'\n\n\n"
+            "def test_help():\n    assert fakeclick.help_option() is not None\n"
+        ),
+    }
+    _record(pytester, files, nodes("test_values.py", "test_name", "test_help"))
+    touch_edit(pytester, "fakeclick.py", 'return {"decls": decls}', "return None")
+    result = diff(pytester)
+    assert ran(result) == nodes("test_values.py", "test_help"), output(result)

@@ -47,7 +47,7 @@ class TestRecording:
         relpath = self.mapper.relpath
         self.recorder.imports.is_project = lambda code: relpath(code.co_filename) is not None
         # Objects a test module's import built, which its tests share.
-        self.shared = SharedState(self.recorder.imports.is_project)
+        self.shared = SharedState(self.recorder.imports.is_project, lambda filename: relpath(filename) is not None)
         self.nextitem: Optional[pytest.Item] = None
         # What each fixture of a wider scope than "function" executed when it
         # was set up: every test that uses it depends on that (SPEC 4.4d).
@@ -332,6 +332,8 @@ class TestRecording:
 
     def _share(self, item: pytest.Item, deps: Deps, report: pytest.TestReport) -> None:
         path = test_file(item.nodeid)
+        if not self.shared.sharing(path, getattr(item, "module", None)):
+            return
         nxt = self.nextitem
         last = nxt is None or test_file(nxt.nodeid) != path or bool(item.session.shouldstop or item.session.shouldfail)
         sup = self.shared.test_recorded(path, item.nodeid, deps, last)
