@@ -257,8 +257,9 @@ def pytest_runtest_protocol(item, nextitem):
 '''
 
 
-def test_rerun_attempts_are_all_recorded(pytester: pytest.Pytester) -> None:
+def test_rerun_attempts_are_all_recorded(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("pytest_rerunfailures")
+    monkeypatch.delenv("PYTEST_ADDOPTS")  # conftest.py turns it off
     project(pytester, {**OTHER, **FLAKY})
     result = baseline(pytester, "--reruns", "2")
     assert result.ret == 0, output(result)
