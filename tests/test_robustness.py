@@ -670,7 +670,7 @@ def truncate(db: Path) -> None:
     # Enough rows to span many pages, checkpointed, then cut in half.
     con = sqlite3.connect(db)
     con.executemany(
-        "INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps) VALUES (?, 0, 0, 0, x'')",
+        "INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps) VALUES (1, ?, 0, 0, 0, x'')",
         [(f"x.py::t{i}" + "x" * 40,) for i in range(3000)],
     )
     con.commit()
@@ -772,10 +772,10 @@ def test_hostile_paths_in_the_database_are_never_touched(pytester: pytest.Pytest
     con.execute("UPDATE tests SET deps = ? WHERE nodeid = 'test_calc.py::test_add'", (_uvarints(_ids(deps) + ids),))
     # A test of a test file outside the root, and a complete-file entry.
     con.execute(
-        "INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps) VALUES (?, 0, 0, 0, ?)",
+        "INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps) VALUES (1, ?, 0, 0, 0, ?)",
         (rel + "::test_x", _uvarints(ids)),
     )
-    con.execute("INSERT INTO test_files (path, hash) VALUES (?, 1)", (rel,))
+    con.execute("INSERT INTO test_files (env, path, hash) VALUES (1, ?, 1)", (rel,))
     con.commit()
     con.close()
 
@@ -850,8 +850,8 @@ def test_millions_of_rows(pytester: pytest.Pytester) -> None:
     )
     con.execute(
         """WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
-        INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps)
-        SELECT 'tests/gen_' || (i % 2000) || '.py::test_' || i, 0, 100000, 0,
+        INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps)
+        SELECT 1, 'tests/gen_' || (i % 2000) || '.py::test_' || i, 0, 100000, 0,
                (SELECT deps FROM blobs WHERE k = i % 100) FROM n""",
         (n_tests,),
     )

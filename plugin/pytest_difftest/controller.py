@@ -161,6 +161,7 @@ class Controller:
             "batch_size": self.settings.batch_size,
             "cache_size": self.settings.cache_size,
             "env": environment(config_digest(self.config)),
+            "env_name": self.settings.env,
             "paths": search_paths(str(self.root)) + where.search_paths(),
             "site_paths": site_paths(str(self.root)),
             "project_up": where.up,
