@@ -275,9 +275,10 @@ def test_default_environment_is_the_interpreters_version(pytester: pytest.Pytest
 def test_named_environments_alternate_independently(pytester: pytest.Pytester) -> None:
     project(pytester, PROJECT)
     for env in ("django4", "django5"):
-        result = baseline(pytester, "--diff-env", env)
+        result = baseline(pytester, "--diff-env", env, "--diff-v")
         check(result)
         assert ran(result) == ALL, env
+        assert any(f", environment {env}: 0 tests known" in l for l in result.outlines), output(result)
     for env in ("django4", "django5", "django4"):
         result = diff(pytester, "--diff-env", env)
         check(result)

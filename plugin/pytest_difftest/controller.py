@@ -417,7 +417,8 @@ class Controller:
             terminalreporter.write_line(f"difftest: {line}")
         if self.settings.verbose:
             terminalreporter.write_line(
-                f"difftest: baseline {db_path(self.config)}: {sel.get('known', 0)} tests known, "
+                f"difftest: baseline {db_path(self.config)}, environment {self.settings.env}: "
+                f"{sel.get('known', 0)} tests known, "
                 f"{sel.get('affected', 0)} affected, {len(sel.get('skip_files') or [])} test files not collected, "
                 f"selection took {sel.get('millis', 0):.1f} ms in the engine"
             )
