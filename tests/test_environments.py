@@ -403,6 +403,8 @@ def test_inspect_lists_the_environments(pytester: pytest.Pytester) -> None:
     assert p.returncode == 0, p.stderr
     t = json.loads(p.stdout)
     assert t["env"] == "b" and t["files"][-1]["path"] == "<env:b>"
+    p = cli("inspect", db_file(pytester), "--env", "b")
+    assert p.returncode == 2 and "--env needs --test or --file" in p.stderr and "Traceback" not in p.stderr, p.stderr
     p = cli("inspect", db_file(pytester), "--file", "calc.py", "--json")
     assert p.returncode == 0, p.stderr
     assert [(d["nodeid"], d["env"]) for d in json.loads(p.stdout)["tests"]] == [

@@ -73,7 +73,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command == "inspect" and args.env is not None and not (args.test or args.file):
+        p.error("inspect: --env needs --test or --file (the summary lists every environment)")
     # Imported late: --help and --version do not load the engine.
     from pytest_difftest import engine
 
