@@ -44,7 +44,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     if "PYTEST_XDIST_WORKER" not in os.environ:
         from pytest_difftest import engine
 
-        engine.preload()
+        # pytest's faulthandler plugin enables faulthandler itself, onto
+        # the terminal: ours would only be re-targeted.
+        engine.preload(faulthandler_on=not early_config.pluginmanager.has_plugin("faulthandler"))
 
 
 @pytest.hookimpl(trylast=True)

@@ -42,6 +42,13 @@ if _lsprof is not None:
 
 ProfileFunc = Callable[[FrameType, str, Any], Any]
 
+# Up to 3.11 the C profiler sits in the sys.setprofile slot; from 3.12 on it
+# sits on sys.monitoring's profiler tool id (this recorder then runs only
+# when our own tool ids are taken): tests get the Python profile function,
+# and the C profiler, whose enabled state sys.getprofile() no longer shows,
+# serves only the windows that need call edges.
+_IN_SLOT = sys.version_info < (3, 12)
+
 
 def _hook(codes: set[CodeType]) -> ProfileFunc:
     add = codes.add
@@ -80,7 +87,7 @@ class ProfileRecorder(Recorder):
         # the profiler only pauses between a test's phases, and its
         # statistics are read once per capture rather than once per phase.
         self._pending: Optional[Capture] = None
-        self._prof = _CProfiler(subcalls=False, builtins=False) if _lsprof is not None else None
+        self._prof = _CProfiler(subcalls=False, builtins=False) if _lsprof is not None and _IN_SLOT else None
         # The C profiler in use for the current test: the plain one, or,
         # once the test imports a module for the first time, one that keeps
         # call edges, so that what the import ran is known (ImportGraph).
@@ -102,6 +109,7 @@ class ProfileRecorder(Recorder):
         # any other (python -m cProfile): when it cannot be enabled, what
         # runs from then on is unknown, and no test is recorded.
         self._blind = False
+        self._window_on: Any = None  # the window profiler we enabled
 
     def start(self) -> None:
         """Begin the capture of one test (suspended until resume())."""
@@ -264,14 +272,14 @@ class ProfileRecorder(Recorder):
     def unwatched(self, run: Callable[[], Any]) -> Any:
         """Call run with our profiler (whichever window holds the slot)
         paused."""
-        prof = sys.getprofile()
+        prof = sys.getprofile() if _IN_SLOT else self._window_on
         if prof is None or not (prof is self._session_prof or prof is self._collect_prof or prof is self._hook):
             return run()
-        self._own(prof.disable)
+        self._disable(prof)
         try:
             return run()
         finally:
-            if sys.getprofile() is None:
+            if self._free():
                 self._enable(prof)
 
     # -- session windows ------------------------------------------------------
@@ -296,8 +304,8 @@ class ProfileRecorder(Recorder):
         self._watching = False
         stats = []
         if prof:
-            if sys.getprofile() is prof:
-                self._own(prof.disable)
+            if self._holds(prof):
+                self._disable(prof)
             stats = prof.getstats()
         self.imports.absorb(*_from_stats(stats), session=True)
 
@@ -306,6 +314,20 @@ class ProfileRecorder(Recorder):
             self._own(prof.enable)
         except ValueError:  # 3.12+: another C profiler holds the slot
             self._blind = True
+            return
+        self._window_on = prof
+
+    def _disable(self, prof: Any) -> None:
+        self._own(prof.disable)
+        if self._window_on is prof:
+            self._window_on = None
+
+    def _holds(self, prof: Any) -> bool:
+        """Whether prof is enabled (by us, and in our slot)."""
+        return sys.getprofile() is prof if _IN_SLOT else self._window_on is prof
+
+    def _free(self) -> bool:
+        return sys.getprofile() is None if _IN_SLOT else self._window_on is None
 
     def _own(self, change: Callable[[], Any]) -> None:
         """Change our slot; the audit event this raises is not the test's."""
@@ -331,14 +353,14 @@ class ProfileRecorder(Recorder):
         """Stop watching while pytest builds items (its own machinery, the
         bulk of collection); False when not watching."""
         prof = self._collect_prof
-        if prof is None or sys.getprofile() is not prof:
+        if prof is None or not self._holds(prof):
             return False
-        self._own(prof.disable)
+        self._disable(prof)
         return True
 
     def collect_resume(self) -> None:
         prof = self._collect_prof
-        if prof is not None and sys.getprofile() is None:
+        if prof is not None and self._free():
             self._enable(prof)
 
     def collect_end(self) -> Capture:
@@ -348,8 +370,8 @@ class ProfileRecorder(Recorder):
         prof, self._collect_prof = self._collect_prof, None
         stats = []
         if prof is not None:
-            if sys.getprofile() is prof:
-                self._own(prof.disable)
+            if self._holds(prof):
+                self._disable(prof)
             stats = prof.getstats()
             cap.codes = {e.code for e in stats if type(e.code) is CodeType}
         self.imports.absorb(*_from_stats(stats))
@@ -359,8 +381,8 @@ class ProfileRecorder(Recorder):
         if self._stack:
             self._uninstall()
         for prof in (self._session_prof, self._collect_prof):
-            if prof and sys.getprofile() is prof:
-                self._own(prof.disable)
+            if prof and self._holds(prof):
+                self._disable(prof)
         self._session_prof = self._collect_prof = None
         super().close()
 
