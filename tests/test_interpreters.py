@@ -325,6 +325,7 @@ def test_a_test_that_takes_our_tool_id(pytester: pytest.Pytester) -> None:
 FORK = '''
 import multiprocessing
 import os
+import warnings
 
 import lib
 
@@ -335,6 +336,17 @@ def test_bare_fork():
         os._exit(lib.mul(2, 3))
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == lib.mul(3, 2)
+
+
+def test_fork_warns_nothing():
+    # Without the plugin no thread but this one exists: no warning.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    assert [str(w.message) for w in caught] == []
 
 
 def _square(x):
@@ -354,7 +366,7 @@ def test_add():
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="os.fork() warns about threads on Python 3.12+")
 @pytest.mark.parametrize("mode", ["--diff-baseline", "--diff"])
 def test_forking_tests_under_filterwarnings_error(pytester: pytest.Pytester, mode: str) -> None:
-    everything = nodes("test_fork.py", "test_bare_fork", "test_fork_pool", "test_add")
+    everything = nodes("test_fork.py", "test_bare_fork", "test_fork_warns_nothing", "test_fork_pool", "test_add")
     files = {"lib.py": LIB, "test_fork.py": FORK, "pytest.ini": "[pytest]\nfilterwarnings =\n    error\n"}
     project(pytester, files)
     plain = run(pytester)
@@ -362,6 +374,7 @@ def test_forking_tests_under_filterwarnings_error(pytester: pytest.Pytester, mod
     result = run(pytester, mode)
     assert result.ret == 0, output(result)
     assert ran(result) == everything, output(result)
+    assert "multi-threaded" not in output(result)
     if mode == "--diff":
         # Selection under a baseline, which loads the engine before the
         # tests run.
