@@ -186,6 +186,41 @@ def test_class_attribute_and_import_time_call(pytester: pytest.Pytester) -> None
     assert ran(result) == everything, output(result)
 
 
+LATE = {
+    "helper.py": "def helper():\n    return 3\n",
+    "late.py": "import helper\n\nVALUE = helper.helper()\n",
+    "test_a.py": """
+import helper
+
+
+def test_imports_late():
+    assert helper.helper() == 3
+    import late
+
+    assert late.VALUE == 3
+""",
+    "test_b.py": """
+def test_uses_late():
+    import late
+
+    assert late.VALUE == 3
+""",
+    "test_c.py": "def test_other():\n    pass\n",
+}
+
+
+def test_module_a_test_imports_after_running_what_the_import_runs(pytester: pytest.Pytester) -> None:
+    """A test runs a helper, then imports a module whose import runs the
+    helper again: the import's record must hold the helper, although the
+    test had noted it already (and a later test that uses the module
+    depends on it)."""
+    everything = {"test_a.py::test_imports_late", "test_b.py::test_uses_late", "test_c.py::test_other"}
+    _record(pytester, LATE, everything)
+    touch_edit(pytester, "helper.py", "return 3", "return 4")
+    result = diff(pytester)
+    assert ran(result) == {"test_a.py::test_imports_late", "test_b.py::test_uses_late"}, output(result)
+
+
 # -- beside other tools --------------------------------------------------------
 
 

@@ -157,8 +157,9 @@ class MonitoringRecorder(Recorder):
         else:
             cb = _every
             armed = None
-        # Code disabled for another code set would not be seen by this one.
-        if self._armed_for is not None and self._armed_for is not codes:
+        # Code disabled for another code set would not be seen by this one;
+        # call edges need every call seen, even of code already noted.
+        if self._armed_for is not None and (edges is not None or self._armed_for is not codes):
             _mon.restart_events()
             self._armed_for = None
         if armed is not None:
