@@ -790,7 +790,9 @@ def test_python_version_change_selects_everything(
     )
     monkeypatch.setenv("PYTHONPATH", str(site))
     files = {**LIBRARY, **PLAIN}
-    recorded_project(pytester, files, LIBRARY_TESTS | PLAIN_TEST)
+    # Within one named environment (SPEC 4.7): by default the version names
+    # the environment, and a new one simply has no baseline yet.
+    recorded_project(pytester, files, LIBRARY_TESTS | PLAIN_TEST, ini="[pytest]\ndiff_env = ci\n")
     monkeypatch.setenv("PYTEST_PLUGINS", "fake_python_version")
     result = diff(pytester, "--diff-why")
     assert_ran(result, LIBRARY_TESTS | PLAIN_TEST)

@@ -188,7 +188,8 @@ def test_s3_round_trip_under_xdist(pytester: pytest.Pytester, aws: S3Server) -> 
     edit(branch / "bank.py", "fee = 1", "fee = 0")
     result = run_in(pytester, branch, "-n", "2", "--diff", "--diff-remote", url)
     assert result.ret == 0, check(result)
-    assert ran(result) == BANK_TESTS
+    # SPEC 4.8: the class attribute is read by withdraw only.
+    assert ran(result) == nodes("test_bank.py", "test_withdraw")
     assert aws.downloads(bucket, KEY) == 1
 
 

@@ -38,9 +38,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     if getattr(known, "diff_baseline", False):
         # What conftest.py files (and what they import) run from now on is
         # part of the import graph (recording.py).
-        from pytest_difftest import recorder
+        from pytest_difftest import watch
 
-        recorder.watch_startup_imports()
+        watch.watch_startup_imports()
     if "PYTEST_XDIST_WORKER" not in os.environ:
         from pytest_difftest import engine
 
@@ -99,13 +99,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # Process-global state goes back as it was: a second session in this
     # process (pytester's in-process runs, a second pytest.main()) starts
     # from scratch, and nothing of ours watches code after the session.
-    recorder = sys.modules.get("pytest_difftest.recorder")
-    if recorder is not None:
-        recorder.release()
+    watch = sys.modules.get("pytest_difftest.watch")
+    if watch is not None:
+        watch.release()
 
 
 def _stop_watching_imports() -> None:
     """Nobody records in this process: give the profile slot back."""
-    recorder = sys.modules.get("pytest_difftest.recorder")
-    if recorder is not None:
-        recorder.startup_imports()
+    watch = sys.modules.get("pytest_difftest.watch")
+    if watch is not None:
+        watch.startup_imports()

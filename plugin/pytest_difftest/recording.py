@@ -14,7 +14,8 @@ import pytest
 from pytest_difftest.children import Children
 from pytest_difftest.environment import TopLevelMapper, cache_dir
 from pytest_difftest.layout import layout
-from pytest_difftest.recorder import Capture, shared_recorder, startup_imports
+from pytest_difftest.recorder import Capture
+from pytest_difftest.watch import shared_recorder, startup_imports
 from pytest_difftest.records import (
     ATTRIBUTE,
     CHILD_KILLED,
