@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -366,14 +367,35 @@ func queryStrings(q Querier, query string, args ...any) ([]string, error) {
 }
 
 // UpsertDepset stores a shared dependency list (from EncodeIDs) once and
-// returns its id.
+// returns its id. Lists are found by hash, but a hash only narrows the
+// search: a list whose hash is taken by other bytes goes to the next free
+// hash (hash+1, ...), and a match is one whose bytes are equal. Returning a
+// colliding list would give a test the dependencies of another.
 func UpsertDepset(q Querier, deps []byte, hash uint64) (int64, error) {
-	var id int64
-	err := q.QueryRow(`INSERT INTO depsets (hash, deps) VALUES (?, ?)
-		ON CONFLICT (hash) DO UPDATE SET hash = excluded.hash
-		RETURNING id`, int64(hash), deps).Scan(&id)
-	return id, err
+	for probe := 0; probe < maxProbes; probe++ {
+		var id int64
+		var have []byte
+		err := q.QueryRow("SELECT id, deps FROM depsets WHERE hash = ?", int64(hash)).Scan(&id, &have)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			res, err := q.Exec("INSERT INTO depsets (hash, deps) VALUES (?, ?)", int64(hash), deps)
+			if err != nil {
+				return 0, fmt.Errorf("store dependency set: %w", err)
+			}
+			return res.LastInsertId()
+		case err != nil:
+			return 0, fmt.Errorf("read dependency set: %w", err)
+		case bytes.Equal(have, deps):
+			return id, nil
+		}
+		hash++
+	}
+	return 0, fmt.Errorf("store dependency set: %d hashes in a row are taken", maxProbes)
 }
+
+// maxProbes bounds the search for a free hash: with 64-bit hashes even two
+// collisions in a row mean a damaged or forged table.
+const maxProbes = 64
 
 // Depsets returns every shared dependency list by id.
 func Depsets(q Querier) (map[int64][]byte, error) {
