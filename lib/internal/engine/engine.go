@@ -6,6 +6,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -325,50 +326,10 @@ func (s *Session) selectTests() (*Selection, error) {
 		reasons[t.NodeID] = t.Outcome.String() + " last time"
 		testFileOf[t.NodeID] = store.TestFile(t.NodeID)
 	}
-	if len(staleBlocks) > 0 {
-		// Shared lists first: one check serves every test of a file.
-		sets, err := store.Depsets(s.db)
-		if err != nil {
-			return nil, err
-		}
-		setReason := map[int64]string{}
-		for id, deps := range sets {
-			err := store.DecodeIDs(deps, func(b int64) bool {
-				if r, ok := staleBlocks[b]; ok {
-					setReason[id] = "imports: " + r
-					return false
-				}
-				return true
-			})
-			if err != nil {
-				setReason[id] = damagedRecord
-			}
-		}
-		err = store.EachTest(s.db, func(t *store.Test) error {
-			if _, ok := reasons[t.NodeID]; ok {
-				return nil
-			}
-			if r, ok := setReason[t.Depset]; ok {
-				reasons[t.NodeID] = r
-				testFileOf[t.NodeID] = store.TestFile(t.NodeID)
-				return nil
-			}
-			err := store.DecodeIDs(t.Deps, func(id int64) bool {
-				if r, ok := staleBlocks[id]; ok {
-					reasons[t.NodeID] = r
-					testFileOf[t.NodeID] = store.TestFile(t.NodeID)
-					return false
-				}
-				return true
-			})
-			if err != nil {
-				// What it depended on is unknown: when in doubt, select.
-				reasons[t.NodeID] = damagedRecord
-				testFileOf[t.NodeID] = store.TestFile(t.NodeID)
-			}
-			return nil
-		})
-		if err != nil {
+	// With no file changed and no version stale, no test's dependencies
+	// can have changed: the tests are not read at all.
+	if len(staleBlocks) > 0 || len(changedInfos) > 0 {
+		if err := s.affected(staleBlocks, reasons, testFileOf); err != nil {
 			return nil, fmt.Errorf("read baseline: %w", err)
 		}
 	}
@@ -440,6 +401,101 @@ func (s *Session) addDurations(sel *Selection, affected map[string]string) error
 // damagedRecord is the reason given for a test whose stored dependency list
 // cannot be decoded.
 const damagedRecord = "its record in the baseline is damaged"
+
+// missingRows is the reason given for a test whose record refers to block
+// versions or a shared list that the baseline no longer holds.
+const missingRows = "its record refers to rows missing from the baseline"
+
+// affected adds to reasons the tests that depend on a stale block version.
+// A row that a record refers to and that is missing (a damaged or
+// hand-edited baseline) leaves what the test depended on unknown: missing
+// means stale, as merge refuses such a baseline.
+func (s *Session) affected(stale map[int64]string, reasons, testFileOf map[string]string) error {
+	orphans, err := store.OrphanBlocks(s.db)
+	if err != nil {
+		return err
+	}
+	for _, b := range orphans {
+		if _, ok := stale[b.ID]; !ok {
+			stale[b.ID] = fmt.Sprintf("%s changed (its file is missing from the baseline)", b.Name)
+		}
+	}
+	sets, err := store.Depsets(s.db)
+	if err != nil {
+		return err
+	}
+	var tests []store.Test
+	err = store.EachTest(s.db, func(t *store.Test) error {
+		if _, ok := reasons[t.NodeID]; !ok {
+			c := *t
+			c.Deps = slices.Clone(t.Deps)
+			tests = append(tests, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Which referenced versions exist, asked once for all of them.
+	refs := map[int64]bool{}
+	note := func(deps []byte) {
+		_ = store.DecodeIDs(deps, func(id int64) bool {
+			if _, ok := stale[id]; !ok {
+				refs[id] = true
+			}
+			return true
+		})
+	}
+	for _, deps := range sets {
+		note(deps)
+	}
+	for _, t := range tests {
+		note(t.Deps)
+	}
+	missing, err := store.MissingBlocks(s.db, slices.Collect(maps.Keys(refs)))
+	if err != nil {
+		return err
+	}
+	for _, id := range missing {
+		stale[id] = missingRows
+	}
+	// Shared lists first: one check serves every test of a file.
+	setReason := map[int64]string{}
+	for id, deps := range sets {
+		if r := depsReason(deps, stale); r != "" {
+			setReason[id] = "imports: " + r
+		}
+	}
+	for _, t := range tests {
+		r, ok := setReason[t.Depset]
+		if _, stored := sets[t.Depset]; !stored && t.Depset != 0 {
+			r, ok = missingRows, true
+		}
+		if !ok {
+			r = depsReason(t.Deps, stale)
+		}
+		if r != "" {
+			reasons[t.NodeID] = r
+			testFileOf[t.NodeID] = store.TestFile(t.NodeID)
+		}
+	}
+	return nil
+}
+
+// depsReason says why a stored dependency list selects its tests: a stale
+// block version, or damage; "" when it does not.
+func depsReason(deps []byte, stale map[int64]string) string {
+	reason := ""
+	err := store.DecodeIDs(deps, func(id int64) bool {
+		reason = stale[id]
+		return reason == ""
+	})
+	if err != nil {
+		// What it depended on is unknown: when in doubt, select.
+		return damagedRecord
+	}
+	return reason
+}
 
 // unsafeWarning is the one line that says which stored paths are ignored.
 func unsafeWarning(unsafe []store.File) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -434,4 +435,41 @@ func Durations(q Querier) (map[string]float64, error) {
 		out[nodeid] = seconds(us)
 	}
 	return out, rows.Err()
+}
+
+// MissingBlocks returns those of ids (distinct) that no block row holds;
+// SQLite checks them in one statement, which costs far less than reading
+// every id out.
+func MissingBlocks(q Querier, ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list := make([]byte, 0, len(ids)*6+2)
+	list = append(list, '[')
+	for i, id := range ids {
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = strconv.AppendInt(list, id, 10)
+	}
+	list = append(list, ']')
+	rows, err := q.Query("SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE id = value)", string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// OrphanBlocks returns the block versions whose file row is missing.
+func OrphanBlocks(q Querier) ([]Block, error) {
+	return queryBlocks(q, "SELECT id, file_id, name, checksum, stale, names FROM blocks WHERE file_id NOT IN (SELECT id FROM files)")
 }
