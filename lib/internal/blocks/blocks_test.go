@@ -876,3 +876,35 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Whitespace inside an f-string's replacement field is layout, except with
+// a "=" specifier, which prints the field's text as written.
+func TestFStringFields(t *testing.T) {
+	tests := []struct {
+		name     string
+		old, new string
+		same     bool
+	}{
+		{"spaces around an expression", `f"{x}"`, `f"{ x }"`, true},
+		{"spaces in a comparison", `f"{x == y}"`, `f"{x==y}"`, true},
+		{"format spec stays verbatim", `f"{x:>4}"`, `f"{x:> 4}"`, false},
+		{"= specifier: space before", `f"{x=}"`, `f"{x =}"`, false},
+		{"= specifier: spaces around", `f"{x=}"`, `f"{x = }"`, false},
+		{"= specifier: leading space", `f"{x=}"`, `f"{ x=}"`, false},
+		{"= specifier with conversion", `f"{x=!r}"`, `f"{x= !r}"`, false},
+		{"= specifier in a nested field", `f"{x:{w=}}"`, `f"{x:{w = }}"`, false},
+		{"= specifier, same text", `f"{x = }"`, `f"{x = }"`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := parse(t, "def show(x, y, w):\n    return "+tt.old+"\n")
+			b := parse(t, "def show(x, y, w):\n    return "+tt.new+"\n")
+			if !a.Parsed || !b.Parsed {
+				t.Fatal("not parsed")
+			}
+			if got := maps.Equal(sums(a), sums(b)); got != tt.same {
+				t.Errorf("same checksums: %v, want %v (changed %q)", got, tt.same, changed(a, b))
+			}
+		})
+	}
+}

@@ -96,6 +96,8 @@ type frame struct {
 	pos, end uint32
 	mark     byte    // the tag recorded on entering the node, or 0
 	imp      impKind // the node's part in an import statement
+	start    uint32  // where the node starts
+	verbatim bool    // roleInterp: a "=" specifier makes its text count as written
 }
 
 // Records fed to the checksums: the text of every token, and of the tree's
@@ -188,6 +190,10 @@ func (s *splitter) enter(e event) {
 				s.imp.leaf(parent, s.src[e.start:e.end])
 			}
 		}
+		if parent.role == roleInterp && string(s.src[e.start:e.end]) == "=" {
+			// f"{x = }" prints "x = 1": the field's text is output.
+			parent.verbatim = true
+		}
 		if (parent.role == roleFunc || parent.role == roleClass) && e.field == s.g.fieldName {
 			s.name(parent, string(s.src[e.start:e.end]))
 		}
@@ -196,7 +202,7 @@ func (s *splitter) enter(e event) {
 		s.record(c.sinks, closing(mark))
 		return
 	}
-	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark}
+	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark, start: e.start}
 	if k := s.g.imp(e.sym); k != impNone {
 		s.imp.scope = c.scope
 		f.imp = s.imp.enter(s.g, parent, k, e.field)
@@ -267,6 +273,9 @@ func (s *splitter) leave() {
 	}
 	f := &s.stack[len(s.stack)-1]
 	s.gap(f, f.end)
+	if f.verbatim {
+		s.text(f.ctx.sinks, tagGap, s.src[f.start:f.end])
+	}
 	s.record(f.ctx.sinks, closing(f.mark))
 	switch f.role {
 	case roleFunc, roleClass:

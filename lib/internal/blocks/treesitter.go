@@ -155,6 +155,9 @@ const (
 	roleSkip     // comments and line continuations: layout, not syntax
 	roleVerbatim // string contents: the text between children is data
 	roleBlock    // a statement block, which Python never allows to be empty
+	// An f-string replacement field: its whitespace is layout unless it
+	// has a "=" specifier, which prints the expression's text as written.
+	roleInterp
 )
 
 // impKind says how a node type takes part in reading import statements
@@ -223,6 +226,8 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 			g.roles[i] = roleVerbatim
 		case "block":
 			g.roles[i] = roleBlock
+		case "interpolation", "format_expression": // f"{x:{w}}" nests the second
+			g.roles[i] = roleInterp
 		}
 	}
 	field := func(s string) uint16 {
