@@ -1,6 +1,7 @@
 package blocks
 
 import (
+	"bytes"
 	"math"
 	"runtime"
 	"slices"
@@ -97,6 +98,8 @@ type frame struct {
 	mark     byte    // the tag recorded on entering the node, or 0
 	imp      impKind // the node's part in an import statement
 	start    uint32  // where the node starts
+	sym      uint16
+	field    uint16 // the node's field in its parent
 	verbatim bool    // roleInterp: a "=" specifier makes its text count as written
 }
 
@@ -182,6 +185,8 @@ func (s *splitter) enter(e event) {
 	c := s.childCtx(parent, e.field)
 	if r == roleSkip {
 		c.sinks = nil
+	} else if s.runsAtImport(parent, e) {
+		c.sinks = with(c.sinks, 0)
 	}
 	if e.kind == evLeaf {
 		if r != roleSkip && e.end > e.start {
@@ -202,7 +207,7 @@ func (s *splitter) enter(e event) {
 		s.record(c.sinks, closing(mark))
 		return
 	}
-	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark, start: e.start}
+	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark, start: e.start, sym: e.sym, field: e.field}
 	if k := s.g.imp(e.sym); k != impNone {
 		s.imp.scope = c.scope
 		f.imp = s.imp.enter(s.g, parent, k, e.field)
@@ -243,6 +248,50 @@ func (s *splitter) enter(e event) {
 	}
 	s.record(f.ctx.sinks, mark)
 	s.stack = append(s.stack, f)
+}
+
+// runsAtImport reports whether node e, a child of parent, is a default or
+// an annotation in the header of a module-level def: Python evaluates those
+// when the module runs the def, so they belong to "<module>" as well as to
+// the function (SPEC 4.1): "def mul(a, b=1 // 0)" breaks every importer.
+// (The header of a method or nested def is in the enclosing block already.)
+// A literal default computes nothing and cannot fail: only the tests that
+// call the function see it, through its own block.
+func (s *splitter) runsAtImport(parent *frame, e event) bool {
+	g := s.g
+	if e.field == g.fieldReturnType {
+		return parent.role == roleFunc && parent.outer.scope == 0
+	}
+	if e.field != g.fieldValue && e.field != g.fieldType {
+		return false
+	}
+	kind := g.param(parent.sym)
+	if kind == paramNone || e.field == g.fieldValue && kind != paramDefault || len(s.stack) < 3 {
+		return false
+	}
+	params, fn := &s.stack[len(s.stack)-2], &s.stack[len(s.stack)-3]
+	if params.field != g.fieldParameters || fn.role != roleFunc || fn.outer.scope != 0 {
+		return false
+	}
+	return e.field == g.fieldType || !s.literal(e)
+}
+
+// literal reports whether a default value is a literal constant: a number,
+// True, False, None, ..., a string that is no f-string, or a signed number.
+func (s *splitter) literal(e event) bool {
+	text := s.src[e.start:e.end]
+	switch s.g.param(e.sym) {
+	case paramLiteral:
+		return true
+	case paramString:
+		prefix := text[:max(bytes.IndexAny(text, `"'`), 0)]
+		return !bytes.ContainsAny(prefix, "fFtT")
+	case paramSigned:
+		rest := bytes.TrimLeft(text, "+-~ \t")
+		return len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9' &&
+			len(bytes.Trim(rest, "0123456789_.xXoObBjJeE+-abcdefABCDEF")) == 0
+	}
+	return false
 }
 
 // childCtx is where a child of parent goes: into the parent's context,

@@ -184,8 +184,25 @@ const (
 type grammar struct {
 	roles                             []role
 	imps                              []impKind
+	params                            []paramKind
 	fieldName, fieldBody, fieldModule uint16
+	// The parts of a def header that Python evaluates when it runs the
+	// def: defaults and annotations.
+	fieldParameters, fieldValue, fieldType, fieldReturnType uint16
 }
+
+// paramKind says how a node type takes part in a def's signature.
+type paramKind uint8
+
+const (
+	paramNone    paramKind = iota
+	paramDefault           // a parameter with a default, maybe annotated
+	paramTyped             // an annotated parameter without a default
+	// Literals: a default that cannot fail and computes nothing.
+	paramLiteral
+	paramString // a literal, unless an f-string
+	paramSigned // a unary operator: a literal when applied to a number
+)
 
 var pythonGrammar = sync.OnceValue(func() *grammar {
 	lang := C.tree_sitter_python()
@@ -193,6 +210,7 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	n := int(C.ts_language_symbol_count(lang))
 	g.roles = make([]role, n)
 	g.imps = make([]impKind, n)
+	g.params = make([]paramKind, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
 		switch name {
@@ -212,6 +230,18 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 			g.imps[i] = impDotted
 		case "wildcard_import":
 			g.imps[i] = impWildcard
+		}
+		switch name {
+		case "default_parameter", "typed_default_parameter":
+			g.params[i] = paramDefault
+		case "typed_parameter":
+			g.params[i] = paramTyped
+		case "integer", "float", "true", "false", "none", "ellipsis":
+			g.params[i] = paramLiteral
+		case "string":
+			g.params[i] = paramString
+		case "unary_operator":
+			g.params[i] = paramSigned
 		}
 		switch name {
 		case "function_definition":
@@ -238,6 +268,10 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.fieldName = field("name")
 	g.fieldBody = field("body")
 	g.fieldModule = field("module_name")
+	g.fieldParameters = field("parameters")
+	g.fieldValue = field("value")
+	g.fieldType = field("type")
+	g.fieldReturnType = field("return_type")
 	return g
 })
 
@@ -246,6 +280,13 @@ func (g *grammar) role(sym uint16) role {
 		return g.roles[sym]
 	}
 	return roleNone
+}
+
+func (g *grammar) param(sym uint16) paramKind {
+	if int(sym) < len(g.params) {
+		return g.params[sym]
+	}
+	return paramNone
 }
 
 func (g *grammar) imp(sym uint16) impKind {
