@@ -100,7 +100,7 @@ type frame struct {
 	start    uint32  // where the node starts
 	sym      uint16
 	field    uint16 // the node's field in its parent
-	verbatim bool    // roleInterp: a "=" specifier makes its text count as written
+	verbatim bool   // roleInterp: a "=" specifier makes its text count as written
 }
 
 // Records fed to the checksums: the text of every token, and of the tree's
