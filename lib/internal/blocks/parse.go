@@ -133,6 +133,7 @@ type splitter struct {
 	last   uint32 // end of the last token, comments aside
 	imp    importer
 	ok     bool
+	reads  map[string][]int32 // identifier -> the blocks it occurs in
 }
 
 func newSplitter(src []byte) *splitter {
@@ -144,6 +145,7 @@ func newSplitter(src []byte) *splitter {
 		sums:   []uint64{fnvOffset},
 		seen:   map[string]int{},
 		ok:     true,
+		reads:  map[string][]int32{},
 	}
 	for i, c := range src {
 		if c == '\n' {
@@ -201,6 +203,8 @@ func (s *splitter) enter(e event) {
 		}
 		if (parent.role == roleFunc || parent.role == roleClass) && e.field == s.g.fieldName {
 			s.name(parent, string(s.src[e.start:e.end]))
+		} else if s.g.ident(e.sym) && e.field != s.g.fieldAttribute {
+			s.read(string(s.src[e.start:e.end]), c.sinks)
 		}
 		s.record(c.sinks, mark)
 		s.text(c.sinks, tagToken, s.src[e.start:e.end])
@@ -248,6 +252,47 @@ func (s *splitter) enter(e event) {
 	}
 	s.record(f.ctx.sinks, mark)
 	s.stack = append(s.stack, f)
+}
+
+// read notes that an identifier occurs in the code of sinks.
+func (s *splitter) read(ident string, sinks []int32) {
+	at := s.reads[ident]
+	for _, k := range sinks {
+		if !slices.Contains(at, k) {
+			at = append(at, k)
+		}
+	}
+	s.reads[ident] = at
+}
+
+// readers returns File.Readers: for each top-level definition's name, and
+// for Dynamic, the names of the blocks that mention it.
+func (s *splitter) readers(names []string) map[string][]string {
+	out := map[string][]string{}
+	add := func(key string, at []int32) {
+		for _, k := range at {
+			if n := s.blocks[k].Name; !slices.Contains(out[key], n) {
+				out[key] = append(out[key], n)
+			}
+		}
+	}
+	for _, n := range names {
+		if !strings.ContainsAny(n, ".#") {
+			add(n, s.reads[n])
+		}
+	}
+	for ident := range dynamicReaders {
+		add(Dynamic, s.reads[ident])
+	}
+	for _, imp := range s.imp.imports {
+		if slices.Contains(imp.Names, "*") {
+			add(Dynamic, []int32{0})
+		}
+	}
+	for _, v := range out {
+		slices.Sort(v)
+	}
+	return out
 }
 
 // runsAtImport reports whether node e, a child of parent, is a default or
@@ -462,7 +507,7 @@ func (s *splitter) file() File {
 		Name: "<defs>", Kind: Defs, Start: 1, End: last,
 		Checksum: Hash([]byte(strings.Join(names, "\n"))),
 	})
-	return File{Blocks: blocks, Parsed: true, Names: names, Imports: s.imp.scoped(s.blocks), spans: buildSpans(blocks)}
+	return File{Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: s.imp.scoped(s.blocks), spans: buildSpans(blocks)}
 }
 
 // span says that lines from line on belong to block blk, up to the next

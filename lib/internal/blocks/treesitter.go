@@ -185,10 +185,12 @@ type grammar struct {
 	roles                             []role
 	imps                              []impKind
 	params                            []paramKind
+	idents                            []bool // identifier tokens
 	fieldName, fieldBody, fieldModule uint16
 	// The parts of a def header that Python evaluates when it runs the
 	// def: defaults and annotations.
 	fieldParameters, fieldValue, fieldType, fieldReturnType uint16
+	fieldAttribute                                          uint16 // the name after "."
 }
 
 // paramKind says how a node type takes part in a def's signature.
@@ -211,6 +213,7 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.roles = make([]role, n)
 	g.imps = make([]impKind, n)
 	g.params = make([]paramKind, n)
+	g.idents = make([]bool, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
 		switch name {
@@ -231,6 +234,7 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 		case "wildcard_import":
 			g.imps[i] = impWildcard
 		}
+		g.idents[i] = name == "identifier"
 		switch name {
 		case "default_parameter", "typed_default_parameter":
 			g.params[i] = paramDefault
@@ -272,6 +276,7 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.fieldValue = field("value")
 	g.fieldType = field("type")
 	g.fieldReturnType = field("return_type")
+	g.fieldAttribute = field("attribute")
 	return g
 })
 
@@ -280,6 +285,10 @@ func (g *grammar) role(sym uint16) role {
 		return g.roles[sym]
 	}
 	return roleNone
+}
+
+func (g *grammar) ident(sym uint16) bool {
+	return int(sym) < len(g.idents) && g.idents[sym]
 }
 
 func (g *grammar) param(sym uint16) paramKind {

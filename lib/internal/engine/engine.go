@@ -243,10 +243,11 @@ func (s *Session) selectTests() (*Selection, error) {
 		if err != nil {
 			return err
 		}
+		versions := selection.VersionsOf(bs)
 		for _, b := range bs {
-			stale := selection.Stale(b, *fi.cur)
+			stale := selection.Stale(b, *fi.cur, versions)
 			if stale {
-				staleBlocks[b.ID] = selection.Reason(path, b, *fi.cur)
+				staleBlocks[b.ID] = selection.Reason(path, b, *fi.cur, versions)
 			}
 			if stale != b.Stale {
 				b.Stale = stale
