@@ -201,7 +201,7 @@ func (s *Session) selectTests() (*Selection, error) {
 			continue
 		}
 		paths = append(paths, r.Path)
-		known = append(known, fingerprint.Known{Size: r.Size, MtimeNs: r.MtimeNs, Hash: r.Hash})
+		known = append(known, fingerprint.Known{Size: r.Size, Key: r.MtimeNs, Hash: r.Hash})
 		ids = append(ids, r.ID)
 	}
 	if len(unsafe) > 0 {
@@ -211,10 +211,14 @@ func (s *Session) selectTests() (*Selection, error) {
 	states, changed := fingerprint.Check(s.root, paths, known)
 
 	var toParse []*fingerprint.State
-	var changedInfos []*fileInfo
+	var changedInfos, rekeyed []*fileInfo
 	for i, p := range paths {
 		fi := &fileInfo{id: ids[i], state: states[i], changed: changed[i]}
 		s.files[p] = fi
+		if !changed[i] && states[i].Key != 0 && states[i].Key != known[i].Key {
+			// Hashed and unchanged: its stat can vouch for it from now on.
+			rekeyed = append(rekeyed, fi)
+		}
 		if changed[i] {
 			sel.ChangedFiles = append(sel.ChangedFiles, p)
 			changedInfos = append(changedInfos, fi)
@@ -301,7 +305,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 
 	if s.cfg.Record {
-		if err := s.storeFingerprints(changedInfos, flips); err != nil {
+		if err := s.storeFingerprints(append(changedInfos, rekeyed...), flips); err != nil {
 			return nil, err
 		}
 	}
@@ -549,7 +553,7 @@ func (s *Session) storeFingerprints(changed []*fileInfo, flips []store.Block) er
 }
 
 func upsertFileState(q store.Querier, fi *fileInfo) error {
-	f := store.File{Path: fi.state.Path, Size: fi.state.Size, MtimeNs: fi.state.MtimeNs, Hash: fi.state.Hash}
+	f := store.File{Path: fi.state.Path, Size: fi.state.Size, MtimeNs: fi.state.Key, Hash: fi.state.Hash}
 	if !fi.state.Exists || fi.state.Unreadable {
 		f.Size, f.MtimeNs, f.Hash = fingerprint.Missing, 0, 0
 	}

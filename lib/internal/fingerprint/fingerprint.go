@@ -6,6 +6,7 @@ package fingerprint
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -18,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
 )
@@ -28,7 +30,14 @@ type State struct {
 	Exists  bool
 	Size    int64
 	MtimeNs int64
-	Hash    uint64 // of the content; 0 when missing or unreadable
+	// ChangedNs is when the file last changed, as far as the file system
+	// says (the later of mtime and ctime); 0 when unknown.
+	ChangedNs int64
+	// Key stands for the stat (device, inode, size, mtime, ctime) when it
+	// can vouch for the content: taken on this machine once the file had
+	// settled (see Settled). 0 when it cannot: the file is then hashed.
+	Key  int64
+	Hash uint64 // of the content; 0 when missing or unreadable
 	// Unreadable is set when the file exists but could not be read (a
 	// permission, a symlink loop, a directory where a file was): such a file
 	// counts as changed in every block.
@@ -38,9 +47,9 @@ type State struct {
 
 // Known is the fingerprint recorded for a file.
 type Known struct {
-	Size    int64
-	MtimeNs int64
-	Hash    uint64
+	Size int64
+	Key  int64 // State.Key when recorded
+	Hash uint64
 }
 
 // Missing is the Known.Size of a file that did not exist when recorded.
@@ -120,15 +129,15 @@ func IsPython(rel string) bool {
 }
 
 // Check returns, for each path, its current state and whether its content
-// differs from known[i]. Unchanged files are not read when their size and
-// mtime match.
+// differs from known[i]. Unchanged files are not read when their stat key
+// matches the recorded one.
 func Check(root Root, paths []string, known []Known) ([]State, []bool) {
 	states := make([]State, len(paths))
 	changed := make([]bool, len(paths))
 	parallel(len(paths), func(i int) {
 		st := Stat(root, paths[i])
 		k := known[i]
-		if st.Exists && !st.Unreadable && k.Size == st.Size && k.MtimeNs == st.MtimeNs {
+		if st.Exists && !st.Unreadable && k.Key != 0 && k.Key == st.Key && k.Size == st.Size {
 			st.Hash = k.Hash
 			states[i] = st
 			return
@@ -173,9 +182,45 @@ func Stat(root Root, rel string) State {
 		return st
 	}
 	st.Exists = true
+	st.describe(info)
+	return st
+}
+
+// describe fills in what a stat says about the file.
+func (st *State) describe(info fs.FileInfo) {
 	st.Size = info.Size()
 	st.MtimeNs = info.ModTime().UnixNano()
-	return st
+	st.ChangedNs, st.Key = st.MtimeNs, 0
+	dev, ino, ctime, ok := inode(info)
+	if !ok {
+		return
+	}
+	st.ChangedNs = max(st.MtimeNs, ctime)
+	if !Settled(st.ChangedNs, time.Now()) {
+		return
+	}
+	h := fnv.New64a()
+	var b [8]byte
+	for _, v := range []uint64{dev, ino, uint64(st.Size), uint64(st.MtimeNs), uint64(ctime)} {
+		binary.LittleEndian.PutUint64(b[:], v)
+		h.Write(b[:])
+	}
+	st.Key = int64(h.Sum64()>>1) | 1
+}
+
+// Settled reports whether a file that last changed at changedNs (State.
+// ChangedNs) has not changed since `since`, and cannot change again within
+// the same tick of the file system's clock: git's racy-timestamp rule. A
+// write lands on a coarse clock (a few milliseconds behind, and whole
+// seconds on some file systems, which a time on a whole second suggests),
+// so a change less than a margin before `since` may be followed by another
+// that leaves mtime and ctime as they were.
+func Settled(changedNs int64, since time.Time) bool {
+	margin := 100 * time.Millisecond
+	if changedNs%int64(time.Second) == 0 {
+		margin = 2 * time.Second
+	}
+	return changedNs < since.Add(-margin).UnixNano()
 }
 
 // Read returns the state of one file with its content and hash.
@@ -206,7 +251,9 @@ func read(root Root, st State) State {
 		st.Unreadable = true
 		return st
 	}
-	st.MtimeNs = info.ModTime().UnixNano()
+	// What was read is what this stat describes (a change during the read
+	// moves mtime and ctime on, and the next stat differs).
+	st.describe(info)
 	if !IsPython(st.Path) {
 		// Only the hash of a data file is needed: stream it rather than
 		// hold a file of any size in memory.

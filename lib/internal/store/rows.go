@@ -13,9 +13,11 @@ import (
 
 // File is a row of the files table. Size -1 records a missing file.
 type File struct {
-	ID      int64
-	Path    string
-	Size    int64
+	ID   int64
+	Path string
+	Size int64
+	// MtimeNs (the column's name since schema 1) holds the stat key of
+	// fingerprint.State.Key: 0 when no stat may vouch for the content.
 	MtimeNs int64
 	Hash    uint64
 }
