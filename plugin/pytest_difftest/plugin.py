@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pytest
 
@@ -13,6 +14,10 @@ from pytest_difftest import options
 
 # A digest of the pytest configuration (environment.pytest_config).
 CONFIG_DIGEST = pytest.StashKey[str]()
+# When the session began importing project code (conftest.py files first),
+# in ns since the epoch: a file changed after that may differ from what the
+# tests ran (the engine's Config.StartedNs).
+STARTED_NS = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,6 +38,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     child = sys.modules.get("pytest_difftest.child")
     if child is not None:
         child.stop()
+    early_config.stash[STARTED_NS] = time.time_ns()
     # Read before anything is watched: the plugin's own reading of the
     # configuration file is no test's dependency.
     from pytest_difftest.environment import pytest_config

@@ -46,6 +46,10 @@ type Config struct {
 	// source lies outside the project to that directory: their files are
 	// stored as "<dist:NAME>/..." and tracked by content, not by version.
 	Editable map[string]string `json:"editable"`
+	// StartedNs is when the session began importing project code (ns since
+	// the epoch; 0: when the session opened). A file that changed since may
+	// differ from what the tests ran: see fileInfo.untrusted.
+	StartedNs int64 `json:"started_ns"`
 	// DebugPanic, for tests of the C ABI only, makes the session panic at
 	// the named point: "open", "select", "record", "finish" or "close".
 	DebugPanic string `json:"debug_panic"`
@@ -89,6 +93,11 @@ type fileInfo struct {
 	state   fingerprint.State
 	cur     *selection.Current // nil until needed
 	changed bool               // differs from the recorded fingerprint
+	// untrusted: the file changed while the session ran (after it began
+	// importing code, or between two reads), so what was read may not be
+	// what the tests ran. Tests recorded against it depend on a version
+	// that is never current ("<edited>"), and a test file is not complete.
+	untrusted bool
 	// Block ids of the current versions, filled while recording.
 	skeleton []int64
 	byName   map[string]int64
@@ -108,6 +117,9 @@ func Open(cfg Config) (*Session, error) {
 	}
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 100000
+	}
+	if cfg.StartedNs <= 0 {
+		cfg.StartedNs = time.Now().UnixNano()
 	}
 	cfg.debugPanic("open")
 	db, warning, err := store.Open(cfg.DBPath)
@@ -213,7 +225,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	var toParse []*fingerprint.State
 	var changedInfos, rekeyed []*fileInfo
 	for i, p := range paths {
-		fi := &fileInfo{id: ids[i], state: states[i], changed: changed[i]}
+		fi := &fileInfo{id: ids[i], state: states[i], changed: changed[i], untrusted: s.changedSinceStart(states[i])}
 		s.files[p] = fi
 		if !changed[i] && states[i].Key != 0 && states[i].Key != known[i].Key {
 			// Hashed and unchanged: its stat can vouch for it from now on.
@@ -296,7 +308,9 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 	for _, b := range marked {
 		if !recomputed[b.FileID] {
-			if p, ok := pathOf[b.FileID]; ok {
+			if p, ok := pathOf[b.FileID]; ok && b.Name == selection.Edited {
+				staleBlocks[b.ID] = p + " changed while the tests ran"
+			} else if ok {
 				staleBlocks[b.ID] = fmt.Sprintf("%s::%s changed", p, b.Name)
 			} else {
 				staleBlocks[b.ID] = fmt.Sprintf("%s changed (its file is no longer in the baseline)", b.Name)
@@ -567,19 +581,25 @@ func upsertFileState(q store.Querier, fi *fileInfo) error {
 
 // current returns a file's current blocks, reading and parsing it on first
 // use. Files first seen while recording are read now.
+//
+// A read after selection is never trusted on its own: the tests ran what
+// the import read, maybe earlier. A file that changed since the session
+// began, or whose content differs from the one read at selection, is
+// untrusted; the fingerprint stored for it stays the one taken at
+// selection, so that the next run sees the change and checks every
+// version recorded against it.
 func (s *Session) current(path string) *fileInfo {
 	fi := s.files[path]
 	if fi == nil {
-		fi = &fileInfo{state: fingerprint.Read(s.root, path), changed: true}
+		st := fingerprint.Read(s.root, path)
+		fi = &fileInfo{state: st, changed: true, untrusted: s.changedSinceStart(st)}
 		s.files[path] = fi
 	}
 	if fi.cur == nil {
 		if fi.state.Content == nil && fi.state.Exists && !fi.state.Unreadable {
 			st := fingerprint.Read(s.root, path)
-			// The recorded fingerprint stays the one taken at the start;
-			// a file edited mid-run is caught by the next run's stat.
-			if st.Hash != fi.state.Hash {
-				fi.changed = true
+			if st.Hash != fi.state.Hash || !st.Exists || st.Unreadable || s.changedSinceStart(st) {
+				fi.untrusted = true
 			}
 			fi.state = st
 		}
@@ -595,4 +615,11 @@ func (s *Session) current(path string) *fileInfo {
 		s.parsed++
 	}
 	return fi
+}
+
+// changedSinceStart reports whether a file may have changed after the
+// session began importing code (the racy-timestamp rule of
+// fingerprint.Settled, against the session's start).
+func (s *Session) changedSinceStart(st fingerprint.State) bool {
+	return st.Exists && !st.Unreadable && !fingerprint.Settled(st.ChangedNs, time.Unix(0, s.cfg.StartedNs))
 }

@@ -18,6 +18,9 @@ const (
 	Defs    = "<defs>"    // the names a Python file defines
 	Module  = "<module>"
 	EnvFile = "<env>" // the pseudo-file holding the environment blocks
+	// Edited is a version no file ever matches: what tests depend on when
+	// their file changed while they ran, so that they run again.
+	Edited = "<edited>"
 )
 
 // Current is what a file's blocks are now.
@@ -188,6 +191,8 @@ func Reason(path string, b store.Block, cur Current, recorded Versions) string {
 		return path + " unreadable"
 	case b.Name == Content:
 		return path + " changed"
+	case b.Name == Edited:
+		return path + " changed while the tests ran"
 	case !cur.Parsed && cur.File != nil:
 		return path + " cannot be parsed"
 	case b.Name == Defs:
