@@ -44,6 +44,9 @@
  *       of editable distributions outside the project: stored paths
  *       "<dist:NAME>/rel" name files there, and NAME's version is no
  *       dependency,
+ *   "started_ns": when the session began importing project code (ns since
+ *       the epoch; 0: at dt_open): a file changed since then may differ
+ *       from what the tests ran, so their records do not vouch for it,
  *   "debug_panic": TEST ONLY, never set otherwise: "open", "select",
  *       "record", "finish" or "close" makes the session panic at that
  *       point, so that tests can check the panic comes back as code 2
@@ -93,7 +96,9 @@ int dt_select(uintptr_t handle, char **out);
  * outcome or kind out of range) is refused whole with code 1.
  * kind 0: a Python file, with the first line (co_firstlineno) of each code
  * object the test ran in it (0 for the module's own code, which may share
- * line 1 with a function); kind 1: a file the test opened (nlines = 0);
+ * line 1 with a function); kind 1: a file the test opened (nlines = 0), or,
+ * when the path ends with "/" ("./" for root), a directory it listed, whose
+ * content is the sorted names of its entries;
  * kind 2: installed code ran (path: its top-level module name, nlines = 0).
  * Paths are relative to root, POSIX style ("../" as far as "project_up"
  * allows), or "<dist:NAME>/rel" for a file of an editable distribution

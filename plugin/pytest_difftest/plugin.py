@@ -47,9 +47,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     if getattr(known, "diff_baseline", False):
         # What conftest.py files (and what they import) run from now on is
         # part of the import graph (recording.py).
-        from pytest_difftest import recorder
+        from pytest_difftest import listings, recorder
 
         recorder.watch_startup_imports()
+        listings.watch_project(str(early_config.rootpath))
     if "PYTEST_XDIST_WORKER" not in os.environ:
         from pytest_difftest import engine
 

@@ -22,6 +22,8 @@ import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, Optional
 
+from pytest_difftest import listings
+
 try:
     import _lsprof
 except ImportError:  # another interpreter: the Python hook does the work
@@ -630,7 +632,13 @@ class Recorder:
                 elif self._watching:
                     self.imports.imported.append((args[0], _running_modules()))
                 return
-            if event != "open":
+            listing = event in listings.EVENTS
+            if listing:
+                opened = listings.as_open(args)
+                if opened is None:
+                    return
+                args = opened
+            elif event != "open":
                 # The test replacing our hook, even for a moment (and putting
                 # it back): what ran meanwhile went unseen, so the test is
                 # not recorded. Threads it starts install our hook
@@ -664,6 +672,8 @@ class Recorder:
                 path = os.path.abspath(path)
             except (TypeError, ValueError):
                 return
+            if listing:
+                path = listings.mark(path)
             if in_test:
                 try:
                     stack[-1].opened.add(path)

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,8 +58,17 @@ const Missing = -1
 
 // Safe reports whether a stored path may be read: relative, POSIX, and
 // inside the root (SPEC 3.2). A hostile or foreign baseline can hold
-// anything; such paths are never touched.
+// anything; such paths are never touched. A directory listing's path ends
+// with "/" ("./" for the root itself: see IsListing).
 func Safe(rel string) bool {
+	if IsListing(rel) {
+		dir := strings.TrimSuffix(rel, "/")
+		return dir == "." || !strings.HasSuffix(dir, "/") && safeFile(dir)
+	}
+	return safeFile(rel)
+}
+
+func safeFile(rel string) bool {
 	if rel == "" || strings.HasPrefix(rel, "/") || strings.Contains(rel, "\\") || strings.ContainsRune(rel, 0) {
 		return false
 	}
@@ -123,6 +133,17 @@ func (r Root) resolve(rel string) (string, bool) {
 	return filepath.Join(r.Dir, filepath.FromSlash(rel)), true
 }
 
+// IsListing reports whether a path stands for a directory's listing: its
+// content is the sorted names of its entries, so that a test that listed
+// it is selected when an entry comes or goes.
+func IsListing(rel string) bool {
+	return strings.HasSuffix(rel, "/")
+}
+
+// notListed are entries left out of a listing: the caches that running
+// tests creates, which no test means to depend on.
+var notListed = map[string]bool{"__pycache__": true, ".pytest_cache": true}
+
 // IsPython reports whether a path is parsed into blocks.
 func IsPython(rel string) bool {
 	return strings.HasSuffix(rel, ".py") || strings.HasSuffix(rel, ".pyw")
@@ -177,7 +198,7 @@ func Stat(root Root, rel string) State {
 	case err != nil:
 		st.Exists, st.Unreadable = true, true
 		return st
-	case !info.Mode().IsRegular():
+	case info.IsDir() != IsListing(rel) || !info.IsDir() && !info.Mode().IsRegular():
 		st.Exists, st.Unreadable = true, true
 		return st
 	}
@@ -233,6 +254,9 @@ func Read(root Root, rel string) State {
 }
 
 func read(root Root, st State) State {
+	if IsListing(st.Path) {
+		return readListing(root, st)
+	}
 	f, err := openNoBlock(root.Abs(st.Path))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -278,6 +302,41 @@ func read(root Root, st State) State {
 	st.Content = b
 	st.Size = int64(len(b))
 	st.Hash = blocks.Hash(b)
+	return st
+}
+
+// readListing hashes the sorted names of a directory's entries.
+func readListing(root Root, st State) State {
+	dir := root.Abs(st.Path)
+	f, err := os.Open(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return State{Path: st.Path}
+		}
+		st.Unreadable = true
+		return st
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil || !info.IsDir() {
+		st.Unreadable = true
+		return st
+	}
+	st.describe(info)
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		st.Unreadable = true
+		return st
+	}
+	slices.Sort(names)
+	h := fnv.New64a()
+	for _, n := range names {
+		if !notListed[n] {
+			h.Write([]byte(n))
+			h.Write([]byte{0})
+		}
+	}
+	st.Hash = h.Sum64()
 	return st
 }
 

@@ -17,12 +17,12 @@ import (
 )
 
 func TestSafe(t *testing.T) {
-	for _, p := range []string{"a.py", "pkg/a.py", "a..b.py", "..a/b.py", ".hidden/x.py"} {
+	for _, p := range []string{"a.py", "pkg/a.py", "a..b.py", "..a/b.py", ".hidden/x.py", "a/", "pkg/cases/", "./"} {
 		if !Safe(p) {
 			t.Errorf("Safe(%q) = false", p)
 		}
 	}
-	for _, p := range []string{"", ".", "..", "/etc/passwd", "../x.py", "a/../../x.py", "a/../b.py", "./a.py", "a//b.py", "a/", `a\b.py`, "a\x00.py", "pkg/.."} {
+	for _, p := range []string{"", ".", "..", "/etc/passwd", "../x.py", "a/../../x.py", "a/../b.py", "./a.py", "a//b.py", "a//", "/", "../", "a/../", ".//", `a\b.py`, "a\x00.py", "pkg/.."} {
 		if Safe(p) {
 			t.Errorf("Safe(%q) = true", p)
 		}
@@ -308,5 +308,53 @@ func TestStatKey(t *testing.T) {
 	})
 	if !changed[0] || changed[1] || states[1].Content != nil {
 		t.Errorf("Check: changed %v, state %+v", changed, states[1])
+	}
+}
+
+// A listing's content is the sorted names of its entries, without the
+// caches that running tests creates.
+func TestListing(t *testing.T) {
+	root := t.TempDir()
+	mk := func(p string) {
+		p = filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("cases/b.json")
+	mk("cases/a.json")
+	first := Read(Root{Dir: root}, "cases/")
+	if !first.Exists || first.Unreadable || first.Content != nil {
+		t.Fatalf("listing: %+v", first)
+	}
+	steps := []struct {
+		name   string
+		change func()
+		same   bool
+	}{
+		{"read again", func() {}, true},
+		{"entry content changed", func() { os.WriteFile(filepath.Join(root, "cases/a.json"), []byte("{}"), 0o644) }, true},
+		{"caches created", func() { mk("cases/__pycache__/x.pyc"); mk("cases/.pytest_cache/y") }, true},
+		{"entry added", func() { mk("cases/c.json") }, false},
+	}
+	for _, st := range steps {
+		st.change()
+		got := Read(Root{Dir: root}, "cases/")
+		if (got.Hash == first.Hash) != st.same {
+			t.Errorf("%s: same listing %v, want %v", st.name, got.Hash == first.Hash, st.same)
+		}
+	}
+	if st := Read(Root{Dir: root}, "missing/"); st.Exists {
+		t.Errorf("missing directory: %+v", st)
+	}
+	if st := Read(Root{Dir: root}, "cases/a.json/"); !st.Unreadable {
+		t.Errorf("a file listed: %+v", st)
+	}
+	if st := Read(Root{Dir: root}, "cases"); !st.Unreadable {
+		t.Errorf("a directory read as a file: %+v", st)
+	}
+	if st := Read(Root{Dir: root}, "./"); !st.Exists || st.Unreadable {
+		t.Errorf("the root listed: %+v", st)
 	}
 }

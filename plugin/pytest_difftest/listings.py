@@ -1,0 +1,77 @@
+"""Directory listings as dependencies.
+
+A test that lists a directory (``os.listdir``, ``os.scandir``, and what is
+built on them: ``glob``, ``pathlib``'s ``glob`` and ``iterdir``, ``os.walk``)
+depends on the names in it: parametrizing over ``sorted(Path("cases").glob(
+"*.json"))`` creates a test per file. Both functions raise an audit event on
+every CPython from 3.9 to 3.13. A listed directory is recorded like a file the
+test read, under its path with a trailing separator; the engine's fingerprint
+of such a path is the sorted names of its entries (include/difftest.h).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import CodeType
+from typing import Any, Callable, Optional
+
+EVENTS = frozenset({"os.listdir", "os.scandir"})
+
+_IMPORT_SYSTEM = "<frozen importlib"
+_MAX_DEPTH = 64
+
+
+# Whether a code object is the project's: set by watch_project when a
+# recording session starts; until then no listing counts.
+_is_project: Optional[Callable[[CodeType], bool]] = None
+
+
+def watch_project(rootdir: str) -> None:
+    """Count, from now on, the listings made with the project's code on the
+    stack (files under rootdir, as records.PathMapper decides)."""
+    global _is_project
+    from pytest_difftest.records import PathMapper
+
+    plugin_dir = os.path.dirname(os.path.abspath(__file__))
+    exclude = [p for p in {plugin_dir, sys.prefix, sys.exec_prefix, sys.base_prefix} if p]
+    relpath = PathMapper(rootdir, exclude).relpath
+    _is_project = lambda code: relpath(code.co_filename) is not None  # noqa: E731
+
+
+def as_open(args: tuple[Any, ...]) -> Optional[tuple[Any, str, int]]:
+    """The arguments of a read-only "open" audit event standing for the
+    listing whose event arguments are args, called from the audit hook: the
+    recorder then treats the directory as a file read. None for a listing
+    by file descriptor, and for listings that are not the project's: the
+    import system's (it lists each directory it searches, and imports are
+    dependencies of their own), and pytest's (collecting directories) when
+    no project code is on the stack."""
+    is_project = _is_project
+    if is_project is None:
+        return None
+    try:
+        frame: Any = sys._getframe(2)  # the caller of os.listdir/os.scandir
+    except ValueError:
+        return None
+    if frame.f_code.co_filename.startswith(_IMPORT_SYSTEM):
+        return None
+    for _ in range(_MAX_DEPTH):
+        if frame is None:
+            return None
+        if is_project(frame.f_code):
+            break
+        frame = frame.f_back
+    else:
+        return None
+    path = args[0] if args else None
+    if path is None:
+        path = "."  # os.listdir() lists the working directory
+    if isinstance(path, int):
+        return None
+    return (path, "r", 0)
+
+
+def mark(path: str) -> str:
+    """An absolute directory path as recorded: with a trailing separator."""
+    return os.path.join(path, "")
