@@ -617,9 +617,14 @@ func (s *Session) current(path string) *fileInfo {
 	return fi
 }
 
-// changedSinceStart reports whether a file may have changed after the
-// session began importing code (the racy-timestamp rule of
-// fingerprint.Settled, against the session's start).
+// changedSinceStart reports whether a Python file may have changed after
+// the session began importing code (the racy-timestamp rule of
+// fingerprint.Settled, against the session's start): a module runs as it
+// was when imported, maybe long before the engine reads it. A data file is
+// read by the test itself, often after the test wrote it (its own output,
+// tmp_path under rootdir): for data, only a change between the engine's
+// reads counts (see current).
 func (s *Session) changedSinceStart(st fingerprint.State) bool {
-	return st.Exists && !st.Unreadable && !fingerprint.Settled(st.ChangedNs, time.Unix(0, s.cfg.StartedNs))
+	return fingerprint.IsPython(st.Path) && st.Exists && !st.Unreadable &&
+		!fingerprint.Settled(st.ChangedNs, time.Unix(0, s.cfg.StartedNs))
 }
