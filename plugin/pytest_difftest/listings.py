@@ -29,13 +29,14 @@ _is_project: Optional[Callable[[CodeType], bool]] = None
 
 def watch_project(rootdir: str) -> None:
     """Count, from now on, the listings made with the project's code on the
-    stack (files under rootdir, as records.PathMapper decides)."""
+    stack (as the recording's records.PathMapper decides: recording.py)."""
     global _is_project
+    from pytest_difftest.layout import layout
     from pytest_difftest.records import PathMapper
 
     plugin_dir = os.path.dirname(os.path.abspath(__file__))
-    exclude = [p for p in {plugin_dir, sys.prefix, sys.exec_prefix, sys.base_prefix} if p]
-    relpath = PathMapper(rootdir, exclude).relpath
+    where = layout(rootdir)
+    relpath = PathMapper(rootdir, [plugin_dir, *where.installed], None, where).relpath
     _is_project = lambda code: relpath(code.co_filename) is not None  # noqa: E731
 
 
