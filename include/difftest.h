@@ -4,27 +4,49 @@
  *
  * Conventions, for every function below:
  *  - Strings are NUL-terminated UTF-8.
- *  - The return value is 0 on success, 1 on an error the user should see,
- *    2 on an internal error (a Go panic, recovered at the boundary: no panic
- *    ever crosses into the caller).
- *  - `out` receives, on success, a JSON document (or NULL when the function
- *    has nothing to return) and, on error, the message: one line for code 1;
- *    for code 2 a first line followed by a Go stack trace.
+ *  - The return value is one of the DT_* codes below: DT_OK on success,
+ *    DT_ERROR on an error the user should see, DT_INTERNAL on an internal
+ *    error (a Go panic, recovered at the boundary: no panic ever crosses
+ *    into the caller), DT_MISUSE when the call itself is wrong, DT_FORKED
+ *    in a process forked after the library was loaded.
+ *  - `out` must not be NULL (the call then does nothing and returns
+ *    DT_MISUSE). It receives, on success, a JSON document (or NULL when the
+ *    function has nothing to return) and, on error, the message: one line
+ *    for DT_ERROR, DT_MISUSE and DT_FORKED; for DT_INTERNAL a first line
+ *    followed by a Go stack trace.
  *  - Memory behind `*out` is allocated with malloc by the library and owned
  *    by the caller, who must release it with dt_free(). Inputs stay owned by
  *    the caller; the library copies what it keeps.
  *  - A session handle is an opaque integer from dt_open(); it is valid until
- *    dt_close(). Calls on one handle must not run concurrently.
- *  - The Go runtime cannot survive fork(): a forked child must not call any
- *    function here (the Python plugin checks its pid before every call).
+ *    a dt_close() that succeeds, and never reused after. A call with a
+ *    handle that is not valid (never opened, or closed) returns DT_MISUSE.
+ *  - Calls on one handle must not run concurrently: the library enforces it.
+ *    A call made while another call on the same handle is running returns
+ *    DT_MISUSE at once, without waiting and without touching the session.
+ *    Calls on different handles, and the handle-less functions, may run
+ *    concurrently.
+ *  - The Go runtime cannot survive fork(): in a child forked after the
+ *    library was loaded, every function except dt_free returns DT_FORKED
+ *    without entering Go (a flag set by a pthread_atfork child handler is
+ *    checked first). Only a fresh process (exec) can use the library.
  *  - Configuration arrives in the arguments, never from the environment:
  *    the Go runtime copies the environment once, when the library is loaded.
+ *  - The library exports dtgo_* symbols too: they are the Go side of the
+ *    dt_* functions, without the checks above. Never call them.
  */
 #ifndef DIFFTEST_H
 #define DIFFTEST_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Return codes. */
+#define DT_OK 0       /* success */
+#define DT_ERROR 1    /* an error the user should see; *out: one line */
+#define DT_INTERNAL 2 /* a bug in the library (a recovered Go panic) */
+#define DT_MISUSE 3   /* a bad call: invalid or closed handle, a concurrent
+                         call on one handle, a NULL pointer argument */
+#define DT_FORKED 4   /* called in a child forked after loading */
 
 /*
  * dt_open opens (creating if needed) the baseline of one pytest session.
@@ -33,6 +55,8 @@
  *   "record": bool (--diff-baseline), "force": bool (--diff-force),
  *   "why": bool (collect reasons), "batch_size": int, "cache_size": int,
  *   "durations": bool (report durations in dt_select, for --diff-shard),
+ *   "verbose": bool (--diff-v: dt_select also warns when the parser failed
+ *       on a file, which then counts as one whole-file block),
  *   "env": {"python": "3.11", ...} (environment blocks, SPEC 4.4g),
  *   "paths": [import search directories as stored paths: "", "src",
  *       "../src" (above rootdir, inside the project root), "<dist:NAME>"],
@@ -49,12 +73,13 @@
  *       from what the tests ran, so their records do not vouch for it,
  *   "debug_panic": TEST ONLY, never set otherwise: "open", "select",
  *       "record", "finish" or "close" makes the session panic at that
- *       point, so that tests can check the panic comes back as code 2
+ *       point, so that tests can check the panic comes back as DT_INTERNAL
  * }
  * A database file that is not usable (not SQLite, another schema version,
  * damaged) is renamed aside and a new one started; dt_select's "warnings"
  * says so.
- * On success *handle is set and *out is NULL.
+ * On success *handle is set and *out is NULL. A NULL handle pointer is
+ * DT_MISUSE.
  */
 int dt_open(const char *config, uintptr_t *handle, char **out);
 
@@ -93,7 +118,9 @@ int dt_select(uintptr_t handle, char **out);
  * 254 gives what ran outside tests and imports (conftest.py hooks at
  * start-up and after collection, what they called and read), which every
  * test depends on. A batch that is malformed (truncated, trailing bytes, an
- * outcome or kind out of range) is refused whole with code 1.
+ * outcome or kind out of range) is refused whole with DT_ERROR. `len` is a
+ * full size_t: the buffer is read in place, not copied, and only during the
+ * call.
  * kind 0: a Python file, with the first line (co_firstlineno) of each code
  * object the test ran in it (0 for the module's own code, which may share
  * line 1 with a function); kind 1: a file the test opened (nlines = 0), or,
@@ -122,10 +149,13 @@ int dt_record(uintptr_t handle, const void *buf, size_t len, char **out);
 int dt_finish(uintptr_t handle, const char *info, char **out);
 
 /* dt_close closes the session and invalidates the handle. *out is NULL on
- * success. */
+ * success. When closing fails (DT_ERROR, DT_INTERNAL), the handle stays
+ * valid and the session open, so that the caller may call dt_close again;
+ * nothing leaks silently. */
 int dt_close(uintptr_t handle, char **out);
 
-/* dt_free releases memory returned through `out`. NULL is allowed. */
+/* dt_free releases memory returned through `out`. NULL is allowed. It never
+ * enters Go, so it works in a forked child too. */
 void dt_free(void *p);
 
 /*
@@ -136,7 +166,7 @@ void dt_free(void *p);
  *          the environment the Go runtime copied at load time),
  *   "op": an id for dt_remote_cancel (optional),
  *   "progress": bool (progress of transfers of 8 MB or more on stderr).
- * Errors (code 1) are one line "<url>: <cause>", never with credentials.
+ * Errors (DT_ERROR) are one line "<url>: <cause>", never with credentials.
  */
 
 /* dt_remote_check validates request {"url"} without configuration or
@@ -189,7 +219,7 @@ int dt_merge(const char *request, char **out);
  * dt_inspect describes a baseline (pytest-difftest inspect), opened
  * read-only. request: {"db": path, "test": node id or "", "file": path or ""}
  * *out: {"summary": {...}} | {"test": {...}} | {"file": {...}} (see
- * lib/inspect). An unknown node id or path is an error (code 1).
+ * lib/inspect). An unknown node id or path is an error (DT_ERROR).
  */
 int dt_inspect(const char *request, char **out);
 

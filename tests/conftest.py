@@ -94,13 +94,21 @@ import time
 
 
 @pytest.fixture(autouse=True)
-def _clean_subprocess_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_subprocess_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """No stale .pyc masking a same-second edit, and no xdist variables of
     the outer run leaking into the inner pytest (it is not a worker)."""
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     for name in list(os.environ):
         if name.startswith("PYTEST_XDIST") or name in ("PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS"):
             monkeypatch.delenv(name, raising=False)
+    # pytest-rerunfailures (a test extra) starts a socket server thread in
+    # every pytest run when pytest-xdist is installed, --reruns or not: the
+    # inner runs would not be the single-threaded processes the fork, signal
+    # and thread tests expect. Its own tests turn it back on. (pytester
+    # clears PYTEST_ADDOPTS when it is set up: after it.)
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:rerunfailures")
 
 
 def nodes(path: str, *names: str) -> set[str]:

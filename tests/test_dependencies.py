@@ -185,7 +185,9 @@ def test_imports_under_type_checking_and_try(pytester: pytest.Pytester) -> None:
     typing_test = nodes("test_typing.py", "test_typing")
     try_test = nodes("test_try.py", "test_try")
     recorded_project(pytester, files, typing_test | try_test | PLAIN_TEST)
-    touch_edit(pytester, "shapes.py", "sides = 4", "sides = 5")
+    # A class statement with effects (SPEC 4.8: a literal that nothing
+    # reads would select nothing).
+    touch_edit(pytester, "shapes.py", "sides = 4", "sides = int(5)")
     assert_ran(diff(pytester), typing_test)
     assert_ran(baseline(pytester), typing_test)
     touch_edit(pytester, "slowcfg.py", "TIMEOUT = 5", "TIMEOUT = 6")
@@ -200,7 +202,9 @@ def test_cyclic_imports(pytester: pytest.Pytester) -> None:
         **PLAIN,
     }
     recorded_project(pytester, files, nodes("test_a.py", "test_a") | PLAIN_TEST)
-    touch_edit(pytester, "b.py", "B = 2", "B = 3")
+    # A statement with effects (a call): every importer, through the cycle
+    # (SPEC 4.8; a literal that nothing reads would select nothing).
+    touch_edit(pytester, "b.py", "B = 2", "B = int(3)")
     assert_ran(diff(pytester), nodes("test_a.py", "test_a"))
 
 
@@ -246,16 +250,26 @@ RELATIVE_TESTS = (
 
 def test_relative_imports_inside_a_package(pytester: pytest.Pytester) -> None:
     recorded_project(pytester, RELATIVE, RELATIVE_TESTS)
-    touch_edit(pytester, "app/consts.py", "LIMIT = 3", "LIMIT = 4")
+    # A statement with effects reaches every importer, by each form of
+    # relative import.
+    touch_edit(pytester, "app/consts.py", "LIMIT = 3", "LIMIT = abs(4)")
     assert_ran(
         diff(pytester),
         nodes("test_core.py", "test_core") | nodes("test_names.py", "test_names") | nodes("test_deep.py", "test_deep"),
     )
 
 
+def test_relative_imports_constant_selects_its_import_time_readers(pytester: pytest.Pytester) -> None:
+    # SPEC 4.8: LIMIT is read at import by app/sub/deep.py (through
+    # "from ..consts import LIMIT") and by no code that test_core ran.
+    recorded_project(pytester, RELATIVE, RELATIVE_TESTS)
+    touch_edit(pytester, "app/consts.py", "LIMIT = 3", "LIMIT = 4")
+    assert_ran(diff(pytester), nodes("test_deep.py", "test_deep"))
+
+
 def test_package_init_change_selects_every_importer_of_the_package(pytester: pytest.Pytester) -> None:
     recorded_project(pytester, {**RELATIVE, **PLAIN}, RELATIVE_TESTS | PLAIN_TEST)
-    touch_edit(pytester, "app/__init__.py", "VERSION = '1'", "VERSION = '2'")
+    touch_edit(pytester, "app/__init__.py", "VERSION = '1'", "VERSION = str(2)")
     assert_ran(diff(pytester), RELATIVE_TESTS)
 
 
@@ -312,20 +326,31 @@ ROOT_TEST = nodes("test_root.py", "test_root")
 
 def test_conftest_module_level_change_selects_tests_under_it_only(pytester: pytest.Pytester) -> None:
     recorded_project(pytester, CONFTESTS, TOP_TESTS | SUB_TESTS | ROOT_TEST)
-    touch_edit(pytester, "tests/sub/conftest.py", "SUB = 1", "SUB = 2")
+    touch_edit(pytester, "tests/sub/conftest.py", "SUB = 1", "SUB = int(2)")
     assert_ran(diff(pytester), SUB_TESTS)
 
 
 def test_outer_conftest_module_level_change_selects_all_tests_below_it(pytester: pytest.Pytester) -> None:
     recorded_project(pytester, CONFTESTS, TOP_TESTS | SUB_TESTS | ROOT_TEST)
-    touch_edit(pytester, "tests/conftest.py", "TOP = 1", "TOP = 2")
+    touch_edit(pytester, "tests/conftest.py", "TOP = 1", "TOP = int(2)")
     assert_ran(diff(pytester), TOP_TESTS | SUB_TESTS)
+
+
+def test_conftest_constant_selects_the_tests_that_read_it(pytester: pytest.Pytester) -> None:
+    # SPEC 4.8: TOP is read by the fixture top, which only test_top_uses uses.
+    recorded_project(pytester, CONFTESTS, TOP_TESTS | SUB_TESTS | ROOT_TEST)
+    touch_edit(pytester, "tests/conftest.py", "TOP = 1", "TOP = 2")
+    assert_ran(diff(pytester), nodes("tests/test_top.py", "test_top_uses"))
 
 
 def test_module_imported_by_a_conftest_selects_the_tests_under_that_conftest(pytester: pytest.Pytester) -> None:
     recorded_project(pytester, CONFTESTS, TOP_TESTS | SUB_TESTS | ROOT_TEST)
-    touch_edit(pytester, "settings.py", "TIMEOUT = 5", "TIMEOUT = 6")
+    touch_edit(pytester, "settings.py", "TIMEOUT = 5", "TIMEOUT = int(6)")
     assert_ran(diff(pytester), SUB_TESTS)
+    touch_edit(pytester, "settings.py", "TIMEOUT = int(6)", "TIMEOUT = 7")
+    # Against the baseline (TIMEOUT = 5) this is a literal again: only the
+    # code that reads TIMEOUT (the fixture sub) counts (SPEC 4.8).
+    assert_ran(diff(pytester), nodes("tests/sub/test_sub.py", "test_sub_uses"))
 
 
 # --- fixtures (4.4d) ------------------------------------------------------------
@@ -755,8 +780,9 @@ def test_distribution_upgrade_selects_the_tests_importing_it(
 def test_python_version_change_selects_everything(
     pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The interpreter cannot be swapped here: a plugin loaded with -p makes
-    # the environment report another Python version.
+    # The interpreter cannot be swapped here: a plugin loaded with
+    # PYTEST_PLUGINS makes the environment report another Python version
+    # (with -p the configuration digest would change too).
     site = tmp_path_factory.mktemp("fakepython")
     (site / "fake_python_version.py").write_text(
         "import pytest_difftest.environment as environment\n\n"
@@ -765,7 +791,8 @@ def test_python_version_change_selects_everything(
     monkeypatch.setenv("PYTHONPATH", str(site))
     files = {**LIBRARY, **PLAIN}
     recorded_project(pytester, files, LIBRARY_TESTS | PLAIN_TEST)
-    result = diff(pytester, "-p", "fake_python_version", "--diff-why")
+    monkeypatch.setenv("PYTEST_PLUGINS", "fake_python_version")
+    result = diff(pytester, "--diff-why")
     assert_ran(result, LIBRARY_TESTS | PLAIN_TEST)
     current = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert why_lines(result) == {n: f"python {current} -> 3.99" for n in LIBRARY_TESTS | PLAIN_TEST}, output(result)
@@ -797,7 +824,7 @@ WHY = {
     "change, nodeid, reason",
     [
         ("function", "test_calc.py::test_add", "calc.py::add changed"),
-        ("import", "test_limit.py::test_limit", "imports: consts.py::<module> changed"),
+        ("import", "test_limit.py::test_limit", "imports: consts.py: LIMIT (module level) changed"),
         ("data", "test_data.py::test_config", "data/config.json changed"),
         ("new", "test_new.py::test_new", "new test"),
         ("failed", "test_flaky.py::test_flaky", "failed last time"),

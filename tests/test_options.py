@@ -135,3 +135,24 @@ def test_diff_and_baseline_together_baseline_wins(pytester: pytest.Pytester) -> 
     warnings = [l for l in output(result).splitlines() if "--diff-baseline" in l and "warn" in l.lower()]
     assert warnings, output(result)
     assert set(recorded(pytester)) == SIMPLE_TESTS
+
+
+@pytest.mark.parametrize(
+    "quiet, shown",
+    [
+        ([], "- difftest: 0 selected, 2 deselected"),  # a separator line, as pytest's summary
+        (["-q"], "difftest: 0 selected, 2 deselected"),  # a plain line
+        (["-qq"], None),  # none
+    ],
+)
+def test_summary_line_follows_quiet(pytester: pytest.Pytester, quiet: list[str], shown: object) -> None:
+    project(pytester, SIMPLE)
+    assert baseline(pytester).ret == 0
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--diff", *quiet)
+    assert result.ret == 0, output(result)
+    lines = [line for line in result.outlines if "difftest:" in line]
+    if shown is None:
+        assert lines == [], output(result)
+    else:
+        assert len(lines) == 1 and lines[0].startswith(str(shown)), output(result)
+        assert lines[0].startswith("-") == (not quiet), output(result)

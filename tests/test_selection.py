@@ -66,19 +66,37 @@ def test_method_change_selects_only_tests_that_executed_it(common: pytest.Pytest
     assert ran(result) == nodes("test_bank.py", "test_withdraw")
 
 
-def test_module_level_constant_change(common: pytest.Pytester) -> None:
-    # The module block of calc.py: every test that executed anything in it
-    # or whose test file imports it; not the tests of bank.py or shapes.py.
-    touch_edit(common, "calc.py", "RATE = 2", "RATE = 3")
+def test_module_level_statement_with_effects_change(common: pytest.Pytester) -> None:
+    # A statement with effects (a call) in calc.py: every test that executed
+    # anything in it or whose test file imports it; not the tests of bank.py
+    # or shapes.py.
+    touch_edit(common, "calc.py", "RATE = 2", "RATE = int(3)")
     result = diff(common)
     assert result.ret == 0, output(result)
     assert ran(result) == CALC_TESTS
 
 
+def test_module_level_constant_nothing_reads(common: pytest.Pytester) -> None:
+    # SPEC 4.8: a literal that no code reads selects nothing.
+    touch_edit(common, "calc.py", "RATE = 2", "RATE = 3")
+    result = diff(common)
+    assert result.ret == 0, output(result)
+    assert ran(result) == set()
+
+
 def test_class_attribute_change(common: pytest.Pytester) -> None:
-    # The class block of Account: every test that executed anything in
-    # bank.py or imports it, including test_deposit, which never reads fee.
+    # SPEC 4.8: a literal class attribute selects the tests whose code reads
+    # it (self.fee in withdraw), not test_deposit.
     touch_edit(common, "bank.py", "fee = 1", "fee = 2")
+    result = diff(common)
+    assert result.ret == 0, output(result)
+    assert ran(result) == nodes("test_bank.py", "test_withdraw")
+
+
+def test_class_attribute_with_effects_change(common: pytest.Pytester) -> None:
+    # A statement with effects in the class body: every test that executed
+    # anything in bank.py or imports it, including test_deposit.
+    touch_edit(common, "bank.py", "fee = 1", "fee = int(2)")
     result = diff(common)
     assert result.ret == 0, output(result)
     assert ran(result) == BANK_TESTS

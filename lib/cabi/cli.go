@@ -28,13 +28,13 @@ import (
 //	                        when there are more than 5 inputs)}
 //	  *out: {"output", "inputs": [databases merged], "tests", "files",
 //	         "blocks", "bytes": size of the output, "millis"}
-//	  Errors (code 1) are one line naming the input or output at fault;
+//	  Errors (DT_ERROR) are one line naming the input or output at fault;
 //	  the output is then untouched.
 //
 //	int dt_inspect(const char *request, char **out);
 //	  request: {"db": path, "test": node id or "", "file": path or ""}
 //	  *out: {"summary": {...}} | {"test": {...}} | {"file": {...}}
-//	  (see lib/inspect). An unknown node id or path is an error (code 1).
+//	  (see lib/inspect). An unknown node id or path is an error (DT_ERROR).
 
 // mergeRequest is dt_merge's request.
 type mergeRequest struct {
@@ -44,8 +44,8 @@ type mergeRequest struct {
 	Progress bool              `json:"progress"` // progress lines on stderr
 }
 
-//export dt_merge
-func dt_merge(request *C.char, out **C.char) (code C.int) {
+//export dtgo_merge
+func dtgo_merge(request *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
 	var req mergeRequest
 	if err := json.Unmarshal([]byte(C.GoString(request)), &req); err != nil {
@@ -59,8 +59,8 @@ func dt_merge(request *C.char, out **C.char) (code C.int) {
 	return reply(out, res, err)
 }
 
-//export dt_inspect
-func dt_inspect(request *C.char, out **C.char) (code C.int) {
+//export dtgo_inspect
+func dtgo_inspect(request *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
 	var req inspect.Request
 	if err := json.Unmarshal([]byte(C.GoString(request)), &req); err != nil {

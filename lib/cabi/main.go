@@ -1,10 +1,11 @@
 // Command cabi is the C ABI of the engine, built with -buildmode=c-shared
 // and loaded by the Python plugin through ctypes. It only translates: JSON
-// or packed bytes in, a call into lib/engine, JSON out. The contract of every
+// or packed bytes in, a call into lib/internal/engine, JSON out. The contract of every
 // function is in include/difftest.h.
 package main
 
 /*
+#cgo CFLAGS: -I${SRCDIR}/../../include
 #include <stdint.h>
 #include <stdlib.h>
 */
@@ -13,7 +14,7 @@ import "C"
 import (
 	"encoding/json"
 	"fmt"
-	"runtime/cgo"
+	"math"
 	"runtime/debug"
 	"strings"
 	"unsafe"
@@ -28,45 +29,58 @@ func main() {}
 // before the first dt_open: SQLite's initialisation and the schema that every
 // open checks against are prepared meanwhile, on a goroutine of their own.
 // A panic there must not end the process; dt_open would report the error.
+// The collector is tuned per operation (lib/internal/gctune), not here:
+// an open session and a merge want different settings.
 func init() {
-	// The engine's live heap is small (parsed files, one batch), and the
-	// default GC target (100%) collects it every few record calls: a quarter
-	// of recording's engine time. A higher target, bounded by a soft limit,
-	// trades a few MB for that.
-	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(256 << 20)
 	go func() {
 		defer func() { recover() }()
 		store.Prepare()
 	}()
 }
 
-// Return codes; see include/difftest.h.
+// Return codes; see include/difftest.h (DT_OK...). DT_FORKED is returned
+// only by the C entry points (entry.c), without entering Go.
 const (
-	ok       = 0
-	failed   = 1
-	panicked = 2
+	ok         = 0
+	failed     = 1
+	panicked   = 2
+	codeMisuse = 3 // DT_MISUSE
 )
+
+// The Go functions behind include/difftest.h are exported as dtgo_*: the
+// C functions dt_* in entry.c check for a forked child and a NULL out, then
+// call them. They are not part of the ABI.
 
 // guard turns a panic into an error return: a panic crossing into C would
 // abort the whole Python process.
 func guard(out **C.char, code *C.int) {
 	if r := recover(); r != nil {
+		*code = panicked
+		if out == nil {
+			return
+		}
 		stack := string(debug.Stack())
 		// A panic raised again from a worker goroutine carries the
-		// worker's stack too (fingerprint.WorkerPanic).
+		// worker's stack too (workers.Panic).
 		if w, ok := r.(interface{ WorkerStack() []byte }); ok {
 			stack += "\nworker goroutine:\n" + string(w.WorkerStack())
 		}
 		*out = C.CString(fmt.Sprintf("internal error: %v (please report this)\n%s", r, stack))
-		*code = panicked
 	}
 }
 
+// reply stores v as JSON, or err as one line, in *out and returns the code.
 func reply(out **C.char, v any, err error) C.int {
+	if out == nil {
+		return codeMisuse
+	}
 	if err != nil {
+		code := C.int(failed)
+		if isMisuse(err) {
+			code = codeMisuse
+		}
 		*out = C.CString(oneLine(err.Error()))
-		return failed
+		return code
 	}
 	if v == nil {
 		*out = nil
@@ -85,20 +99,12 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-func session(h C.uintptr_t) (*engine.Session, error) {
-	if h == 0 {
-		return nil, fmt.Errorf("invalid session handle")
-	}
-	s, good := cgo.Handle(h).Value().(*engine.Session)
-	if !good {
-		return nil, fmt.Errorf("invalid session handle")
-	}
-	return s, nil
-}
-
-//export dt_open
-func dt_open(config *C.char, handle *C.uintptr_t, out **C.char) (code C.int) {
+//export dtgo_open
+func dtgo_open(config *C.char, handle *C.uintptr_t, out **C.char) (code C.int) {
 	defer guard(out, &code)
+	if handle == nil {
+		return reply(out, nil, misuse("dt_open: handle is NULL"))
+	}
 	var cfg engine.Config
 	if err := json.Unmarshal([]byte(C.GoString(config)), &cfg); err != nil {
 		return reply(out, nil, fmt.Errorf("bad configuration: %w", err))
@@ -107,62 +113,41 @@ func dt_open(config *C.char, handle *C.uintptr_t, out **C.char) (code C.int) {
 	if err != nil {
 		return reply(out, nil, err)
 	}
-	*handle = C.uintptr_t(cgo.NewHandle(s))
+	*handle = C.uintptr_t(register(s))
 	return reply(out, nil, nil)
 }
 
-//export dt_select
-func dt_select(h C.uintptr_t, out **C.char) (code C.int) {
+//export dtgo_select
+func dtgo_select(h C.uintptr_t, out **C.char) (code C.int) {
 	defer guard(out, &code)
-	s, err := session(h)
-	if err != nil {
-		return reply(out, nil, err)
-	}
-	sel, err := s.Select()
+	sel, err := selectOn(uintptr(h))
 	return reply(out, sel, err)
 }
 
-//export dt_record
-func dt_record(h C.uintptr_t, buf unsafe.Pointer, n C.size_t, out **C.char) (code C.int) {
+//export dtgo_record
+func dtgo_record(h C.uintptr_t, buf unsafe.Pointer, n C.size_t, out **C.char) (code C.int) {
 	defer guard(out, &code)
-	s, err := session(h)
-	if err != nil {
-		return reply(out, nil, err)
+	if uint64(n) > math.MaxInt || (buf == nil && n != 0) {
+		return reply(out, nil, misuse(fmt.Sprintf("dt_record: bad buffer (%d bytes at %p)", uint64(n), buf)))
 	}
-	batch, err := engine.DecodeRecords(C.GoBytes(buf, C.int(n)))
-	if err != nil {
-		return reply(out, nil, err)
+	// A view of the caller's buffer, not a copy: DecodeRecords copies what
+	// it keeps (strings, line numbers), and the buffer outlives this call.
+	var b []byte
+	if n > 0 {
+		b = unsafe.Slice((*byte)(buf), int(n))
 	}
-	return reply(out, nil, s.Record(batch))
+	return reply(out, nil, recordOn(uintptr(h), b))
 }
 
-//export dt_finish
-func dt_finish(h C.uintptr_t, info *C.char, out **C.char) (code C.int) {
+//export dtgo_finish
+func dtgo_finish(h C.uintptr_t, info *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
-	s, err := session(h)
-	if err != nil {
-		return reply(out, nil, err)
-	}
-	var f engine.Finish
-	if err := json.Unmarshal([]byte(C.GoString(info)), &f); err != nil {
-		return reply(out, nil, fmt.Errorf("bad finish report: %w", err))
-	}
-	sum, err := s.Finish(f)
+	sum, err := finishOn(uintptr(h), []byte(C.GoString(info)))
 	return reply(out, sum, err)
 }
 
-//export dt_close
-func dt_close(h C.uintptr_t, out **C.char) (code C.int) {
+//export dtgo_close
+func dtgo_close(h C.uintptr_t, out **C.char) (code C.int) {
 	defer guard(out, &code)
-	s, err := session(h)
-	if err != nil {
-		return reply(out, nil, err)
-	}
-	cgo.Handle(h).Delete()
-	return reply(out, nil, s.Close())
-}
-
-//export dt_free
-func dt_free(p unsafe.Pointer) {
-	C.free(p)
+	return reply(out, nil, closeHandle(uintptr(h)))
 }

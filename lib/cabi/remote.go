@@ -55,8 +55,8 @@ func (r remoteRequest) options(verb string) remote.SyncOptions {
 	return opts
 }
 
-//export dt_remote_check
-func dt_remote_check(request *C.char, out **C.char) (code C.int) {
+//export dtgo_remote_check
+func dtgo_remote_check(request *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
 	req, err := parseRemoteRequest(request, "remote check")
 	if err != nil {
@@ -69,8 +69,8 @@ func dt_remote_check(request *C.char, out **C.char) (code C.int) {
 	return reply(out, map[string]string{"url": u}, nil)
 }
 
-//export dt_remote_fetch
-func dt_remote_fetch(request *C.char, out **C.char) (code C.int) {
+//export dtgo_remote_fetch
+func dtgo_remote_fetch(request *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
 	req, err := parseRemoteRequest(request, "remote fetch")
 	if err != nil {
@@ -85,8 +85,8 @@ func dt_remote_fetch(request *C.char, out **C.char) (code C.int) {
 	return reply(out, res, err)
 }
 
-//export dt_remote_upload
-func dt_remote_upload(request *C.char, out **C.char) (code C.int) {
+//export dtgo_remote_upload
+func dtgo_remote_upload(request *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
 	req, err := parseRemoteRequest(request, "remote upload")
 	if err != nil {
@@ -105,8 +105,8 @@ func dt_remote_upload(request *C.char, out **C.char) (code C.int) {
 // another thread: the plugin runs transfers in a thread so that Ctrl-C is
 // not held up by a long download).
 //
-//export dt_remote_cancel
-func dt_remote_cancel(request *C.char, out **C.char) (code C.int) {
+//export dtgo_remote_cancel
+func dtgo_remote_cancel(request *C.char, out **C.char) (code C.int) {
 	defer guard(out, &code)
 	req, err := parseRemoteRequest(request, "remote cancel")
 	if err != nil {
@@ -166,18 +166,17 @@ func cancelOp(op string) {
 func checkBaseline(path string) error {
 	db, err := store.OpenExisting(path)
 	if err != nil {
+		err = store.WithoutPath(err, path)
 		if errors.Is(err, store.ErrNotDatabase) {
 			return err
 		}
 		return fmt.Errorf("%w (%v)", store.ErrNotDatabase, err)
 	}
 	defer db.Close()
-	var busy, frames, done int
-	if err := db.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
-		return fmt.Errorf("cannot checkpoint the database: %v", err)
-	}
-	if busy != 0 {
-		return errors.New("the database is in use by another process")
+	if err := db.Checkpoint(); errors.Is(err, store.ErrInUse) {
+		return store.ErrInUse
+	} else if err != nil {
+		return fmt.Errorf("cannot checkpoint the database: %v", errors.Unwrap(err))
 	}
 	return db.Close()
 }

@@ -16,17 +16,18 @@ import pytest
 
 from pytest_difftest import engine, records
 from pytest_difftest.records import ATTRIBUTE, CHILD_KILLED, IMPORTS, SUPPLEMENTS, UNRECORDED, UNTRACKED
-from pytest_difftest.environment import environment, pytest_config, search_paths, site_paths
+from pytest_difftest.digest import config_digest
+from pytest_difftest.environment import cache_dir, environment, search_paths, site_paths
 from pytest_difftest.layout import layout
 from pytest_difftest.options import Settings
 from pytest_difftest.plugin import STARTED_NS
-from pytest_difftest.selection import Collector
+from pytest_difftest.selection import Collector, outside_root
 
 PLUGIN_NAME = "difftest-controller"
 
 
-def db_path(rootpath: Path) -> Path:
-    return rootpath / ".pytest_cache" / "pytest-difftest" / "pytest_difftest.db"
+def db_path(config: pytest.Config) -> Path:
+    return cache_dir(config) / "pytest-difftest" / "pytest_difftest.db"
 
 
 def git_commit(root: Path) -> str:
@@ -95,6 +96,12 @@ class Controller:
         # pytest-xdist runs: the workers inherit its effects (environment,
         # files), and their reports carry only theirs.
         self.take_local_imports: Optional[Callable[[], dict[str, records.Deps]]] = None
+        # The remote URL, normalised by remote.check at session start.
+        self.remote_url: Optional[str] = None
+        # Set at session finish, for the summary.
+        self.n_selected = 0
+        self.n_deselected = 0
+        self.n_before_shard: Optional[int] = None
         if config.option.diff and config.option.diff_baseline:
             self.messages.append("warning: --diff and --diff-baseline given; --diff-baseline wins")
 
@@ -107,11 +114,9 @@ class Controller:
         else:
             sys.stderr.write(f"difftest: {line}\n")
 
-    def _config_digest(self) -> str:
-        from pytest_difftest.plugin import CONFIG_DIGEST
-
-        digest = self.config.stash.get(CONFIG_DIGEST, None)
-        return digest if digest is not None else pytest_config(self.config.inipath, self.config.option)
+    def _progress(self) -> bool:
+        """Transfer progress on stderr, unless -q."""
+        return int(self.config.option.verbose) >= 0
 
     def _fail(self, exc: engine.EngineError, fallback: str) -> None:
         """Any engine error falls back safely (SPEC 9.3): run everything, or
@@ -148,14 +153,15 @@ class Controller:
         where = layout(str(self.root))
         cfg = {
             "root": str(self.root),
-            "db_path": str(db_path(self.root)),
+            "db_path": str(db_path(self.config)),
             "record": self.settings.record,
             "force": self.settings.force,
             "why": self.settings.why,
             "durations": self.settings.shard is not None,
+            "verbose": self.settings.verbose,
             "batch_size": self.settings.batch_size,
             "cache_size": self.settings.cache_size,
-            "env": environment(self._config_digest()),
+            "env": environment(config_digest(self.config)),
             "paths": search_paths(str(self.root)) + where.search_paths(),
             "site_paths": site_paths(str(self.root)),
             "project_up": where.up,
@@ -165,7 +171,11 @@ class Controller:
         if self.settings.remote:  # remote baseline first (SPEC 7.2, remote.py)
             from pytest_difftest import remote
 
-            self.messages.extend(remote.fetch(self.config, self.settings, db_path(self.root)))
+            # A bad URL is a usage error (exit 4), found without network.
+            self.remote_url = remote.check(self.settings.remote, self.settings.remote_source)
+            self.messages.extend(
+                remote.fetch(self.remote_url, db_path(self.config), self._progress(), self.settings.verbose)
+            )
         try:
             self.engine = engine.Session(cfg)
             self.selection = self.engine.select()
@@ -237,6 +247,8 @@ class Controller:
         for filename in getattr(report, UNTRACKED, None) or []:
             self.untracked[filename] = None
         deps = getattr(report, ATTRIBUTE, None)
+        if deps is not None and report.location and outside_root(report.location[0]):
+            deps = None  # never recorded: it runs every time (Collector.outside)
         if deps is not None:
             # A test whose subprocess was killed is recorded as failed, so
             # that it stays selected (children.py).
@@ -271,7 +283,7 @@ class Controller:
 
     def _collection_info(self) -> Optional[dict[str, Any]]:
         if self.worker_infos:
-            merged: dict[str, Any] = {"collected": {}, "deselected": [], "incomplete": [], "collection_failed": False}
+            merged: dict[str, Any] = {"collected": {}, "deselected": [], "incomplete": [], "outside": [], "collection_failed": False}
             for info in self.worker_infos:
                 # Every worker collects the whole suite; keep the first
                 # complete view, but any worker's error counts.
@@ -280,6 +292,7 @@ class Controller:
                     merged["deselected"] = info["deselected"]
                     merged["n_before_shard"] = info.get("n_before_shard")
                     merged["sharded_known"] = info.get("sharded_known") or []
+                    merged["outside"] = info.get("outside", [])
                 merged["incomplete"] += info["incomplete"]
                 merged["collection_failed"] |= info["collection_failed"]
             return merged
@@ -295,6 +308,12 @@ class Controller:
             return (yield)
         started = time.perf_counter()
         info = self._collection_info()
+        outside = (info or {}).get("outside") or []
+        if outside:
+            self.messages.append(
+                f"warning: {len(outside)} test file(s) outside rootdir {self.root} cannot be tracked "
+                f"({', '.join(outside[:3])}{', ...' if len(outside) > 3 else ''}); their tests are not recorded and always run"
+            )
         if self.recording:
             self._flush()
         if self.recording and self.engine is not None:
@@ -313,10 +332,15 @@ class Controller:
         # Everything deselected is a success, not "no tests collected".
         if session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.n_deselected > 0:
             session.exitstatus = pytest.ExitCode.OK
-        if self.settings.upload:  # after a successful recording run (SPEC 7.3, remote.py)
+        if self.settings.upload and self.remote_url:  # after a successful recording run (SPEC 7.3, remote.py)
             from pytest_difftest import remote
 
-            self.messages.extend(remote.upload(self.config, session, self.settings, db_path(self.root), self.recording))
+            lines, failed = remote.upload(
+                self.remote_url, db_path(self.config), self._progress(), int(session.exitstatus), self.recording
+            )
+            self.messages.extend(lines)
+            if failed:
+                session.exitstatus = remote.EXIT_REMOTE_ERROR
         self.plugin_seconds += time.perf_counter() - started
         return (yield)
 
@@ -368,8 +392,8 @@ class Controller:
         if sel is None:
             return
         changed = sel.get("changed_files") or []
-        n_selected = getattr(self, "n_selected", 0)
-        shard, n_total = self.settings.shard, getattr(self, "n_before_shard", None)
+        n_selected = self.n_selected
+        shard, n_total = self.settings.shard, self.n_before_shard
         # With --diff-shard, "11 of 43 selected": this shard's part of what
         # the whole selection (every shard together) runs.
         part = f"{n_selected} of " if shard is not None and n_total is not None else ""
@@ -380,16 +404,21 @@ class Controller:
             head = "forced full run" if self.settings.force else "no baseline yet"
             line = f"{head}: {what} {part}all {n_total} tests"
         else:
-            line = f"{part}{n_total} selected, {getattr(self, 'n_deselected', 0)} deselected"
+            line = f"{part}{n_total} selected, {self.n_deselected} deselected"
             if n_total == 0:
                 line += " (nothing affected by the changes)"
         if shard is not None:
             line = f"shard {shard}: {line}"
         line += f", {len(changed)} changed file{'s' if len(changed) != 1 else ''}, {self.plugin_seconds:.2f}s in plugin"
-        terminalreporter.write_sep("-", f"difftest: {line}")
+        # As pytest's own summary: a plain line with -q, none with -qq.
+        verbosity = int(self.config.option.verbose)
+        if verbosity >= 0:
+            terminalreporter.write_sep("-", f"difftest: {line}")
+        elif verbosity == -1:
+            terminalreporter.write_line(f"difftest: {line}")
         if self.settings.verbose:
             terminalreporter.write_line(
-                f"difftest: baseline {db_path(self.root)}: {sel.get('known', 0)} tests known, "
+                f"difftest: baseline {db_path(self.config)}: {sel.get('known', 0)} tests known, "
                 f"{sel.get('affected', 0)} affected, {len(sel.get('skip_files') or [])} test files not collected, "
                 f"selection took {sel.get('millis', 0):.1f} ms in the engine"
             )

@@ -28,7 +28,8 @@ from typing import Any, Iterator, Optional
 
 LIBRARY = Path(__file__).with_name("_difftest.so")
 
-OK, FAILED, PANICKED = 0, 1, 2
+# Return codes (DT_* in include/difftest.h).
+OK, FAILED, PANICKED, MISUSE, FORKED = 0, 1, 2, 3, 4
 
 
 class EngineError(Exception):
@@ -148,6 +149,12 @@ def call_json(name: str, request: Any) -> Any:
     return call(name, json.dumps(request).encode())
 
 
+def _error(name: str, code: int, text: str) -> EngineError:
+    first, _, rest = text.partition("\n")
+    kind = ForkedChild if code == FORKED else EngineError
+    return kind(first or f"{name} failed", internal=code == PANICKED, detail=rest)
+
+
 def call(name: str, *args: Any) -> Any:
     """Call an engine function whose last parameter is ``char **out``;
     return its decoded JSON result or raise EngineError."""
@@ -158,8 +165,7 @@ def call(name: str, *args: Any) -> Any:
         text = _take(lib, out.value)
     if code == OK:
         return json.loads(text) if text else None
-    first, _, rest = text.partition("\n")
-    raise EngineError(first or f"{name} failed", internal=code == PANICKED, detail=rest)
+    raise _error(name, code, text)
 
 
 class Session:
@@ -173,8 +179,7 @@ class Session:
             code = lib.dt_open(json.dumps(config).encode(), ctypes.byref(handle), ctypes.byref(out))
             text = _take(lib, out.value)
         if code != OK:
-            first, _, rest = text.partition("\n")
-            raise EngineError(first, internal=code == PANICKED, detail=rest)
+            raise _error("dt_open", code, text)
         self._handle = handle.value
 
     def select(self) -> dict[str, Any]:
@@ -187,6 +192,8 @@ class Session:
         return call("dt_finish", self._handle, json.dumps(info).encode())  # type: ignore[no-any-return]
 
     def close(self) -> None:
+        # A close that fails leaves the handle valid (include/difftest.h):
+        # keep it, so that a later close can release the database.
         if self._handle:
-            handle, self._handle = self._handle, 0
-            call("dt_close", handle)
+            call("dt_close", self._handle)
+            self._handle = 0

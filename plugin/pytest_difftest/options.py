@@ -55,9 +55,27 @@ def addoption(parser: pytest.Parser) -> None:
         "--diff-shard", metavar="K/N", default=None,
         help="run shard K of N of the selected tests, split by the baseline's durations (CI)",
     )
-    parser.addini("diff_batch_size", f"test records written per transaction (default {DEFAULT_BATCH_SIZE})", default=None)
-    parser.addini("diff_cache_size", f"files whose parsed blocks are kept in memory (default {DEFAULT_CACHE_SIZE})", default=None)
+    count = _count_type()
+    parser.addini("diff_batch_size", f"test records written per transaction (default {DEFAULT_BATCH_SIZE})", type=count, default=None)
+    parser.addini("diff_cache_size", f"files whose parsed blocks are kept in memory (default {DEFAULT_CACHE_SIZE})", type=count, default=None)
     parser.addini("diff_remote_url", "remote baseline URL (s3://bucket/key.db or file:///path/key.db)", default=None)
+
+
+def _count_type() -> Any:
+    """The ini type of a count. A TOML file (pytest 9's pytest.toml, or
+    pyproject.toml's [tool.pytest]) gives an integer as TOML users write it
+    (``diff_batch_size = 50``), which a "string" key rejects. pytest 9.2
+    takes a union: an integer, or text that resolve() reports on in one
+    line; pytest 9.0 and 9.1 read TOML but have no unions, so an integer;
+    pytest 8 reads no native TOML and turns every value into text."""
+    version = tuple(int(p) for p in pytest.version_tuple[:2] if isinstance(p, int))
+    if version >= (9, 2):
+        from typing import Union
+
+        return Union[int, str]
+    if version >= (9, 0):
+        return "int"
+    return "string"
 
 
 # A NamedTuple, not a dataclass: this module is imported by every pytest run
@@ -69,7 +87,8 @@ class Settings(NamedTuple):
     why: bool
     batch_size: int
     cache_size: int
-    remote: Optional[str]
+    remote: Optional[str]  # as given: checked at session start (remote.check)
+    remote_source: str  # where it was given: --diff-remote or diff_remote_url
     upload: bool
     shard: Optional[Shard]
 
@@ -98,14 +117,21 @@ def _setting(config: pytest.Config, option: str, flag: str, ini: str, default: o
     value = getattr(config.option, option)
     if value is not None:
         return flag, value
-    value = config.getini(ini)
+    try:
+        value = config.getini(ini)
+    except (TypeError, ValueError) as exc:
+        # A value of the wrong kind in the configuration file (pytest's
+        # own check, or its conversion of the text).
+        raise pytest.UsageError(f"{ini}: {exc}") from None
     if value not in (None, ""):
         return ini, value
     return flag, default
 
 
 def resolve(config: pytest.Config) -> Settings:
-    """Read and validate the options; raise pytest.UsageError (exit 4)."""
+    """Read and validate the options; raise pytest.UsageError (exit 4).
+    Pure: the remote URL is checked by the engine at session start, so that
+    configuring pytest never loads it."""
     o = config.option
     if not (o.diff or o.diff_baseline):
         raise pytest.UsageError(
@@ -118,11 +144,6 @@ def resolve(config: pytest.Config) -> Settings:
     cache_size = _positive_int(*_setting(config, "diff_cache_size", "--diff-cache-size", "diff_cache_size", DEFAULT_CACHE_SIZE))
     remote_source, remote = _setting(config, "diff_remote", "--diff-remote", "diff_remote_url", None)
     remote_url = str(remote).strip() if remote not in (None, "") else None
-    if remote_url and getattr(config, "workerinput", None) is None:
-        # Checked by the engine (no network); xdist workers never use it.
-        from pytest_difftest import remote as remote_baseline
-
-        remote_url = remote_baseline.check(remote_url, remote_source)
     if o.diff_upload and not o.diff_baseline:
         raise pytest.UsageError("pytest-difftest: --diff-upload needs --diff-baseline")
     if o.diff_upload and not remote_url:
@@ -136,6 +157,7 @@ def resolve(config: pytest.Config) -> Settings:
         batch_size=batch_size,
         cache_size=cache_size,
         remote=remote_url,
+        remote_source=remote_source,
         upload=bool(o.diff_upload),
         shard=shard,
     )

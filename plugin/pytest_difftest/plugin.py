@@ -12,8 +12,6 @@ import pytest
 
 from pytest_difftest import options
 
-# A digest of the pytest configuration (environment.pytest_config).
-CONFIG_DIGEST = pytest.StashKey[str]()
 # When the session began importing project code (conftest.py files first),
 # in ns since the epoch: a file changed after that may differ from what the
 # tests ran (the engine's Config.StartedNs).
@@ -41,9 +39,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     early_config.stash[STARTED_NS] = time.time_ns()
     # Read before anything is watched: the plugin's own reading of the
     # configuration file is no test's dependency.
-    from pytest_difftest.environment import pytest_config
+    from pytest_difftest.digest import config_digest
 
-    early_config.stash[CONFIG_DIGEST] = pytest_config(early_config.inipath, known)
+    config_digest(early_config, known)
     if getattr(known, "diff_baseline", False):
         # What conftest.py files (and what they import) run from now on is
         # part of the import graph (recording.py).

@@ -12,7 +12,7 @@ from typing import Any, Callable, Generator, Optional
 import pytest
 
 from pytest_difftest.children import Children
-from pytest_difftest.environment import TopLevelMapper
+from pytest_difftest.environment import TopLevelMapper, cache_dir
 from pytest_difftest.layout import layout
 from pytest_difftest.recorder import Capture, shared_recorder, startup_imports
 from pytest_difftest.records import (
@@ -28,6 +28,7 @@ from pytest_difftest.records import (
     merge_deps,
 )
 from pytest_difftest.selection import test_file
+from pytest_difftest.shared import SharedState
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,9 +41,14 @@ class TestRecording:
         # The recorder that has watched since start-up (plugin.py), if any.
         self.recorder = shared_recorder()
         where = layout(str(config.rootpath))
-        self.mapper = PathMapper(str(config.rootpath), [PLUGIN_DIR, *where.installed], TopLevelMapper(PLUGIN_DIR).module, where)
+        # pytest's cache (cache_dir may be anywhere under rootdir) is its state, not the project.
+        exclude = [PLUGIN_DIR, *where.installed, str(cache_dir(config))]
+        self.mapper = PathMapper(str(config.rootpath), exclude, TopLevelMapper(PLUGIN_DIR).module, where)
         relpath = self.mapper.relpath
         self.recorder.imports.is_project = lambda code: relpath(code.co_filename) is not None
+        # Objects a test module's import built, which its tests share.
+        self.shared = SharedState(self.recorder.imports.is_project, lambda filename: relpath(filename) is not None)
+        self.nextitem: Optional[pytest.Item] = None
         # What each fixture of a wider scope than "function" executed when it
         # was set up: every test that uses it depends on that (SPEC 4.4d).
         self.fixtures: dict[int, Capture] = {}
@@ -61,6 +67,13 @@ class TestRecording:
         # capture as it closes; whether one died before reporting it all.
         self.children = Children()
         self.child_killed = False
+        # pytest-rerunfailures runs a test again inside one protocol: what
+        # its earlier attempts ran (the last attempt's record includes it),
+        # and the last teardown report that carries records, until it is
+        # logged (a rerun loop may drop an attempt's reports).
+        self.in_protocol = False
+        self.earlier: Optional[Capture] = None
+        self.unlogged: Optional[pytest.TestReport] = None
 
     # -- collection: what a test module's import ran and read ----------------
 
@@ -148,10 +161,38 @@ class TestRecording:
         self._watch_phases()
         self.children.begin()
         self.recorder.start()
+        self.in_protocol, self.earlier = True, None
+        self.nextitem = nextitem
         try:
             return (yield)
         finally:
             self.recorder.stop()
+            self.in_protocol, self.earlier = False, None
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        # pytest-rerunfailures announces each attempt; the previous one's
+        # teardown ended the capture.
+        if self.in_protocol and not self.recorder.active:
+            self.recorder.start()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report is self.unlogged:
+            self.unlogged = None
+
+    def _carry_unlogged(self, modules: dict[str, Deps]) -> None:
+        """What an earlier teardown report carried that was never logged
+        (an older pytest-rerunfailures drops an attempt's teardown report
+        when it reruns the test) rides on this one: import and session
+        dependencies are reported once, and fixture teardowns once."""
+        lost, self.unlogged = self.unlogged, None
+        if lost is None:
+            return
+        for path, deps in (getattr(lost, IMPORTS, None) or {}).items():
+            modules[path] = merge_deps(modules[path], deps) if path in modules else deps
+        sups = getattr(lost, SUPPLEMENTS, None)
+        if sups:
+            self.supplements[:0] = sups
 
     # Only the test's own phases count, not the reporting hooks around them
     # (terminal output, pytest-xdist sending reports to the controller).
@@ -243,6 +284,8 @@ class TestRecording:
             return report
         cap = self.recorder.stop()
         modules = self.take_imports()
+        self._carry_unlogged(modules)
+        self.unlogged = report
         if self.supplements:
             setattr(report, SUPPLEMENTS, self.supplements)
             self.supplements = []
@@ -263,6 +306,9 @@ class TestRecording:
             self.child_killed = False
             setattr(report, CHILD_KILLED, True)
         self._add_fixtures(item, cap)
+        if self.earlier is not None:
+            cap.merge(self.earlier)
+        self.earlier = cap  # stop() handed out a copy of its own
         # A test always depends on its own function, even when it never ran
         # (a skip marker): SPEC 4.4e.
         code = getattr(getattr(item, "function", None), "__code__", None)
@@ -271,6 +317,7 @@ class TestRecording:
         deps = self._deps(cap)
         if self.recorder.test_imported:
             self._unseen_imports(cap, deps, modules)
+        self._share(item, deps, report)
         if modules:
             setattr(report, IMPORTS, modules)
         setattr(report, ATTRIBUTE, deps)
@@ -282,6 +329,16 @@ class TestRecording:
         if len(untracked) > self.untracked_reported:
             setattr(report, UNTRACKED, list(untracked)[self.untracked_reported:])
             self.untracked_reported = len(untracked)
+
+    def _share(self, item: pytest.Item, deps: Deps, report: pytest.TestReport) -> None:
+        path = test_file(item.nodeid)
+        if not self.shared.sharing(path, getattr(item, "module", None)):
+            return
+        nxt = self.nextitem
+        last = nxt is None or test_file(nxt.nodeid) != path or bool(item.session.shouldstop or item.session.shouldfail)
+        sup = self.shared.test_recorded(path, item.nodeid, deps, last)
+        if sup is not None:
+            setattr(report, SUPPLEMENTS, [*(getattr(report, SUPPLEMENTS, None) or []), sup])
 
     def _unseen_imports(self, cap: Capture, deps: Deps, modules: dict[str, Deps]) -> None:
         """A project module first imported during the test, whose import the
@@ -305,6 +362,7 @@ class TestRecording:
         for module, codes, opened in self.recorder.imports.take_fresh():
             path = self.mapper.relpath(module.co_filename)
             if path is not None:
+                self.shared.module_imported(path, codes)
                 deps = self.mapper.deps(codes, opened)
                 modules[path] = merge_deps(modules[path], deps) if path in modules else deps
         session = self.recorder.imports.take_session()
@@ -326,13 +384,26 @@ class TestRecording:
             return
         info = getattr(item, "_fixtureinfo", None)
         name2defs = getattr(info, "name2fixturedefs", None) or {}
-        for name in getattr(item, "fixturenames", ()):
-            for fixturedef in name2defs.get(name, ()):
-                key = id(fixturedef)
-                known = self.fixtures.get(key)
-                if known is not None:
-                    cap.merge(known)
-                    self.fixture_users.setdefault(key, []).append(item.nodeid)
+        used = [fixturedef for name in getattr(item, "fixturenames", ()) for fixturedef in name2defs.get(name, ())]
+        # The fixtures the test actually resolved, including those requested
+        # with request.getfixturevalue() (pytest-django's database), which
+        # the static fixturenames miss: a wider-scoped one is set up by the
+        # first test only, and every later one depends on it all the same.
+        # pytest 8 and 9 keep them in the request's _fixture_defs until the
+        # end of the test's protocol (runner.runtestprotocol).
+        resolved = getattr(getattr(item, "_request", None), "_fixture_defs", None)
+        if isinstance(resolved, dict):
+            used.extend(resolved.values())
+        seen: set[int] = set()
+        for fixturedef in used:
+            key = id(fixturedef)
+            if key in seen:
+                continue
+            seen.add(key)
+            known = self.fixtures.get(key)
+            if known is not None:
+                cap.merge(known)
+                self.fixture_users.setdefault(key, []).append(item.nodeid)
 
 
 def _in_a_file(collector: pytest.Collector) -> bool:

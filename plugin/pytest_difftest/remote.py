@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from pytest_difftest import engine
-from pytest_difftest.options import Settings
 
 # Exit status of a run stopped or failed by the remote (fetch before the run,
 # upload after it): the status pytest gives usage errors, which is also what
@@ -47,13 +46,12 @@ def check(url: str, source: str) -> str:
     return str(result["url"])
 
 
-def fetch(config: pytest.Config, settings: Settings, db: Path) -> list[str]:
-    """Bring ``db`` up to date from the remote (skipped when the remote's
-    ETag equals the cached one, in ``<db>.etag``). Return the lines to show;
-    raise pytest.UsageError (one line, exit 4) on any remote error, before
-    any test runs."""
-    assert settings.remote
-    request = {"url": settings.remote, "local_path": str(db), "env": aws_env(), "progress": _progress(config)}
+def fetch(url: str, db: Path, progress: bool, verbose: bool) -> list[str]:
+    """Bring ``db`` up to date from the remote ``url`` (skipped when the
+    remote's ETag equals the cached one, in ``<db>.etag``). Return the lines
+    to show; raise pytest.UsageError (one line, exit 4) on any remote error,
+    before any test runs."""
+    request = {"url": url, "local_path": str(db), "env": aws_env(), "progress": progress}
     try:
         res = _transfer("dt_remote_fetch", request)
     except engine.EngineError as exc:
@@ -65,33 +63,24 @@ def fetch(config: pytest.Config, settings: Settings, db: Path) -> list[str]:
         return [f"remote {url} has no baseline yet; first run"]
     if res["fetched"]:
         return [f"fetched the baseline from {url} ({_size(res['size'])})"]
-    return [f"remote {url} unchanged; using the local copy"] if settings.verbose else []
+    return [f"remote {url} unchanged; using the local copy"] if verbose else []
 
 
-def upload(config: pytest.Config, session: pytest.Session, settings: Settings, db: Path, recorded: bool) -> list[str]:
-    """After a recording run with --diff-upload: upload ``db`` if the run
-    succeeded (exit status 0) and recording was not stopped by an engine
-    error. A failed upload sets the exit status to EXIT_REMOTE_ERROR. Return
-    the lines to show."""
-    assert settings.remote and settings.upload
-    url = settings.remote
-    status = int(session.exitstatus)
+def upload(url: str, db: Path, progress: bool, status: int, recorded: bool) -> tuple[list[str], bool]:
+    """After a recording run with --diff-upload: upload ``db`` to ``url`` if
+    the run succeeded (exit ``status`` 0) and recording was not stopped by an
+    engine error. Return the lines to show, and whether the run must end
+    with EXIT_REMOTE_ERROR (a failed or refused upload)."""
     if status != pytest.ExitCode.OK:
-        return [f"not uploading the baseline to {url}: the run did not succeed (exit status {status})"]
+        return [f"not uploading the baseline to {url}: the run did not succeed (exit status {status})"], False
     if not recorded:
-        session.exitstatus = EXIT_REMOTE_ERROR
-        return [f"error: not uploading the baseline to {url}: recording stopped after an engine error"]
-    request = {"url": url, "local_path": str(db), "env": aws_env(), "progress": _progress(config)}
+        return [f"error: not uploading the baseline to {url}: recording stopped after an engine error"], True
+    request = {"url": url, "local_path": str(db), "env": aws_env(), "progress": progress}
     try:
         res = _transfer("dt_remote_upload", request)
     except engine.EngineError as exc:
-        session.exitstatus = EXIT_REMOTE_ERROR
-        return [f"error: upload failed: {exc}"]
-    return [f"uploaded the baseline to {res['url']} ({_size(res['size'])})"]
-
-
-def _progress(config: pytest.Config) -> bool:
-    return int(config.option.verbose) >= 0
+        return [f"error: upload failed: {exc}"], True
+    return [f"uploaded the baseline to {res['url']} ({_size(res['size'])})"], False
 
 
 def _size(n: int) -> str:

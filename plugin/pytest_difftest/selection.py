@@ -17,6 +17,15 @@ def test_file(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
+def outside_root(location_path: str) -> bool:
+    """Whether a test's file (its report's location, relative to rootdir)
+    lies outside rootdir (``pytest ../other/test_x.py``). Such a file's
+    code is no project file, so nothing the test depends on there would
+    ever select it: it is never recorded and always runs."""
+    path = location_path.replace(os.sep, "/")
+    return os.path.isabs(location_path) or path == ".." or path.startswith("../")
+
+
 class Collector:
     def __init__(self, config: pytest.Config, skip_files: list[str], deselect: list[str]) -> None:
         self.config = config
@@ -26,6 +35,7 @@ class Collector:
         self.collected: dict[str, list[str]] = {}
         self.deselected: list[str] = []
         self.incomplete: set[str] = set()
+        self.outside: list[str] = []  # test files outside rootdir, relative to it
         self.collection_failed = False
         self.n_items = 0
         # --diff-shard: this machine's part of the selection, split by the
@@ -49,8 +59,14 @@ class Collector:
     # a test file counts as completely recorded only if all of it ran.
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+        outside, outside_files = set(), set()
         for item in items:
+            if outside_root(item.location[0]):
+                outside.add(item.nodeid)
+                outside_files.add(item.location[0].replace(os.sep, "/"))
+                continue
             self.collected.setdefault(test_file(item.nodeid), []).append(item.nodeid)
+        self.outside = sorted(outside_files)
         if self.deselect or self.skip:
             # A skipped file still gets collected when named on the command
             # line (pytest does not ask pytest_ignore_collect then); all its
@@ -58,8 +74,9 @@ class Collector:
             skip, root = self.skip, str(self.config.rootpath)
             keep, drop = [], []
             for item in items:
-                unaffected = item.nodeid in self.deselect or (
-                    skip and os.path.join(root, test_file(item.nodeid)) in skip
+                unaffected = item.nodeid not in outside and (
+                    item.nodeid in self.deselect
+                    or bool(skip and os.path.join(root, test_file(item.nodeid)) in skip)
                 )
                 (drop if unaffected else keep).append(item)
             if drop:
@@ -97,6 +114,7 @@ class Collector:
             "collected": self.collected,
             "deselected": self.deselected,
             "incomplete": sorted(self.incomplete),
+            "outside": self.outside,
             "collection_failed": self.collection_failed,
             "n_items": self.n_items,
             "n_before_shard": self.n_before_shard,

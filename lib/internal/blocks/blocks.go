@@ -47,6 +47,9 @@ type File struct {
 	// Parsed is false when the source could not be decoded or parsed; Blocks
 	// then holds the single Whole block.
 	Parsed bool
+	// Panic is set when parsing panicked (a parser bug): the file is then
+	// one Whole block, which is safe, and the engine says so with --diff-v.
+	Panic string
 	// Names lists the names of all Class and Function blocks, sorted; the
 	// "<defs>" block's checksum is the hash of this list.
 	Names []string
@@ -60,5 +63,17 @@ type File struct {
 	// order, "from __future__" aside; nil for an unparsed file.
 	Imports []Import
 
-	spans []span // line table of BlockAt
+	// Stmts are the module's top-level statements (SPEC 4.8); nil for an
+	// unparsed file.
+	Stmts []Stmt
+	// Classes are the class bodies' statements, in the order the bodies
+	// end (inner before outer).
+	Classes []ClassBody
+
+	spans   []span     // line table of BlockAt
+	idents  [][]string // per block: see Idents
+	bare    [][]string // per block: see Bare
+	binds   [][]string // per import: see ImportBinds
+	dynamic []bool     // per block: see Dynamic
+	loose   uint64     // module-level tokens outside any statement
 }

@@ -39,7 +39,12 @@ type importer struct {
 	dotted  []byte  // the dotted name being read
 	// stmtScope is the enclosing block of the statement being read.
 	stmtScope int32
+	// alias holds the "as" names: of import i ({i, -1}) or of name j of
+	// from-import i ({i, j}).
+	alias map[aliasKey]string
 }
+
+type aliasKey struct{ imp, name int }
 
 // enter returns the import kind of a node of kind k (not impNone) entered
 // under parent through field: impNone outside the parts of import statements
@@ -95,6 +100,18 @@ func (im *importer) leaf(parent *frame, text []byte) {
 		}
 	case impPrefix:
 		im.cur.Level += bytes.Count(text, []byte{'.'})
+	case impAliased:
+		if string(text) == "as" {
+			return
+		}
+		if im.alias == nil {
+			im.alias = map[aliasKey]string{}
+		}
+		if im.stmt == impStmt {
+			im.alias[aliasKey{len(im.imports) - 1, -1}] = string(text)
+		} else {
+			im.alias[aliasKey{len(im.imports), len(im.cur.Names) - 1}] = string(text)
+		}
 	}
 }
 
@@ -115,6 +132,26 @@ func (im *importer) leave(f *frame) {
 		im.scopes = append(im.scopes, im.stmtScope)
 		im.cur = Import{}
 	}
+}
+
+// binds returns the names import i binds: for "import a.b" a, for
+// "import a.b as c" c, for a from-import each name or its alias.
+func (im *importer) binds(i int, imp Import) []string {
+	if len(imp.Names) == 0 {
+		if a := im.alias[aliasKey{i, -1}]; a != "" {
+			return []string{a}
+		}
+		first, _, _ := strings.Cut(imp.Module, ".")
+		return []string{first}
+	}
+	out := make([]string, len(imp.Names))
+	for j, n := range imp.Names {
+		out[j] = n
+		if a := im.alias[aliasKey{i, j}]; a != "" {
+			out[j] = a
+		}
+	}
+	return out
 }
 
 // scoped sets each import's Scope from the blocks it was found in.

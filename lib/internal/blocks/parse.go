@@ -2,12 +2,15 @@ package blocks
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 )
 
 // Parser wraps one tree-sitter parser; not safe for concurrent use (one per
@@ -39,10 +42,14 @@ func (p *Parser) Close() {
 // Function blocks in source order (outer before inner), then "<defs>".
 func (p *Parser) Parse(src []byte) (f File) {
 	defer func() {
-		if recover() != nil {
+		if r := recover(); r != nil {
 			f = wholeFile(src)
+			f.Panic = fmt.Sprint(r)
 		}
 	}()
+	if ParseHook != nil {
+		ParseHook(src)
+	}
 	text, ok := decode(src)
 	if !ok || len(text) >= math.MaxUint32 {
 		return wholeFile(src)
@@ -70,9 +77,13 @@ func (p *Parser) split(text []byte, bounds []int) (File, bool) {
 	return s.file(), true
 }
 
+// ParseHook, set by tests only, runs at the start of every Parse (a test
+// makes it panic to check that a parser failure is safe and reported).
+var ParseHook func(src []byte)
+
 func wholeFile(src []byte) File {
 	return File{
-		Blocks: []Block{{Name: "<file>", Kind: Whole, Start: 1, End: countLines(src), Checksum: Hash(src)}},
+		Blocks: []Block{{Name: "<file>", Kind: Whole, Start: 1, End: countLines(src), Checksum: contenthash.Sum(src)}},
 		spans:  []span{{line: 1, blk: 0}},
 	}
 }
@@ -101,6 +112,11 @@ type frame struct {
 	sym      uint16
 	field    uint16 // the node's field in its parent
 	verbatim bool   // roleInterp: a "=" specifier makes its text count as written
+	vk       valueKind
+	vm       valueMode // inside a statement being analysed: see stmts.go
+	// classBody: the node is a class's body, whose statements are
+	// analysed (its scope is pushed on entering it).
+	classBody bool
 }
 
 // Records fed to the checksums: the text of every token, and of the tree's
@@ -134,19 +150,36 @@ type splitter struct {
 	imp    importer
 	ok     bool
 	reads  map[string][]int32 // identifier -> the blocks it occurs in
+
+	// The statement analysis of SPEC 4.8 (stmts.go).
+	module  *scopeState
+	scopes  []*scopeState // the module, then the class bodies being walked
+	scopeOf []*scopeState // per block: its scope while walked, or nil
+	classes []ClassBody
+	plain   []bool     // per block: a class with no decorator nor bases
+	idents  [][]string // per block: identifiers its own code reads
+	bare    [][]string // per block: identifiers used as plain values
+	dynamic []bool     // per block: reaches names dynamically
 }
 
 func newSplitter(src []byte) *splitter {
 	s := &splitter{
-		g:      pythonGrammar(),
-		src:    src,
-		lines:  []uint32{0},
-		blocks: []Block{{Name: "<module>", Kind: Module, Start: 1}},
-		sums:   []uint64{fnvOffset},
-		seen:   map[string]int{},
-		ok:     true,
-		reads:  map[string][]int32{},
+		g:       pythonGrammar(),
+		src:     src,
+		lines:   []uint32{0},
+		blocks:  []Block{{Name: "<module>", Kind: Module, Start: 1}},
+		sums:    []uint64{contenthash.Offset},
+		seen:    map[string]int{},
+		ok:      true,
+		idents:  [][]string{nil},
+		bare:    [][]string{nil},
+		dynamic: []bool{false},
+		plain:   []bool{false},
+		reads:   map[string][]int32{},
 	}
+	s.module = &scopeState{depth: 1, loose: contenthash.Offset}
+	s.scopes = []*scopeState{s.module}
+	s.scopeOf = []*scopeState{s.module}
 	for i, c := range src {
 		if c == '\n' {
 			s.lines = append(s.lines, uint32(i+1))
@@ -173,6 +206,14 @@ func (s *splitter) enter(e event) {
 	s.gap(parent, e.start)
 	parent.pos = max(parent.pos, e.end)
 	r := s.g.role(e.sym)
+	vk := s.g.vk(e.sym)
+	var vm valueMode
+	switch top := s.scopes[len(s.scopes)-1]; {
+	case len(s.stack) == top.depth && e.kind != evLeaf && r != roleSkip:
+		vm = s.beginStmt(top, e)
+	case r != roleSkip:
+		vm = s.analyse(parent, vk, e.field, s.src[e.start:e.end], e.kind == evLeaf)
+	}
 	var mark byte
 	switch {
 	case r == roleBlock:
@@ -201,17 +242,21 @@ func (s *splitter) enter(e event) {
 			// f"{x = }" prints "x = 1": the field's text is output.
 			parent.verbatim = true
 		}
-		if (parent.role == roleFunc || parent.role == roleClass) && e.field == s.g.fieldName {
+		defName := (parent.role == roleFunc || parent.role == roleClass) && e.field == s.g.fieldName
+		if defName {
 			s.name(parent, string(s.src[e.start:e.end]))
 		} else if s.g.ident(e.sym) && e.field != s.g.fieldAttribute {
 			s.read(string(s.src[e.start:e.end]), c.sinks)
+		}
+		if vk == vkIdent && r != roleSkip {
+			s.ident(parent, c.scope, e.field, s.src[e.start:e.end], defName)
 		}
 		s.record(c.sinks, mark)
 		s.text(c.sinks, tagToken, s.src[e.start:e.end])
 		s.record(c.sinks, closing(mark))
 		return
 	}
-	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark, start: e.start, sym: e.sym, field: e.field}
+	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark, start: e.start, sym: e.sym, field: e.field, vk: vk, vm: vm}
 	if k := s.g.imp(e.sym); k != impNone {
 		s.imp.scope = c.scope
 		f.imp = s.imp.enter(s.g, parent, k, e.field)
@@ -232,6 +277,7 @@ func (s *splitter) enter(e event) {
 		f.ctx.scope = f.outer.scope
 		if r == roleClass {
 			s.blocks[f.blk].Kind = Class
+			s.plain[f.blk] = parent.role != roleDecorated
 			// Like a def line: a class header counts in an enclosing
 			// function or class, not at module level, so that adding a class
 			// leaves "<module>" alone (its own block holds its header).
@@ -247,6 +293,20 @@ func (s *splitter) enter(e event) {
 			f.ctx.sinks = []int32{f.blk}
 			if f.outer.scope != 0 {
 				f.ctx.sinks = with(f.outer.sinks, f.blk)
+			}
+		}
+	}
+	if parent.role == roleClass && parent.blk >= 0 {
+		switch {
+		case e.field == s.g.fieldBody && r == roleBlock:
+			// Its statements are analysed like a module's.
+			sc := &scopeState{blk: parent.blk, depth: len(s.stack) + 1, loose: contenthash.Offset}
+			s.scopes = append(s.scopes, sc)
+			s.scopeOf[parent.blk] = sc
+			f.classBody = true
+		case e.field == s.g.fieldSuperclasses:
+			if t := string(stripSpace(s.src[e.start:e.end])); t != "()" && t != "(object)" {
+				s.plain[parent.blk] = false
 			}
 		}
 	}
@@ -339,6 +399,16 @@ func (s *splitter) literal(e event) bool {
 	return false
 }
 
+func stripSpace(b []byte) []byte {
+	var out []byte
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\\' {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // childCtx is where a child of parent goes: into the parent's context,
 // except for the bodies of definitions.
 func (s *splitter) childCtx(parent *frame, field uint16) ctx {
@@ -388,11 +458,25 @@ func (s *splitter) leave() {
 		s.imp.leave(f)
 	}
 	s.stack = s.stack[:len(s.stack)-1]
+	if f.classBody {
+		sc := s.scopes[len(s.scopes)-1]
+		s.scopes = s.scopes[:len(s.scopes)-1]
+		s.scopeOf[sc.blk] = nil
+		s.classes = append(s.classes, ClassBody{Block: int(sc.blk), Stmts: sc.stmts, Plain: s.plain[sc.blk], loose: sc.loose})
+	}
+	if top := s.scopes[len(s.scopes)-1]; top.in && len(s.stack) == top.depth {
+		s.endStmt(top)
+	}
 }
 
 func (s *splitter) open(start uint32) int32 {
 	s.blocks = append(s.blocks, Block{Start: s.lineOf(start)})
-	s.sums = append(s.sums, fnvOffset)
+	s.sums = append(s.sums, contenthash.Offset)
+	s.idents = append(s.idents, nil)
+	s.bare = append(s.bare, nil)
+	s.dynamic = append(s.dynamic, false)
+	s.plain = append(s.plain, false)
+	s.scopeOf = append(s.scopeOf, nil)
 	return int32(len(s.blocks) - 1)
 }
 
@@ -466,15 +550,21 @@ func closing(mark byte) byte {
 func (s *splitter) record(sinks []int32, tag byte) {
 	if tag != 0 {
 		for _, k := range sinks {
-			s.sums[k] = (s.sums[k] ^ uint64(tag)) * fnvPrime
+			s.sums[k] = contenthash.AddByte(s.sums[k], tag)
+			if sc := s.scopeOf[k]; sc != nil {
+				sc.feed(tag, nil, false)
+			}
 		}
 	}
 }
 
 func (s *splitter) text(sinks []int32, tag byte, text []byte) {
 	for _, k := range sinks {
-		h := (s.sums[k] ^ uint64(tag)) * fnvPrime
-		s.sums[k] = fnvAdd(h, text) * fnvPrime // then a NUL: h ^ 0 == h
+		h := contenthash.AddByte(s.sums[k], tag)
+		s.sums[k] = contenthash.AddZero(contenthash.Add(h, text))
+		if sc := s.scopeOf[k]; sc != nil {
+			sc.feed(tag, text, true)
+		}
 	}
 }
 
@@ -505,9 +595,25 @@ func (s *splitter) file() File {
 	sort.Strings(names)
 	blocks := append(s.blocks, Block{
 		Name: "<defs>", Kind: Defs, Start: 1, End: last,
-		Checksum: Hash([]byte(strings.Join(names, "\n"))),
+		Checksum: contenthash.Sum([]byte(strings.Join(names, "\n"))),
 	})
-	return File{Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: s.imp.scoped(s.blocks), spans: buildSpans(blocks)}
+	for i, ids := range s.idents {
+		slices.Sort(ids)
+		s.idents[i] = slices.Clip(slices.Compact(ids))
+	}
+	for i, ids := range s.bare {
+		slices.Sort(ids)
+		s.bare[i] = slices.Clip(slices.Compact(ids))
+	}
+	imports := s.imp.scoped(s.blocks)
+	binds := make([][]string, len(imports))
+	for i, imp := range imports {
+		binds[i] = s.imp.binds(i, imp)
+	}
+	return File{
+		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, binds: binds,
+		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, loose: s.module.loose,
+	}
 }
 
 // span says that lines from line on belong to block blk, up to the next

@@ -53,6 +53,7 @@ bool ts_tree_cursor_goto_next_sibling(TSTreeCursor *self);
 bool ts_tree_cursor_goto_first_child(TSTreeCursor *self);
 uint32_t ts_language_symbol_count(const TSLanguage *self);
 const char *ts_language_symbol_name(const TSLanguage *self, TSSymbol symbol);
+int ts_language_symbol_type(const TSLanguage *self, TSSymbol symbol);
 TSFieldId ts_language_field_id_for_name(const TSLanguage *self, const char *name, uint32_t name_length);
 
 const TSLanguage *tree_sitter_python(void);
@@ -186,11 +187,14 @@ type grammar struct {
 	imps                              []impKind
 	params                            []paramKind
 	idents                            []bool // identifier tokens
+	vks                               []valueKind
 	fieldName, fieldBody, fieldModule uint16
+	// Fields the statement analysis (stmts.go) reads.
+	fieldLeft, fieldRight, fieldType, fieldKey, fieldValue, fieldAlias, fieldSuperclasses uint16
 	// The parts of a def header that Python evaluates when it runs the
-	// def: defaults and annotations.
-	fieldParameters, fieldValue, fieldType, fieldReturnType uint16
-	fieldAttribute                                          uint16 // the name after "."
+	// def: defaults and annotations (fieldValue and fieldType too).
+	fieldParameters, fieldReturnType uint16
+	fieldAttribute                   uint16 // the name after "."
 }
 
 // paramKind says how a node type takes part in a def's signature.
@@ -214,8 +218,12 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.imps = make([]impKind, n)
 	g.params = make([]paramKind, n)
 	g.idents = make([]bool, n)
+	g.vks = make([]valueKind, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
+		// Type 0 is a named node, 2 an anonymous token (punctuation,
+		// keywords), 1 a hidden auxiliary node.
+		g.vks[i] = valueKindOf(name, int(C.ts_language_symbol_type(lang, C.TSSymbol(i))) != 0)
 		switch name {
 		case "import_statement":
 			g.imps[i] = impStmt
@@ -273,10 +281,15 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.fieldBody = field("body")
 	g.fieldModule = field("module_name")
 	g.fieldParameters = field("parameters")
-	g.fieldValue = field("value")
-	g.fieldType = field("type")
 	g.fieldReturnType = field("return_type")
 	g.fieldAttribute = field("attribute")
+	g.fieldLeft = field("left")
+	g.fieldRight = field("right")
+	g.fieldType = field("type")
+	g.fieldKey = field("key")
+	g.fieldValue = field("value")
+	g.fieldAlias = field("alias")
+	g.fieldSuperclasses = field("superclasses")
 	return g
 })
 
@@ -296,6 +309,13 @@ func (g *grammar) param(sym uint16) paramKind {
 		return g.params[sym]
 	}
 	return paramNone
+}
+
+func (g *grammar) vk(sym uint16) valueKind {
+	if int(sym) < len(g.vks) {
+		return g.vks[sym]
+	}
+	return vkOther
 }
 
 func (g *grammar) imp(sym uint16) impKind {

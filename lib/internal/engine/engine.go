@@ -5,6 +5,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,6 +27,8 @@ type Config struct {
 	Record bool   `json:"record"` // --diff-baseline
 	Force  bool   `json:"force"`  // --diff-force
 	Why    bool   `json:"why"`
+	// Verbose (--diff-v): report parser failures.
+	Verbose bool `json:"verbose"`
 	// Durations: report the recorded duration of every test that may run
 	// (Selection.Durations), for --diff-shard.
 	Durations bool              `json:"durations"`
@@ -78,14 +81,27 @@ type Session struct {
 	resolver *imports.Resolver
 	dists    *dists.Index
 	exists   map[string]bool    // stat results for import resolution
-	depsets  map[string]depList // test file -> its import depset, this session
-	lists    map[int64][]int64  // depsets rows read or written, by id
-	unsafe   []int64            // files rows whose path is unsafe (SPEC 3.2)
-	scoped   map[string][]int64 // file, function -> what its own imports bring in
+	depsets  map[string]depList // test file (+"\x00full") -> its import depset, this session
+	closures map[string]closureInfo
+	lists    map[int64][]int64        // depsets rows read or written, by id
+	unsafe   []int64                  // files rows whose path is unsafe (SPEC 3.2)
+	scoped   map[string]scopedImports // file, function -> what its own imports bring in
 	// module path -> what importing it ran (ImportDeps records), charged
 	// to every test file whose imports reach the module.
 	importCalls map[string][]int64
+	// gen is the baseline's cleanup generation when this session read it:
+	// the row ids cached above are valid only while it is unchanged.
+	gen         int64
+	importReads map[string]*reads          // module path -> what the code it ran at import reads
+	externals   map[string]bool            // import of an installed module -> precise (importPrecise)
+	moduleNames map[string]map[string]bool // file, scope -> names bound to project modules (escapes)
+	reach       map[string][]string        // file -> the files it reaches by import (fileClosure)
 }
+
+// ErrBaselineCleaned stops a recording session whose cached row ids another
+// session's cleanup may have deleted (and SQLite may have given to other
+// rows since): its further records could point at the wrong blocks.
+var ErrBaselineCleaned = errors.New("another recording session cleaned up the baseline during this run (tests not recorded stay selected)")
 
 // fileInfo is the session's knowledge of one file.
 type fileInfo struct {
@@ -122,19 +138,19 @@ func Open(cfg Config) (*Session, error) {
 		cfg.StartedNs = time.Now().UnixNano()
 	}
 	cfg.debugPanic("open")
-	db, warning, err := store.Open(cfg.DBPath)
+	db, aside, err := store.Open(cfg.DBPath)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, lists: map[int64][]int64{}, scoped: map[string][]int64{}, importCalls: map[string][]int64{}}
+	s := &Session{cfg: cfg, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, moduleNames: map[string]map[string]bool{}, reach: map[string][]string{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}
 	}
 	s.resolver = &imports.Resolver{Project: project{s}, Paths: paths}
 	s.dists = dists.New(cfg.SitePaths)
-	if warning != "" {
-		s.warnings = append(s.warnings, warning)
+	if aside != nil {
+		s.warnings = append(s.warnings, aside.String())
 	}
 	return s, nil
 }
@@ -178,6 +194,13 @@ type Selection struct {
 // marks block versions that no longer match as stale.
 func (s *Session) Select() (*Selection, error) {
 	start := time.Now()
+	// Read first: a cleanup after it only makes Record stop, needlessly
+	// but safely.
+	gen, err := store.Generation(s.db)
+	if err != nil {
+		return nil, fmt.Errorf("read baseline: %w", err)
+	}
+	s.gen = gen
 	sel, err := s.selectTests()
 	if err != nil {
 		return nil, err
@@ -239,8 +262,11 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 	parsed := fingerprint.Parse(toParse)
 	for i, fi := range changedInfos {
-		cur := selection.CurrentOf(fi.state, parsed[i])
+		cur := selection.CurrentOf(fi.state, parsed[i], s.importPrecise(fi.state.Path))
 		fi.cur = &cur
+		if f := parsed[i]; f != nil && f.Panic != "" && s.cfg.Verbose {
+			sel.Warnings = append(sel.Warnings, fmt.Sprintf("%s: the parser failed (%s); the whole file counts as one block", fi.state.Path, f.Panic))
+		}
 	}
 	envCur := selection.EnvCurrent(s.cfg.Env)
 	s.envInfo = &fileInfo{id: envID, cur: &envCur, changed: true}
@@ -248,6 +274,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	// Which block versions are stale: those already marked, and those of
 	// changed files (recomputed, since a file can also change back).
 	staleBlocks := map[int64]string{} // id -> reason
+	staleNames := map[int64]nameChange{}
 	recomputed := map[int64]bool{}
 	var flips []store.Block // rows whose stale flag must change
 	check := func(path string, fi *fileInfo) error {
@@ -257,13 +284,16 @@ func (s *Session) selectTests() (*Selection, error) {
 		recomputed[fi.id] = true
 		bs, err := store.BlocksOfFile(s.db, fi.id)
 		if err != nil {
-			return err
+			return fmt.Errorf("read the block versions of %s: %w", path, err)
 		}
 		versions := selection.VersionsOf(bs)
 		for _, b := range bs {
 			stale := selection.Stale(b, *fi.cur, versions)
 			if stale {
 				staleBlocks[b.ID] = selection.Reason(path, b, *fi.cur, versions)
+				if s.cfg.Why && path != selection.EnvFile && fi.cur.File != nil && selection.IsName(b.Name) {
+					staleNames[b.ID] = nameChange{path: path, block: b.Name}
+				}
 			}
 			if stale != b.Stale {
 				b.Stale = stale
@@ -287,7 +317,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	for _, f := range unsafe {
 		bs, err := store.BlocksOfFile(s.db, f.ID)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read the block versions of %q: %w", f.Path, err)
 		}
 		for _, b := range bs {
 			staleBlocks[b.ID] = fmt.Sprintf("%q: unsafe path in the baseline", f.Path)
@@ -300,7 +330,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 	marked, err := store.StaleBlocks(s.db)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the changed block versions: %w", err)
 	}
 	pathOf := map[int64]string{}
 	for _, r := range rows {
@@ -320,13 +350,13 @@ func (s *Session) selectTests() (*Selection, error) {
 
 	if s.cfg.Record {
 		if err := s.storeFingerprints(append(changedInfos, rekeyed...), flips); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store the new fingerprints: %w", err)
 		}
 	}
 
 	nTests, err := s.db.CountTests()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("count the recorded tests: %w", err)
 	}
 	sel.Known = nTests
 	if nTests == 0 || s.cfg.Force {
@@ -339,20 +369,26 @@ func (s *Session) selectTests() (*Selection, error) {
 	testFileOf := map[string]string{}
 	failing, err := store.FailingTests(s.db)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the failing tests: %w", err)
 	}
 	for _, t := range failing {
 		reasons[t.NodeID] = t.Outcome.String() + " last time"
 		testFileOf[t.NodeID] = store.TestFile(t.NodeID)
 	}
+	byName := map[string]nameChange{} // with Why: tests selected by a name block
 	// With no file changed and no version stale, no test's dependencies
 	// can have changed: the tests are not read at all.
 	if len(staleBlocks) > 0 || len(changedInfos) > 0 {
-		if err := s.affected(staleBlocks, reasons, testFileOf); err != nil {
+		if err := s.affected(staleBlocks, staleNames, reasons, testFileOf, byName); err != nil {
 			return nil, fmt.Errorf("read baseline: %w", err)
 		}
 	}
 	sel.Affected = len(reasons)
+	for nodeid, nc := range byName {
+		if by := s.readBy(nc); by != "" {
+			reasons[nodeid] = strings.TrimSuffix(reasons[nodeid], " changed") + " read by " + by
+		}
+	}
 
 	// Test files to collect: those holding an affected test, and those that
 	// may hold tests we never recorded.
@@ -429,7 +465,7 @@ const missingRows = "its record refers to rows missing from the baseline"
 // A row that a record refers to and that is missing (a damaged or
 // hand-edited baseline) leaves what the test depended on unknown: missing
 // means stale, as merge refuses such a baseline.
-func (s *Session) affected(stale map[int64]string, reasons, testFileOf map[string]string) error {
+func (s *Session) affected(stale map[int64]string, staleNames map[int64]nameChange, reasons, testFileOf map[string]string, byName map[string]nameChange) error {
 	orphans, err := store.OrphanBlocks(s.db)
 	if err != nil {
 		return err
@@ -481,7 +517,7 @@ func (s *Session) affected(stale map[int64]string, reasons, testFileOf map[strin
 	// Shared lists first: one check serves every test of a file.
 	setReason := map[int64]string{}
 	for id, deps := range sets {
-		if r := depsReason(deps, stale); r != "" {
+		if r, _ := depsReason(deps, stale); r != "" {
 			setReason[id] = "imports: " + r
 		}
 	}
@@ -491,7 +527,13 @@ func (s *Session) affected(stale map[int64]string, reasons, testFileOf map[strin
 			r, ok = missingRows, true
 		}
 		if !ok {
-			r = depsReason(t.Deps, stale)
+			var id int64
+			r, id = depsReason(t.Deps, stale)
+			if nc, named := staleNames[id]; named && r != "" {
+				// With Why: which code read the changed name.
+				nc.deps = slices.Clone(t.Deps)
+				byName[t.NodeID] = nc
+			}
 		}
 		if r != "" {
 			reasons[t.NodeID] = r
@@ -502,18 +544,18 @@ func (s *Session) affected(stale map[int64]string, reasons, testFileOf map[strin
 }
 
 // depsReason says why a stored dependency list selects its tests: a stale
-// block version, or damage; "" when it does not.
-func depsReason(deps []byte, stale map[int64]string) string {
-	reason := ""
+// block version (and its id), or damage; "" when it does not.
+func depsReason(deps []byte, stale map[int64]string) (string, int64) {
+	reason, which := "", int64(0)
 	err := store.DecodeIDs(deps, func(id int64) bool {
-		reason = stale[id]
+		reason, which = stale[id], id
 		return reason == ""
 	})
 	if err != nil {
 		// What it depended on is unknown: when in doubt, select.
-		return damagedRecord
+		return damagedRecord, 0
 	}
-	return reason
+	return reason, which
 }
 
 // unsafeWarning is the one line that says which stored paths are ignored.
@@ -610,7 +652,7 @@ func (s *Session) current(path string) *fileInfo {
 			f = &parsedFile
 		}
 		fi.state.Content = nil
-		cur := selection.CurrentOf(fi.state, f)
+		cur := selection.CurrentOf(fi.state, f, s.importPrecise(path))
 		fi.cur = &cur
 		s.parsed++
 	}

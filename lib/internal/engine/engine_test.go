@@ -132,8 +132,14 @@ func TestSelect(t *testing.T) {
 		{"function body", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "a * b", "b * a", 1)) }, nil, "", []string{"test_calc.py::test_mul"}},
 		{"method body", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "n + self.fee", "self.fee + n", 1)) }, nil, "", []string{"test_calc.py::test_withdraw"}},
 		{"comment only", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "a * b", "a * b  # why", 1)) }, nil, "", nil},
-		{"module constant", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "RATE = 2", "RATE = 3", 1)) }, nil, "", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
-		{"class attribute", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "fee = 1", "fee = 2", 1)) }, nil, "", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
+		// SPEC 4.8: a constant that nothing reads selects nothing; a
+		// statement with effects selects every importer.
+		{"unread module constant", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "RATE = 2", "RATE = 3", 1)) }, nil, "", nil},
+		{"module statement with effects", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "RATE = 2", "RATE = int(3)", 1)) }, nil, "", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
+		// SPEC 4.8: a class attribute's readers (self.fee); a new attribute
+		// may shadow an inherited one: every importer.
+		{"class attribute", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "fee = 1", "fee = 2", 1)) }, nil, "", []string{"test_calc.py::test_withdraw"}},
+		{"class attribute added", func(r string) { write(t, r, "calc.py", strings.Replace(calc, "fee = 1", "fee = 1\n    tax = 0", 1)) }, nil, "", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
 		{"new unused function", func(r string) { write(t, r, "calc.py", calc+"\ndef extra():\n    return 1\n") }, nil, "", nil},
 		{"deleted function", func(r string) {
 			write(t, r, "calc.py", strings.Replace(calc, "def add(a, b):\n    return a + b\n", "", 1))
@@ -186,7 +192,7 @@ func TestSelect(t *testing.T) {
 // and so stays selected (SPEC 4.5).
 func TestUnrunTestStaysSelected(t *testing.T) {
 	root := baseline(t, nil)
-	write(t, root, "calc.py", strings.Replace(calc, "RATE = 2", "RATE = 3", 1))
+	write(t, root, "calc.py", strings.Replace(calc, "RATE = 2", "RATE = int(3)", 1))
 	s := session(t, root, true)
 	if _, err := s.Select(); err != nil {
 		t.Fatal(err)

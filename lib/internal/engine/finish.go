@@ -56,7 +56,7 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 
 	for path, cf := range f.Files {
 		if !cf.Complete {
-			if _, err := tx.Exec("DELETE FROM test_files WHERE path = ?", path); err != nil {
+			if err := store.DeleteTestFile(tx, path); err != nil {
 				return nil, err
 			}
 			continue
@@ -88,13 +88,12 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 		if fi.untrusted {
 			// Edited while the run collected it: it may hold tests that
 			// were never collected.
-			if _, err := tx.Exec("DELETE FROM test_files WHERE path = ?", path); err != nil {
+			if err := store.DeleteTestFile(tx, path); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if _, err := tx.Exec(`INSERT INTO test_files (path, hash) VALUES (?, ?)
-			ON CONFLICT (path) DO UPDATE SET hash = excluded.hash`, path, int64(fi.state.Hash)); err != nil {
+		if err := store.SetTestFile(tx, path, fi.state.Hash); err != nil {
 			return nil, err
 		}
 	}
@@ -122,19 +121,24 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 				return nil, err
 			}
 			sum.Dropped += n
-			if _, err := tx.Exec("DELETE FROM test_files WHERE path = ?", p); err != nil {
+			if err := store.DeleteTestFile(tx, p); err != nil {
 				return nil, err
 			}
 		}
 	}
 
 	s.cfg.debugPanic("finish")
-	if err := collectGarbage(tx); err != nil {
+	if deleted, err := collectGarbage(tx); err != nil {
 		return nil, err
+	} else if deleted {
+		// Sessions running now may hold the ids of what was deleted.
+		if s.gen, err = store.NextGeneration(tx); err != nil {
+			return nil, err
+		}
 	}
 	// The rows of unsafe paths go once no block version refers to them.
 	for _, id := range s.unsafe {
-		if _, err := tx.Exec("DELETE FROM files WHERE id = ? AND NOT EXISTS (SELECT 1 FROM blocks WHERE file_id = ?)", id, id); err != nil {
+		if err := store.DeleteFileIfUnused(tx, id); err != nil {
 			return nil, err
 		}
 	}
@@ -163,11 +167,12 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 }
 
 // collectGarbage deletes stale block versions that no test refers to, so
-// that they no longer cost a scan of every test on the next selection.
-func collectGarbage(q store.Querier) error {
+// that they no longer cost a scan of every test on the next selection, and
+// says whether it deleted any row.
+func collectGarbage(q store.Querier) (deleted bool, err error) {
 	stale, err := store.StaleBlocks(q)
 	if err != nil || len(stale) == 0 {
-		return err
+		return false, err
 	}
 	unused := make(map[int64]bool, len(stale))
 	for _, b := range stale {
@@ -189,31 +194,33 @@ func collectGarbage(q store.Querier) error {
 		return nil
 	})
 	if err != nil || damaged {
-		return err
+		return false, err
 	}
 	sets, err := store.Depsets(q)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for id, deps := range sets {
 		if usedSets[id] && store.DecodeIDs(deps, func(b int64) bool {
 			delete(unused, b)
 			return len(unused) > 0
 		}) != nil {
-			return nil
+			return false, nil
 		}
 	}
 	for id := range sets {
 		if !usedSets[id] {
-			if _, err := q.Exec("DELETE FROM depsets WHERE id = ?", id); err != nil {
-				return err
+			if err := store.DeleteDepset(q, id); err != nil {
+				return deleted, err
 			}
+			deleted = true
 		}
 	}
 	for id := range unused {
-		if _, err := q.Exec("DELETE FROM blocks WHERE id = ?", id); err != nil {
-			return err
+		if err := store.DeleteBlock(q, id); err != nil {
+			return deleted, err
 		}
+		deleted = true
 	}
-	return nil
+	return deleted, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/imports"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
@@ -59,47 +60,66 @@ type depList struct {
 // they called and read. Every test depends on it.
 const SessionDeps = ""
 
+// closureInfo is what a test file reaches by import.
+type closureInfo struct {
+	files    []string // project files: the test file, its conftest.py files, what they import
+	testFile string
+	// dynamic: import-time code among them reaches names without naming
+	// them, so its tests depend on whole top levels.
+	dynamic bool
+}
+
 // importSet returns the shared dependency list of a test file: the
-// module-level, class and "<defs>" blocks of every project module that the
-// file and its conftest.py files import, directly or transitively (SPEC
-// 4.4c), and the installed distributions they import (4.4g); the hook
-// functions of those conftest.py files; and what the session ran.
-func (s *Session) importSet(q store.Querier, testFile string) (depList, error) {
-	if set, ok := s.depsets[testFile]; ok {
-		return set, nil
+// statements with effects, class and "<defs>" blocks of every project
+// module that the file and its conftest.py files import, directly or
+// transitively (SPEC 4.4c, 4.8), with the name blocks their import-time
+// code reads, and the installed distributions they import (4.4g); the hook
+// functions of those conftest.py files; and what the session ran. full
+// adds every reached module's whole top level, for tests whose code reaches
+// names dynamically.
+func (s *Session) importSet(q store.Querier, testFile string, full bool) (depList, closureInfo, error) {
+	key := testFile
+	if full {
+		key += "\x00full"
+	}
+	if set, ok := s.depsets[key]; ok {
+		return set, s.closures[testFile], nil
 	}
 	ids := slices.Clone(s.importCalls[SessionDeps])
+	var info closureInfo
 	if s.root.Safe(testFile) {
-		got, err := s.closureIDs(q, testFile)
+		got, in, err := s.closureIDs(q, testFile, full)
 		if err != nil {
-			return depList{}, err
+			return depList{}, closureInfo{}, err
 		}
 		ids = append(ids, got...)
+		info = in
 	}
 	if s.root.Safe(testFile) && !fingerprint.IsPython(testFile) {
 		// Items a conftest.py collects from another kind of file (SPEC
 		// 4.4f): the file itself, by content, and what its collector ran
 		// and read (reported under the file's path).
-		got, err := s.depIDs(q, Dep{Kind: DepData, Path: testFile})
+		got, err := s.depIDs(q, Dep{Kind: DepData, Path: testFile}, nil)
 		if err != nil {
-			return depList{}, err
+			return depList{}, closureInfo{}, err
 		}
 		ids = append(ids, got...)
 		ids = append(ids, s.importCalls[testFile]...)
 	}
+	s.closures[testFile] = info
 	if len(ids) == 0 {
-		s.depsets[testFile] = depList{}
-		return depList{}, nil
+		s.depsets[key] = depList{}
+		return depList{}, info, nil
 	}
 	set, err := s.storeList(q, ids)
 	if err != nil {
-		return depList{}, err
+		return depList{}, closureInfo{}, err
 	}
-	s.depsets[testFile] = set
-	return set, nil
+	s.depsets[key] = set
+	return set, info, nil
 }
 
-func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) {
+func (s *Session) closureIDs(q store.Querier, testFile string, full bool) ([]int64, closureInfo, error) {
 	p := project{s}
 	var absent []string
 	conftests := imports.Conftests(testFile, func(c string) bool {
@@ -116,7 +136,27 @@ func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) 
 	files, external := s.resolver.Closure(start)
 	ids, err := s.reachedIDs(q, files, external)
 	if err != nil {
-		return nil, err
+		return nil, closureInfo{}, err
+	}
+	names, dynamic, err := s.importTimeIDs(q, files, testFile)
+	if err != nil {
+		return nil, closureInfo{}, err
+	}
+	ids = append(ids, names...)
+	// pytest reads a test file's and a conftest.py's top level by name
+	// (test_* functions bound by assignment, __test__, pytest_plugins,
+	// collect_ignore): their whole top level counts, as before SPEC 4.8.
+	own, err := s.moduleIDs(q, []string{testFile})
+	if err != nil {
+		return nil, closureInfo{}, err
+	}
+	ids = append(ids, own...)
+	if full {
+		got, err := s.moduleIDs(q, files)
+		if err != nil {
+			return nil, closureInfo{}, err
+		}
+		ids = append(ids, got...)
 	}
 	var more []Dep
 	// pytest calls a conftest.py's hooks around every test in its scope,
@@ -133,13 +173,13 @@ func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) 
 		more = append(more, Dep{Kind: DepData, Path: f})
 	}
 	for _, d := range more {
-		got, err := s.depIDs(q, d)
+		got, err := s.depIDs(q, d, nil)
 		if err != nil {
-			return nil, err
+			return nil, closureInfo{}, err
 		}
 		ids = append(ids, got...)
 	}
-	return ids, nil
+	return ids, closureInfo{files: files, testFile: testFile, dynamic: dynamic}, nil
 }
 
 // reachedIDs returns what reaching some modules by import stands for:
@@ -148,7 +188,7 @@ func (s *Session) closureIDs(q store.Querier, testFile string) ([]int64, error) 
 func (s *Session) reachedIDs(q store.Querier, files, external []string) ([]int64, error) {
 	var ids []int64
 	for _, f := range files {
-		got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f})
+		got, err := s.depIDs(q, Dep{Kind: DepLines, Path: f}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +228,7 @@ func (s *Session) storeList(q store.Querier, ids []int64) (depList, error) {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	deps := store.EncodeIDs(ids)
-	id, err := store.UpsertDepset(q, deps, blocks.Hash(deps))
+	id, err := store.UpsertDepset(q, deps, contenthash.Sum(deps))
 	if err != nil {
 		return depList{}, err
 	}
@@ -237,14 +277,21 @@ func (s *Session) distIDs(q store.Querier, module string) ([]int64, error) {
 	return ids, nil
 }
 
+// scopedImports is what the imports inside one function bring in.
+type scopedImports struct {
+	ids   []int64
+	files []string
+}
+
 // scopedImportIDs returns what the imports inside one function bring in:
-// the module-level, class and "<defs>" blocks of the modules they reach,
-// transitively, and their distributions. A test that ran the function
-// depends on them, as a test file depends on what it imports at the top.
-func (s *Session) scopedImportIDs(q store.Querier, path, function string) ([]int64, error) {
+// the statements with effects, class and "<defs>" blocks of the modules
+// they reach, transitively, and their distributions. A test that ran the
+// function depends on them, as a test file depends on what it imports at
+// the top; the files are where the names the function reads may be bound.
+func (s *Session) scopedImportIDs(q store.Querier, path, function string) (scopedImports, error) {
 	key := path + "\x00" + function
-	if ids, ok := s.scoped[key]; ok {
-		return ids, nil
+	if sc, ok := s.scoped[key]; ok {
+		return sc, nil
 	}
 	fi := s.current(path)
 	var start []string
@@ -269,10 +316,11 @@ func (s *Session) scopedImportIDs(q store.Querier, path, function string) ([]int
 	}
 	ids, err := s.reachedIDs(q, files, external)
 	if err != nil {
-		return nil, err
+		return scopedImports{}, err
 	}
-	s.scoped[key] = ids
-	return ids, nil
+	sc := scopedImports{ids: ids, files: files}
+	s.scoped[key] = sc
+	return sc, nil
 }
 
 // addImportCalls takes in what importing one module ran. A module runs
@@ -284,6 +332,7 @@ func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
 		return nil
 	}
 	var ids []int64
+	r := newReads()
 	for _, d := range t.Deps {
 		var got []int64
 		var err error
@@ -291,7 +340,7 @@ func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
 		case d.Kind == DepDist:
 			got, err = s.distIDs(q, d.Path)
 		case s.root.Safe(d.Path):
-			got, err = s.depIDs(q, d)
+			got, err = s.depIDs(q, d, r)
 		}
 		if err != nil {
 			return err
@@ -311,9 +360,24 @@ func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
 			added = true
 		}
 	}
+	prev := s.importReads[t.NodeID]
+	if prev == nil {
+		prev = newReads()
+		s.importReads[t.NodeID] = prev
+	}
+	for n := range r.names {
+		if !prev.names[n] {
+			added = true
+		}
+	}
+	if r.dynamic && !prev.dynamic {
+		added = true
+	}
+	prev.merge(r)
 	if added {
 		s.importCalls[t.NodeID] = known
 		clear(s.depsets)
+		clear(s.closures)
 		clear(s.scoped)
 	}
 	return nil

@@ -145,6 +145,13 @@ func (s *Session) Record(batch []TestRecord) error {
 		return err
 	}
 	defer tx.Rollback()
+	// The transaction holds the write lock: no cleanup can come between
+	// this check and the commit.
+	if gen, err := store.Generation(tx); err != nil {
+		return err
+	} else if gen != s.gen {
+		return ErrBaselineCleaned
+	}
 	now := time.Now().Unix()
 	envIDs, err := s.envBlockIDs(tx)
 	if err != nil {
@@ -174,6 +181,7 @@ func (s *Session) Record(batch []TestRecord) error {
 			continue
 		}
 		ids := append([]int64(nil), envIDs...)
+		r := newReads()
 		for _, d := range t.Deps {
 			if d.Kind == DepDist {
 				got, err := s.distIDs(tx, d.Path)
@@ -186,21 +194,42 @@ func (s *Session) Record(batch []TestRecord) error {
 			if !s.root.Safe(d.Path) {
 				continue
 			}
-			got, err := s.depIDs(tx, d)
+			got, err := s.depIDs(tx, d, r)
 			if err != nil {
 				return err
 			}
 			ids = append(ids, got...)
 		}
+		testFile := store.TestFile(t.NodeID)
+		set, info, err := s.importSet(tx, testFile, false)
+		if err != nil {
+			return err
+		}
+		full := r.dynamic || info.dynamic
+		got, err := s.readIDs(tx, r, info, full)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, got...)
 		if t.Outcome == store.MergeDeps {
+			if full {
+				// The stored list of the test stays; the whole top levels
+				// its test file reaches go into its own.
+				more, err := s.moduleIDs(tx, info.files)
+				if err != nil {
+					return err
+				}
+				ids = append(ids, more...)
+			}
 			if err := s.mergeDeps(tx, t.NodeID, ids); err != nil {
 				return err
 			}
 			continue
 		}
-		set, err := s.importSet(tx, store.TestFile(t.NodeID))
-		if err != nil {
-			return err
+		if full {
+			if set, _, err = s.importSet(tx, testFile, true); err != nil {
+				return err
+			}
 		}
 		rec := store.Test{
 			NodeID:     t.NodeID,
@@ -334,10 +363,49 @@ func (s *Session) editedID(q store.Querier, fi *fileInfo) (int64, error) {
 	return id, nil
 }
 
+// readIDs returns the name blocks that the code a test ran reads, in the
+// modules its test file reaches and those it ran code in (SPEC 4.8); with
+// full, also the whole top levels of the modules it ran code in.
+func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo, full bool) ([]int64, error) {
+	files := info.files
+	if len(r.files) > 0 {
+		seen := make(map[string]bool, len(files))
+		for _, f := range files {
+			seen[f] = true
+		}
+		var extra []string
+		for _, f := range r.files {
+			if !seen[f] {
+				extra = append(extra, f)
+			}
+		}
+		if len(extra) > 0 {
+			// Code run in a module the test file does not import reads
+			// names that module imports: what it imports counts too.
+			files = slices.Clone(files)
+			for _, e := range extra {
+				for _, f := range s.fileClosure(e) {
+					if !seen[f] {
+						seen[f] = true
+						files = append(files, f)
+					}
+				}
+			}
+		}
+	}
+	ids, err := s.nameIDs(q, files, r.names, info.testFile)
+	if err != nil || !full {
+		return ids, err
+	}
+	more, err := s.moduleIDs(q, r.files)
+	return append(ids, more...), err
+}
+
 // depIDs maps one dependency to the ids of the current block versions it
-// stands for: for Python code, the module, class and "<defs>" blocks of the
-// file (SPEC 4.4b) and the function blocks whose code ran (4.4a).
-func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
+// stands for: for Python code, the statements with effects, class and
+// "<defs>" blocks of the file (SPEC 4.4b, 4.8) and the function blocks
+// whose code ran (4.4a). What the functions read goes into r (if not nil).
+func (s *Session) depIDs(q store.Querier, d Dep, r *reads) ([]int64, error) {
 	fi := s.current(d.Path)
 	if fi.state.Unreadable || !fi.state.Exists && d.Kind != DepData {
 		// Gone already: nothing current to depend on. The test still
@@ -356,6 +424,18 @@ func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
 		var names []string
 		if name == selection.Defs && fi.cur.File != nil {
 			names = fi.cur.File.Names
+		}
+		if name == selection.Bound {
+			names = fi.cur.Top.Bound
+			if names == nil {
+				names = []string{}
+			}
+		}
+		if cls, ok := strings.CutSuffix(name, selection.ClassBound); ok {
+			names = fi.cur.Classes[cls].Bound
+			if names == nil {
+				names = []string{}
+			}
 		}
 		return s.blockID(q, fi, name, names)
 	}
@@ -377,7 +457,29 @@ func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
 			if b.Kind == blocks.Function {
 				continue
 			}
-			v, err := id(b.Name)
+			name := b.Name
+			if b.Kind == blocks.Module {
+				name = selection.Effects
+			}
+			if _, ok := fi.cur.Classes[name]; ok && b.Kind == blocks.Class {
+				// SPEC 4.8: the class's attributes are dependencies of
+				// their readers; the rest of the body, and which names it
+				// binds, of every importer.
+				v, err := id(name + selection.ClassBound)
+				if err != nil {
+					return nil, err
+				}
+				fi.skeleton = append(fi.skeleton, v)
+				name += selection.ClassEffects
+			}
+			v, err := id(name)
+			if err != nil {
+				return nil, err
+			}
+			fi.skeleton = append(fi.skeleton, v)
+		}
+		if f.Parsed {
+			v, err := id(selection.Bound)
 			if err != nil {
 				return nil, err
 			}
@@ -388,6 +490,7 @@ func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
 	if !f.Parsed {
 		return out, nil
 	}
+	r.addFile(d.Path)
 	for _, line := range d.Lines {
 		i := f.BlockAt(int(line))
 		if i < 0 || f.Blocks[i].Kind != blocks.Function {
@@ -399,11 +502,18 @@ func (s *Session) depIDs(q store.Querier, d Dep) ([]int64, error) {
 			return nil, err
 		}
 		out = append(out, v)
+		r.addBlock(f, i)
+		if r != nil && !r.dynamic && s.escapes(d.Path, f, i, name) {
+			r.dynamic = true
+		}
 		scoped, err := s.scopedImportIDs(q, d.Path, name)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, scoped...)
+		out = append(out, scoped.ids...)
+		for _, sf := range scoped.files {
+			r.addFile(sf)
+		}
 	}
 	return out, nil
 }

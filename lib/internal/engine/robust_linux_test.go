@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store/storetest"
 )
 
 // --- kill -9 during a write -------------------------------------------------
@@ -80,9 +81,9 @@ func TestKillDuringWrite(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 
-		db, warning, err := store.Open(filepath.Join(root, "db", "d.db"))
-		if err != nil || warning != "" {
-			t.Fatalf("round %d: Open after kill -9: %q, %v", round, warning, err)
+		db, aside, err := store.Open(filepath.Join(root, "db", "d.db"))
+		if err != nil || aside != nil {
+			t.Fatalf("round %d: Open after kill -9: %v, %v", round, aside, err)
 		}
 		var check string
 		if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
@@ -120,9 +121,9 @@ func TestKillDuringWrite(t *testing.T) {
 
 func exec1(t *testing.T, root, query string, args ...any) {
 	t.Helper()
-	db, warning, err := store.Open(filepath.Join(root, "db", "d.db"))
-	if err != nil || warning != "" {
-		t.Fatalf("open: %q, %v", warning, err)
+	db, aside, err := store.Open(filepath.Join(root, "db", "d.db"))
+	if err != nil || aside != nil {
+		t.Fatalf("open: %v, %v", aside, err)
 	}
 	defer db.Close()
 	if _, err := db.Exec(query, args...); err != nil {
@@ -212,7 +213,7 @@ func TestUnsafePathsAreNeverRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, err := store.UpsertBlock(db, fid, "<module>", 1, nil)
+		id, err := storetest.UpsertBlock(db, fid, "<module>", 1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,21 +8,20 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/workers"
 )
 
 // State is what a file looks like now.
@@ -220,13 +219,13 @@ func (st *State) describe(info fs.FileInfo) {
 	if !Settled(st.ChangedNs, time.Now()) {
 		return
 	}
-	h := fnv.New64a()
+	h := contenthash.Offset
 	var b [8]byte
 	for _, v := range []uint64{dev, ino, uint64(st.Size), uint64(st.MtimeNs), uint64(ctime)} {
 		binary.LittleEndian.PutUint64(b[:], v)
-		h.Write(b[:])
+		h = contenthash.Add(h, b[:])
 	}
-	st.Key = int64(h.Sum64()>>1) | 1
+	st.Key = int64(h>>1) | 1
 }
 
 // Settled reports whether a file that last changed at changedNs (State.
@@ -281,7 +280,7 @@ func read(root Root, st State) State {
 	if !IsPython(st.Path) {
 		// Only the hash of a data file is needed: stream it rather than
 		// hold a file of any size in memory.
-		h := fnv.New64a()
+		h := contenthash.New()
 		n, err := io.Copy(h, f)
 		if err != nil {
 			st.Unreadable = true
@@ -301,7 +300,7 @@ func read(root Root, st State) State {
 	b := buf.Bytes()
 	st.Content = b
 	st.Size = int64(len(b))
-	st.Hash = blocks.Hash(b)
+	st.Hash = contenthash.Sum(b)
 	return st
 }
 
@@ -329,14 +328,13 @@ func readListing(root Root, st State) State {
 		return st
 	}
 	slices.Sort(names)
-	h := fnv.New64a()
+	h := contenthash.Offset
 	for _, n := range names {
 		if !notListed[n] {
-			h.Write([]byte(n))
-			h.Write([]byte{0})
+			h = contenthash.AddZero(contenthash.Add(h, []byte(n)))
 		}
 	}
-	st.Hash = h.Sum64()
+	st.Hash = h
 	return st
 }
 
@@ -412,22 +410,10 @@ func parallel(n int, fn func(i int)) {
 	crash.repanic()
 }
 
-// WorkerPanic is a panic caught in a worker goroutine and raised again in
-// the goroutine that waited for it, with the worker's stack.
-type WorkerPanic struct {
-	Value any
-	Stack []byte
-}
-
-func (p *WorkerPanic) Error() string { return fmt.Sprint(p.Value) }
-
-// WorkerStack is the stack of the goroutine that panicked first.
-func (p *WorkerPanic) WorkerStack() []byte { return p.Stack }
-
 // workerCrash keeps the first panic of a group of worker goroutines.
 type workerCrash struct {
 	mu    sync.Mutex
-	first *WorkerPanic
+	first *workers.Panic
 }
 
 // recover, deferred in a worker, notes a panic and drains work (so that
@@ -439,7 +425,7 @@ func (c *workerCrash) recover(work <-chan int) {
 	}
 	c.mu.Lock()
 	if c.first == nil {
-		c.first = &WorkerPanic{Value: r, Stack: debug.Stack()}
+		c.first = workers.Caught(r)
 	}
 	c.mu.Unlock()
 	if work != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/workers"
 )
 
 func TestSafe(t *testing.T) {
@@ -186,16 +188,16 @@ func TestReadHashes(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "data.bin"), big, 0o644)
 	os.WriteFile(filepath.Join(root, "mod.py"), big, 0o644)
 	d := Read(Root{Dir: root}, "data.bin")
-	if d.Hash != blocks.Hash(big) || d.Size != int64(len(big)) || d.Content != nil || d.Unreadable {
+	if d.Hash != contenthash.Sum(big) || d.Size != int64(len(big)) || d.Content != nil || d.Unreadable {
 		t.Errorf("data file: hash %x size %d content %v", d.Hash, d.Size, d.Content != nil)
 	}
 	p := Read(Root{Dir: root}, "mod.py")
-	if p.Hash != blocks.Hash(big) || !bytes.Equal(p.Content, big) {
+	if p.Hash != contenthash.Sum(big) || !bytes.Equal(p.Content, big) {
 		t.Errorf("python file: hash %x, content %d bytes", p.Hash, len(p.Content))
 	}
 	empty := filepath.Join(root, "empty.py")
 	os.WriteFile(empty, nil, 0o644)
-	if e := Read(Root{Dir: root}, "empty.py"); !e.Exists || e.Unreadable || e.Hash != blocks.Hash(nil) {
+	if e := Read(Root{Dir: root}, "empty.py"); !e.Exists || e.Unreadable || e.Hash != contenthash.Sum(nil) {
 		t.Errorf("empty file: %+v", e)
 	}
 }
@@ -217,7 +219,7 @@ func TestWorkerPanicReachesTheCaller(t *testing.T) {
 			t.Fatalf("n=%d: no panic", n)
 		}
 		if n >= 64 {
-			wp, ok := got.(*WorkerPanic)
+			wp, ok := got.(*workers.Panic)
 			if !ok || !strings.HasPrefix(wp.Error(), "boom") || !bytes.Contains(wp.WorkerStack(), []byte("fingerprint")) {
 				t.Errorf("n=%d: recovered %#v", n, got)
 			}
@@ -304,7 +306,7 @@ func TestStatKey(t *testing.T) {
 	// Check goes by the key: a foreign or unsettled one means a hash.
 	states, changed := Check(root, []string{"a.py", "a.py"}, []Known{
 		{Size: first.Size, Key: first.Key, Hash: first.Hash},
-		{Size: first.Size, Key: 0, Hash: blocks.Hash([]byte("x = 2\n"))},
+		{Size: first.Size, Key: 0, Hash: contenthash.Sum([]byte("x = 2\n"))},
 	})
 	if !changed[0] || changed[1] || states[1].Content != nil {
 		t.Errorf("Check: changed %v, state %+v", changed, states[1])

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
@@ -104,7 +103,7 @@ func Run(req Request) (*Report, error) {
 		if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no such file", req.DB)
 		}
-		return nil, fmt.Errorf("%s: %s", req.DB, strings.TrimPrefix(err.Error(), req.DB+": "))
+		return nil, fmt.Errorf("%s: %w", req.DB, store.WithoutPath(err, req.DB))
 	}
 	defer db.Close()
 	var rep Report
@@ -140,7 +139,7 @@ func summarize(db *store.DB) (*Summary, error) {
 		return nil, err
 	}
 	for _, f := range files {
-		if f.Path != selection.EnvFile {
+		if f.Path != store.EnvFile {
 			s.Files++
 		}
 	}
@@ -233,7 +232,7 @@ func comparePaths(a, b string) int {
 }
 
 func isEnv(p string) int {
-	if p == selection.EnvFile {
+	if p == store.EnvFile {
 		return 1
 	}
 	return 0
@@ -241,7 +240,7 @@ func isEnv(p string) int {
 
 func ref(path string, b store.Block) BlockRef {
 	r := BlockRef{Name: b.Name, Stale: b.Stale}
-	if path == selection.EnvFile && len(b.Names) > 0 {
+	if path == store.EnvFile && len(b.Names) > 0 {
 		r.Value = b.Names[0]
 	}
 	return r
@@ -320,7 +319,7 @@ func dependents(db *store.DB, arg string) (*Dependents, error) {
 // rootdir when the database sits at its usual place inside it
 // (<rootdir>/.pytest_cache/pytest-difftest/).
 func normalize(dbPath, p string) string {
-	if p == selection.EnvFile {
+	if p == store.EnvFile {
 		return p
 	}
 	if filepath.IsAbs(p) {

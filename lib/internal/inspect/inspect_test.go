@@ -7,8 +7,9 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store/storetest"
 )
 
 // fixture writes a small baseline at <root>/.pytest_cache/pytest-difftest/:
@@ -38,19 +39,19 @@ func fixture(t *testing.T) (root, db string) {
 	app := must(store.UpsertFile(tx, store.File{Path: "pkg/app.py", Size: 10, Hash: 1}))
 	tf := must(store.UpsertFile(tx, store.File{Path: "tests/test_app.py", Size: 10, Hash: 2}))
 	env := must(store.UpsertFile(tx, store.File{Path: "<env>"}))
-	mod := must(store.UpsertBlock(tx, app, "<module>", 1, nil))
-	fOld := must(store.UpsertBlock(tx, app, "f", 2, nil))
-	fNew := must(store.UpsertBlock(tx, app, "f", 3, nil))
-	g := must(store.UpsertBlock(tx, app, "Box.g", 4, nil))
-	tmod := must(store.UpsertBlock(tx, tf, "<module>", 5, nil))
-	tx1 := must(store.UpsertBlock(tx, tf, "test_one", 6, nil))
-	tx2 := must(store.UpsertBlock(tx, tf, "test_two", 7, nil))
-	py := must(store.UpsertBlock(tx, env, "python", 8, []string{"3.12"}))
+	mod := must(storetest.UpsertBlock(tx, app, "<module>", 1, nil))
+	fOld := must(storetest.UpsertBlock(tx, app, "f", 2, nil))
+	fNew := must(storetest.UpsertBlock(tx, app, "f", 3, nil))
+	g := must(storetest.UpsertBlock(tx, app, "Box.g", 4, nil))
+	tmod := must(storetest.UpsertBlock(tx, tf, "<module>", 5, nil))
+	tx1 := must(storetest.UpsertBlock(tx, tf, "test_one", 6, nil))
+	tx2 := must(storetest.UpsertBlock(tx, tf, "test_two", 7, nil))
+	py := must(storetest.UpsertBlock(tx, env, "python", 8, []string{"3.12"}))
 	if err := store.SetStale(tx, []int64{fOld}, true); err != nil {
 		t.Fatal(err)
 	}
 	setDeps := store.EncodeIDs([]int64{mod, tmod})
-	set := must(store.UpsertDepset(tx, setDeps, blocks.Hash(setDeps)))
+	set := must(store.UpsertDepset(tx, setDeps, contenthash.Sum(setDeps)))
 	tests := []store.Test{
 		{NodeID: "tests/test_app.py::test_one", Outcome: store.Passed, RecordedAt: 1700000000, Duration: 0.25, Deps: store.EncodeIDs([]int64{fOld, tx1, py}), Depset: set},
 		{NodeID: "tests/test_app.py::test_two", Outcome: store.Failed, RecordedAt: 1700000100, Deps: store.EncodeIDs([]int64{fNew, g, tx2, py}), Depset: set},

@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"testing"
+	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // Fifty shard baselines of 2,000 tests each, as a sharded CI produces them:
 //
-//	go test -run '^$' -bench Merge -benchtime 3x ./lib/merge/
+//	go test -run '^$' -bench Merge -benchtime 3x ./lib/internal/merge/
 //
 // "Distinct": every shard ran other tests (100,000 tests in the output).
 // "Same": every shard ran the same 2,000 tests at other times (2,000 in
@@ -40,6 +43,9 @@ func benchmarkMerge(b *testing.B, same bool) {
 		size += fileSize(p)
 	}
 	out := filepath.Join(dir, "merged.db")
+	runtime.GC()
+	peak := watchHeap()
+	gcBefore := gcMetrics()
 	b.ResetTimer()
 	var res *Result
 	for b.Loop() {
@@ -49,6 +55,14 @@ func benchmarkMerge(b *testing.B, same bool) {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer()
+	gcAfter := gcMetrics()
+	// What the collector costs, in CPU time (steadier than wall time on a
+	// shared machine), and the most heap in use at once.
+	b.ReportMetric(float64(gcAfter.cycles-gcBefore.cycles)/float64(b.N), "gc-cycles/op")
+	b.ReportMetric((gcAfter.cpu-gcBefore.cpu)/float64(b.N), "gc-cpu-s/op")
+	b.ReportMetric((gcAfter.total-gcBefore.total)/float64(b.N), "cpu-s/op")
+	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(size)/(1<<20), "input-MB")
 	b.ReportMetric(float64(res.Tests), "tests")
 	b.ReportMetric(float64(res.Bytes)/(1<<20), "output-MB")
@@ -169,6 +183,44 @@ func writeShard(b testing.TB, path string, s int, same bool) {
 	l.Close()
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+type gcSample struct {
+	cycles     uint64
+	cpu, total float64
+}
+
+func gcMetrics() gcSample {
+	m := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}}
+	metrics.Read(m)
+	return gcSample{cycles: m[0].Value.Uint64(), cpu: m[1].Value.Float64(), total: m[2].Value.Float64()}
+}
+
+// watchHeap samples the heap's object bytes until the returned function
+// is called, which returns the largest sample.
+func watchHeap() func() uint64 {
+	var peak uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		m := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(m)
+			peak = max(peak, m[0].Value.Uint64())
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		return peak
 	}
 }
 

@@ -21,14 +21,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/gctune"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/remote"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/workers"
 )
 
 // ProgressAbove is the number of inputs above which Run reports progress.
@@ -58,6 +57,7 @@ type Result struct {
 // object). Errors name the input or output at fault, in one line.
 func Run(ctx context.Context, output string, inputs []string, opts Options) (*Result, error) {
 	start := time.Now()
+	defer gctune.Use(gctune.Merge)()
 	if output == "" {
 		return nil, errors.New("no output given")
 	}
@@ -157,7 +157,7 @@ func readAll(ctx context.Context, srcs []source, scratch string, before func(int
 	type loaded struct {
 		snap  *snapshot
 		err   error
-		crash *fingerprint.WorkerPanic
+		crash *workers.Panic
 	}
 	results := make([]chan loaded, len(srcs))
 	for i := range results {
@@ -184,7 +184,7 @@ func readAll(ctx context.Context, srcs []source, scratch string, before func(int
 				// the C ABI recovers it.
 				defer func() {
 					if r := recover(); r != nil {
-						l = loaded{crash: &fingerprint.WorkerPanic{Value: r, Stack: debug.Stack()}}
+						l = loaded{crash: workers.Caught(r)}
 					}
 					results[i] <- l
 				}()
@@ -229,17 +229,10 @@ func load(ctx context.Context, s *source, scratch string, i int) (*snapshot, err
 	return snap, nil
 }
 
-// wrap names the source in an error, in place of the scratch copy of a
-// remote one.
+// wrap names the source in an error: its name (a remote source's URL, not
+// its scratch copy) in place of the path the store's errors carry.
 func (s *source) wrap(err error) error {
-	msg := err.Error()
-	if s.client != nil {
-		msg = strings.ReplaceAll(msg, s.path, s.name)
-	} else {
-		msg = strings.TrimPrefix(msg, s.path+": ")
-		msg = strings.ReplaceAll(msg, "stat "+s.path+": ", "")
-	}
-	return fmt.Errorf("%s: %s", s.name, msg)
+	return fmt.Errorf("%s: %w", s.name, store.WithoutPath(err, s.path))
 }
 
 // checkLocalOutput refuses an output that is a directory, or an existing
@@ -284,13 +277,13 @@ func tempBeside(output string) (string, error) {
 // writeDB writes the union into a new database at path, as one
 // self-contained file (no WAL left beside it).
 func writeDB(u *union, path string) (Counts, error) {
-	db, warning, err := store.Open(path)
+	db, aside, err := store.Open(path)
 	if err != nil {
 		return Counts{}, err
 	}
-	if warning != "" { // path was not an empty new file
+	if aside != nil { // path was not an empty new file
 		db.Close()
-		return Counts{}, errors.New(warning)
+		return Counts{}, aside.Cause
 	}
 	// A temporary file needs no journal: on failure it is deleted.
 	for _, pragma := range []string{"PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF"} {
@@ -312,8 +305,14 @@ func writeDB(u *union, path string) (Counts, error) {
 	return counts, nil
 }
 
+// rename is os.Rename; tests make it fail.
+var rename = os.Rename
+
 // replace renames tmp over output. A WAL left beside an earlier output
-// belongs to that database and would corrupt the new one: it goes first.
+// belongs to that database and would corrupt the new one, so it must go
+// before the rename; but it may hold committed transactions, which a failed
+// rename would then lose. So it is first folded into the old output's file
+// (checkpointed): whatever happens next, the old file alone is complete.
 func replace(tmp, output string) error {
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(output); err == nil {
@@ -333,9 +332,14 @@ func replace(tmp, output string) error {
 	if err != nil {
 		return err
 	}
+	if st, err := os.Stat(output + "-wal"); err == nil && st.Size() > 0 {
+		if err := store.CheckpointFile(output); err != nil {
+			return fmt.Errorf("cannot fold the write-ahead log of the existing output into it: %w", err)
+		}
+	}
 	os.Remove(output + "-wal")
 	os.Remove(output + "-shm")
-	if err := os.Rename(tmp, output); err != nil {
+	if err := rename(tmp, output); err != nil {
 		return errors.New(fsCause(err))
 	}
 	return nil

@@ -14,8 +14,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store/storetest"
 )
 
 // baseline describes an input database in a few lines.
@@ -79,7 +80,7 @@ func (b baseline) create(t testing.TB, dir, name string) string {
 		if bl.value != "" {
 			names = []string{bl.value}
 		}
-		id, err := store.UpsertBlock(tx, fileID[path], name, sum, names)
+		id, err := storetest.UpsertBlock(tx, fileID[path], name, sum, names)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +105,7 @@ func (b baseline) create(t testing.TB, dir, name string) string {
 				setIDs = append(setIDs, blockID[d])
 			}
 			deps := store.EncodeIDs(setIDs)
-			if set, err = store.UpsertDepset(tx, deps, blocks.Hash(deps)); err != nil {
+			if set, err = store.UpsertDepset(tx, deps, contenthash.Sum(deps)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -212,7 +213,7 @@ func read(t testing.TB, path string) content {
 			if !ok {
 				return fmt.Errorf("test %s: no depset %d", ts.NodeID, ts.Depset)
 			}
-			if h := hashes[ts.Depset]; h != blocks.Hash(b) {
+			if h := hashes[ts.Depset]; h != contenthash.Sum(b) {
 				return fmt.Errorf("depset %d: hash %x does not match its content", ts.Depset, h)
 			}
 			c.tests[ts.NodeID] += " | " + resolve(b)
@@ -745,5 +746,109 @@ func TestMergeDanglingDepset(t *testing.T) {
 	_, err = Run(context.Background(), filepath.Join(dir, "out.db"), []string{p}, Options{})
 	if want := p + ": damaged: test t.py::x: its dependency set 42 does not exist"; err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+// copyFile copies src to dst, or does nothing if src does not exist.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// crashedWriter leaves at path a baseline whose last transaction is
+// committed only in its write-ahead log, as a process killed while it had
+// the database open leaves it.
+func crashedWriter(t *testing.T, from, path string) {
+	t.Helper()
+	db, err := store.OpenExisting(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		"PRAGMA wal_autocheckpoint = 0",
+		"INSERT INTO meta (key, value) VALUES ('only_in_the_wal', 'yes')",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A copy while the connection is open: the "killed" state.
+	for _, suffix := range []string{"", "-wal"} {
+		copyFile(t, from+suffix, path+suffix)
+	}
+	if st, err := os.Stat(path + "-wal"); err != nil || st.Size() == 0 {
+		t.Fatalf("no write-ahead log beside %s: %v", path, err)
+	}
+}
+
+// Fault injection: a final rename that fails leaves the old output as it
+// was, byte for byte when it had no write-ahead log, and with every
+// committed transaction when it had one.
+func TestMergeFailedRenameKeepsTheOutput(t *testing.T) {
+	dir := t.TempDir()
+	a := shardA.create(t, dir, "a.db")
+	b := shardB.create(t, dir, "b.db")
+	fail := errors.New("injected rename failure")
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, out string)
+	}{
+		{"closed output", func(t *testing.T, out string) {
+			if _, err := Run(context.Background(), out, []string{a}, Options{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"output with committed data in its log", func(t *testing.T, out string) {
+			if _, err := Run(context.Background(), out+".src", []string{a}, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			crashedWriter(t, out+".src", out)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub := t.TempDir()
+			out := filepath.Join(sub, "out.db")
+			tt.setup(t, out)
+			_, hadLog := os.Stat(out + "-wal")
+			before, _ := os.ReadFile(out)
+
+			rename = func(string, string) error { return fail }
+			_, err := Run(context.Background(), out, []string{a, b}, Options{})
+			rename = os.Rename
+			if err == nil || !strings.Contains(err.Error(), fail.Error()) {
+				t.Fatalf("Run: %v, want the rename failure", err)
+			}
+			if after, _ := os.ReadFile(out); hadLog != nil && !bytes.Equal(before, after) {
+				t.Error("output changed")
+			}
+			got := read(t, out)
+			if len(got.tests) == 0 {
+				t.Error("output lost its tests")
+			}
+			if hadLog == nil && got.meta["only_in_the_wal"] != "yes" {
+				t.Error("output lost the transaction committed in its write-ahead log")
+			}
+			entries, _ := os.ReadDir(sub)
+			for _, e := range entries {
+				if strings.HasSuffix(e.Name(), ".tmp") {
+					t.Errorf("temporary file left behind: %s", e.Name())
+				}
+			}
+			// And the next merge succeeds over it.
+			if _, err := Run(context.Background(), out, []string{a, b}, Options{}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

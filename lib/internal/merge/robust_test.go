@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/remote"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/workers"
 )
 
 // panicky is a remote whose transfer panics (a bug anywhere below load).
@@ -26,7 +26,7 @@ func TestPanicWhileReadingAnInput(t *testing.T) {
 		defer func() { got = recover() }()
 		readAll(context.Background(), srcs, t.TempDir(), func(int, *source) {}, func(int, *source, *snapshot) error { return nil })
 	}()
-	wp, ok := got.(*fingerprint.WorkerPanic)
+	wp, ok := got.(*workers.Panic)
 	if !ok || wp.Error() != "boom in a transfer" || len(wp.WorkerStack()) == 0 {
 		t.Fatalf("recovered %#v", got)
 	}

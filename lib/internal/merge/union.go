@@ -7,8 +7,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
-	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
@@ -414,7 +413,7 @@ func (u *union) write(db *store.DB) (Counts, error) {
 	}
 	for _, ds := range sets {
 		deps := encode(ds.deps)
-		if err := l.Depset(ds.id, blocks.Hash(deps), deps); err != nil {
+		if err := l.Depset(ds.id, contenthash.Sum(deps), deps); err != nil {
 			return c, err
 		}
 	}
@@ -461,7 +460,7 @@ func (u *union) write(db *store.DB) (Counts, error) {
 	}
 	c = Counts{Tests: len(tests), Blocks: len(kept)}
 	for _, f := range files {
-		if f.path != selection.EnvFile {
+		if f.path != store.EnvFile {
 			c.Files++
 		}
 	}

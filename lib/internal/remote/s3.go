@@ -1,8 +1,10 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -14,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -117,14 +120,18 @@ func newS3Client(loc location, opts Options) (*s3Client, error) {
 		}
 	}
 
-	httpClient := awshttp.NewBuildableClient().
-		WithDialerOptions(func(d *net.Dialer) {
-			d.Timeout = dialTimeout
-		}).
-		WithTransportOptions(func(tr *http.Transport) {
-			tr.TLSHandshakeTimeout = tlsTimeout
-			tr.ResponseHeaderTimeout = responseTimeout
-		})
+	var caPEM []byte
+	if f := env.get("AWS_CA_BUNDLE"); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, newError(shown, KindConfig, "cannot read AWS_CA_BUNDLE: "+fsCause(err))
+		}
+		caPEM = pem
+	}
+	httpClient, err := sharedHTTPClient(caPEM)
+	if err != nil {
+		return nil, newError(shown, KindConfig, err.Error())
+	}
 
 	lo := []func(*config.LoadOptions) error{
 		config.WithLogger(logging.Nop{}),
@@ -166,6 +173,11 @@ func newS3Client(loc location, opts Options) (*s3Client, error) {
 		region = defaultRegion
 	}
 	lo = append(lo, config.WithRegion(region))
+	if caPEM != nil {
+		// For the SDK's own HTTP calls (credentials from instance metadata,
+		// STS, SSO); the S3 calls use httpClient as it is (below).
+		lo = append(lo, config.WithCustomCABundle(bytes.NewReader(caPEM)))
+	}
 	switch {
 	case keyID != "" && secret != "":
 		lo = append(lo, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(keyID, secret, token)))
@@ -176,13 +188,6 @@ func newS3Client(loc location, opts Options) (*s3Client, error) {
 	}
 	if isTrue(env.get("AWS_EC2_METADATA_DISABLED")) {
 		lo = append(lo, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
-	}
-	if f := env.get("AWS_CA_BUNDLE"); f != "" {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return nil, newError(shown, KindConfig, "cannot read AWS_CA_BUNDLE: "+fsCause(err))
-		}
-		lo = append(lo, config.WithCustomCABundle(strings.NewReader(string(pem))))
 	}
 
 	var endpoint string
@@ -218,10 +223,69 @@ func newS3Client(loc location, opts Options) (*s3Client, error) {
 				c.endpoint = strings.TrimSuffix(safeURL(*o.BaseEndpoint), "/")
 			}
 		}
+		// The shared client itself: the configuration holds a copy of it
+		// whenever the SDK found a CA bundle (ours, or AWS_CA_BUNDLE in the
+		// process environment), and each copy has its own transport.
+		o.HTTPClient = httpClient
 		o.Logger = logging.Nop{}
 		o.ClientLogMode = 0
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
+	return c, nil
+}
+
+// HTTP clients, one per process and configuration. A client per call
+// would build a transport per call: its idle keep-alive connections (and
+// their goroutines) would outlive the call until the server dropped them,
+// and no connection would be reused between the calls of one run. The
+// shared transport reuses them and closes those idle for 90 s.
+var httpClients = struct {
+	sync.Mutex
+	m map[httpClientKey]*awshttp.BuildableClient
+}{m: map[httpClientKey]*awshttp.BuildableClient{}}
+
+// httpClientKey is what a client is built from.
+type httpClientKey struct {
+	ca                         [sha256.Size]byte // AWS_CA_BUNDLE's content (zero: none)
+	dial, handshake, firstByte time.Duration
+}
+
+// sharedHTTPClient returns the process's client for this CA bundle (nil:
+// the system's roots) and the current network limits.
+func sharedHTTPClient(caPEM []byte) (*awshttp.BuildableClient, error) {
+	key := httpClientKey{dial: dialTimeout, handshake: tlsTimeout, firstByte: responseTimeout}
+	if caPEM != nil {
+		key.ca = sha256.Sum256(caPEM)
+	}
+	httpClients.Lock()
+	defer httpClients.Unlock()
+	if c, ok := httpClients.m[key]; ok {
+		return c, nil
+	}
+	var roots *x509.CertPool
+	if caPEM != nil {
+		// Like the SDK's own AWS_CA_BUNDLE: the bundle replaces the
+		// system's roots.
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(caPEM) {
+			return nil, errors.New("AWS_CA_BUNDLE holds no PEM certificate")
+		}
+	}
+	c := awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) {
+			d.Timeout = key.dial
+		}).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSHandshakeTimeout = key.handshake
+			tr.ResponseHeaderTimeout = key.firstByte
+			if roots != nil {
+				if tr.TLSClientConfig == nil {
+					tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+				}
+				tr.TLSClientConfig.RootCAs = roots
+			}
+		})
+	httpClients.m[key] = c
 	return c, nil
 }
 

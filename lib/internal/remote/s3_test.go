@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -709,5 +710,44 @@ func TestS3Hung(t *testing.T) {
 				t.Fatalf("error %v (kind %v), want %q", err, KindOf(err), tt.want)
 			}
 		})
+	}
+}
+
+// TestS3OneHTTPClient: every call of a process shares one HTTP client (per
+// configuration), so connections are reused and none is left behind per
+// call: twenty calls leave no more connection goroutines than one.
+func TestS3OneHTTPClient(t *testing.T) {
+	ctx := context.Background()
+	fake := newFakeS3(t, "bkt")
+	env := testEnv(t, fake.url)
+	local := filepath.Join(t.TempDir(), "base.db")
+	fetch := func() *s3Client {
+		c, err := Open("s3://bkt/missing.db", Options{Env: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Fetch(ctx, local, ""); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Fetch: %v, want ErrNotFound", err)
+		}
+		return c.(*s3Client)
+	}
+	first := fetch()
+	after1 := runtime.NumGoroutine()
+	for range 20 {
+		if c := fetch(); c.client.Options().HTTPClient != first.client.Options().HTTPClient {
+			t.Fatal("a call built its own HTTP client")
+		}
+	}
+	// Each client built per call left an idle connection: a read and a
+	// write goroutine here, one on the server side.
+	if n := runtime.NumGoroutine(); n > after1+3 {
+		t.Fatalf("%d goroutines after 21 calls, %d after one: connections left behind", n, after1)
+	}
+
+	other := testEnv(t, fake.url)
+	other["AWS_CA_BUNDLE"] = filepath.Join(t.TempDir(), "ca.pem")
+	writeFile(t, other["AWS_CA_BUNDLE"], "not a certificate")
+	if _, err := Open("s3://bkt/missing.db", Options{Env: other}); err == nil || !strings.Contains(err.Error(), "AWS_CA_BUNDLE holds no PEM certificate") {
+		t.Fatalf("Open with a bad CA bundle: %v", err)
 	}
 }

@@ -7,17 +7,33 @@ import (
 	"strings"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
-// Pseudo-block names. Python blocks use their qualified names.
+// Pseudo-block names, as the store names them (store.ContentBlock...).
 const (
-	Content = "<content>" // a file by its bytes: data files, files read as data
-	WholePy = "<file>"    // an unparsable Python file
-	Defs    = "<defs>"    // the names a Python file defines
-	Module  = "<module>"
-	EnvFile = "<env>" // the pseudo-file holding the environment blocks
+	Content = store.ContentBlock
+	WholePy = store.WholeBlock
+	Defs    = store.DefsBlock
+	Module  = store.ModuleBlock
+	EnvFile = store.EnvFile
+	// The statement view of a module's top level (SPEC 4.8): the
+	// statements with effects, which every importer depends on; the names
+	// "from m import *" takes; and one block per name bound at module
+	// level, "<module>:NAME", which the code that reads NAME depends on.
+	Effects    = "<effects>"
+	Exports    = "<exports>"
+	NamePrefix = "<module>:"
+	// Bound is the set of names bound at module level other than by
+	// definitions: like "<defs>", stale when one goes away (code may name
+	// it in a string: mock.patch("m.NAME")).
+	Bound = "<names>"
+	// A class body's statement view: "Account:<effects>",
+	// "Account:<names>" and "Account:fee" for its attributes.
+	ClassEffects = ":<effects>"
+	ClassBound   = ":<names>"
 	// Edited is a version no file ever matches: what tests depend on when
 	// their file changed while they ran, so that they run again.
 	Edited = "<edited>"
@@ -32,11 +48,15 @@ type Current struct {
 	Names      map[string]bool   // names defined, for "<defs>"
 	File       *blocks.File      // nil for data files
 	Values     map[string]string // the environment's raw values
+	Top        blocks.TopLevel   // a parsed Python file's statement view
+	// Classes: each class body's statement view, by qualified name.
+	Classes map[string]blocks.TopLevel
 }
 
 // CurrentOf describes a file from its state and, for Python files, its
-// blocks (f may be nil for data files).
-func CurrentOf(st fingerprint.State, f *blocks.File) Current {
+// blocks (f may be nil for data files). importPrecise classifies the
+// module's import statements (see blocks.File.Derive).
+func CurrentOf(st fingerprint.State, f *blocks.File, importPrecise func(blocks.Import) bool) Current {
 	c := Current{Exists: st.Exists, Unreadable: st.Unreadable}
 	if !st.Exists || st.Unreadable {
 		return c
@@ -55,6 +75,24 @@ func CurrentOf(st fingerprint.State, f *blocks.File) Current {
 		for _, n := range f.Names {
 			c.Names[n] = true
 		}
+		c.Top = f.Derive(importPrecise)
+		c.Checksums[Effects] = c.Top.Effects
+		c.Checksums[Exports] = c.Top.Exports
+		c.Checksums[Bound] = contenthash.Sum([]byte(strings.Join(c.Top.Bound, "\n")))
+		for n, h := range c.Top.Names {
+			c.Checksums[NamePrefix+n] = h
+		}
+		c.Classes = make(map[string]blocks.TopLevel, len(f.Classes))
+		for _, cb := range f.Classes {
+			name := f.Blocks[cb.Block].Name
+			top := f.DeriveClass(cb)
+			c.Classes[name] = top
+			c.Checksums[name+ClassEffects] = top.Effects
+			c.Checksums[name+ClassBound] = contenthash.Sum([]byte(strings.Join(top.Bound, "\n")))
+			for n, h := range top.Names {
+				c.Checksums[name+":"+n] = h
+			}
+		}
 	}
 	return c
 }
@@ -64,7 +102,7 @@ func CurrentOf(st fingerprint.State, f *blocks.File) Current {
 func EnvCurrent(env map[string]string) Current {
 	c := Current{Exists: true, Checksums: make(map[string]uint64, len(env)), Values: env}
 	for k, v := range env {
-		c.Checksums[k] = blocks.Hash([]byte(v))
+		c.Checksums[k] = contenthash.Sum([]byte(v))
 	}
 	return c
 }
@@ -91,8 +129,45 @@ func Stale(b store.Block, cur Current, recorded Versions) bool {
 	if !cur.Exists || cur.Unreadable {
 		return true
 	}
+	if b.Name == Bound {
+		if !cur.Parsed {
+			return true
+		}
+		for _, n := range b.Names {
+			if _, ok := cur.Top.Names[n]; !ok && n != "" {
+				return true
+			}
+		}
+		return false
+	}
+	if cls, attr, ok := classPart(b.Name); ok && cur.File != nil {
+		if !cur.Parsed {
+			return true
+		}
+		switch attr {
+		case "<effects>":
+		case "<names>":
+			top, ok := cur.Classes[cls]
+			if !ok {
+				return true
+			}
+			for _, n := range b.Names {
+				if _, ok := top.Names[n]; !ok && n != "" {
+					return true
+				}
+			}
+			return false
+		default:
+			return cur.Checksums[b.Name] != b.Checksum
+		}
+	}
 	if b.Name == Defs {
 		return defsChange(b, cur, recorded) != ""
+	}
+	if strings.HasPrefix(b.Name, NamePrefix) {
+		// A name not bound (recorded as 0: a from-import of a name the
+		// module lacked) is a dependency too: binding it changes things.
+		return !cur.Parsed || cur.Checksums[b.Name] != b.Checksum
 	}
 	sum, ok := cur.Checksums[b.Name]
 	return !ok || sum != b.Checksum
@@ -199,11 +274,56 @@ func Reason(path string, b store.Block, cur Current, recorded Versions) string {
 		return path + ": " + defsChange(b, cur, recorded)
 	case b.Name == WholePy:
 		return path + " changed"
+	case b.Name == Bound:
+		return path + ": a module-level name was removed"
+	case cur.File != nil && strings.HasSuffix(b.Name, ClassEffects):
+		return fmt.Sprintf("%s::%s changed (class header, statements with effects or attribute names)", path, strings.TrimSuffix(b.Name, ClassEffects))
+	case cur.File != nil && strings.HasSuffix(b.Name, ClassBound):
+		return fmt.Sprintf("%s::%s: a class attribute was removed", path, strings.TrimSuffix(b.Name, ClassBound))
+	case b.Name == Effects:
+		return path + ": module-level code with effects changed"
+	case b.Name == Exports:
+		return path + ": the names that \"from ... import *\" takes changed"
+	case strings.HasPrefix(b.Name, NamePrefix):
+		name := strings.TrimPrefix(b.Name, NamePrefix)
+		switch {
+		case b.Checksum == 0:
+			return fmt.Sprintf("%s: %s (module level) added", path, name)
+		case cur.Checksums[b.Name] == 0:
+			return fmt.Sprintf("%s: %s (module level) removed", path, name)
+		}
+		return fmt.Sprintf("%s: %s (module level) changed", path, name)
+	}
+	if cls, attr, ok := classPart(b.Name); ok && cur.File != nil {
+		return fmt.Sprintf("%s: %s.%s (class attribute) changed", path, cls, attr)
 	}
 	if _, ok := cur.Checksums[b.Name]; !ok {
 		return fmt.Sprintf("%s::%s removed", path, b.Name)
 	}
 	return fmt.Sprintf("%s::%s changed", path, b.Name)
+}
+
+// IsName reports whether a block is a module-level name or a class
+// attribute (SPEC 4.8).
+func IsName(block string) bool {
+	if strings.HasPrefix(block, NamePrefix) {
+		return true
+	}
+	_, part, ok := classPart(block)
+	return ok && !strings.HasPrefix(part, "<")
+}
+
+// classPart splits a class-body block name "Account:fee" into the class
+// and the part ("fee", "<effects>", "<names>").
+func classPart(name string) (cls, part string, ok bool) {
+	if strings.HasPrefix(name, "<") {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(name, ':')
+	if i <= 0 {
+		return "", "", false
+	}
+	return name[:i], name[i+1:], true
 }
 
 func envValue(name string, cur Current) string {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
@@ -83,7 +84,7 @@ func TestDefsChange(t *testing.T) {
 			if !f.Parsed {
 				t.Fatal("not parsed")
 			}
-			cur := CurrentOf(fingerprint.State{Exists: true, Hash: blocks.Hash([]byte(src))}, &f)
+			cur := CurrentOf(fingerprint.State{Exists: true, Hash: contenthash.Sum([]byte(src))}, &f, nil)
 			if got := Stale(defs, cur, versions); got != tt.stale {
 				t.Errorf("stale %v, want %v (%s)", got, tt.stale, Reason("m.py", defs, cur, versions))
 			}

@@ -51,9 +51,9 @@ func BenchmarkOpen(b *testing.B) {
 	db.Close()
 	b.ResetTimer()
 	for b.Loop() {
-		db, warning, err := Open(path)
-		if err != nil || warning != "" {
-			b.Fatal(warning, err)
+		db, aside, err := Open(path)
+		if err != nil || aside != nil {
+			b.Fatal(aside, err)
 		}
 		db.Close()
 	}

@@ -22,8 +22,8 @@ func sampleDB(tb testing.TB) []byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b1, _ := UpsertBlock(db, fid, "f", 1, nil)
-	b2, _ := UpsertBlock(db, fid, "<defs>", 2, []string{"f"})
+	b1, _ := upsertBlock(db, fid, "f", 1, nil)
+	b2, _ := upsertBlock(db, fid, "<defs>", 2, []string{"f"})
 	ds, _ := UpsertDepset(db, EncodeIDs([]int64{b2}), 7)
 	for _, id := range []string{"t.py::a", "t.py::b"} {
 		if err := UpsertTest(db, Test{NodeID: id, Deps: EncodeIDs([]int64{b1, b2}), Depset: ds}); err != nil {
@@ -101,19 +101,19 @@ func FuzzOpen(f *testing.F) {
 			readEverything(db)
 			db.Close()
 		}
-		db, warning, err := Open(path)
+		db, aside, err := Open(path)
 		if err != nil {
-			t.Fatalf("Open: %v (warning %q)", err, warning)
+			t.Fatalf("Open: %v (set aside: %v)", err, aside)
 		}
 		defer db.Close()
 		readEverything(db)
-		if warning != "" {
+		if aside != nil {
 			// Set aside: what is open now is a new, empty baseline.
 			if n, err := db.CountTests(); err != nil || n != 0 {
 				t.Fatalf("after setting aside: %d tests, %v", n, err)
 			}
 		}
-		if _, err := UpsertFile(db, File{Path: "new.py", Size: 1}); err != nil && warning != "" {
+		if _, err := UpsertFile(db, File{Path: "new.py", Size: 1}); err != nil && aside != nil {
 			t.Fatalf("a new baseline is not writable: %v", err)
 		}
 	})
@@ -159,13 +159,13 @@ func TestOpenSetsAsideForgedSchemas(t *testing.T) {
 			if _, err := OpenExisting(path); !errors.Is(err, ErrNotDatabase) {
 				t.Errorf("OpenExisting: %v, want ErrNotDatabase", err)
 			}
-			db, warning, err := Open(path)
+			db, aside, err := Open(path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if !strings.Contains(warning, "damaged") {
-				t.Errorf("warning %q", warning)
+			if aside == nil || !strings.Contains(aside.String(), "damaged") || !errors.Is(aside.Cause, ErrNotDatabase) {
+				t.Errorf("set aside: %v", aside)
 			}
 			if _, err := UpsertFile(db, File{Path: "a.py"}); err != nil {
 				t.Errorf("the new baseline: %v", err)
@@ -175,9 +175,9 @@ func TestOpenSetsAsideForgedSchemas(t *testing.T) {
 	t.Run("extra objects are fine", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "d.db")
 		forge("CREATE TABLE extra (x)", "CREATE INDEX tests_outcome ON tests (outcome)")(path)
-		db, warning, err := Open(path)
-		if err != nil || warning != "" {
-			t.Fatalf("Open: %q, %v", warning, err)
+		db, aside, err := Open(path)
+		if err != nil || aside != nil {
+			t.Fatalf("Open: %v, %v", aside, err)
 		}
 		db.Close()
 	})
@@ -208,9 +208,9 @@ func TestOpenWithLeftoverWAL(t *testing.T) {
 			os.WriteFile(path+"-wal", wal, 0o644)
 			os.Remove(path + "-shm")
 		}
-		db, warning, err := Open(path)
-		if err != nil || warning != "" {
-			t.Fatalf("garbage=%v: Open: %q, %v", garbage, warning, err)
+		db, aside, err := Open(path)
+		if err != nil || aside != nil {
+			t.Fatalf("garbage=%v: Open: %v, %v", garbage, aside, err)
 		}
 		n, err := db.CountTests()
 		want := 3
@@ -228,9 +228,9 @@ func TestSampleDBIsSmallAndValid(t *testing.T) {
 	b := sampleDB(t)
 	path := filepath.Join(t.TempDir(), "d.db")
 	os.WriteFile(path, b, 0o644)
-	db, warning, err := Open(path)
-	if err != nil || warning != "" {
-		t.Fatalf("Open: %q, %v", warning, err)
+	db, aside, err := Open(path)
+	if err != nil || aside != nil {
+		t.Fatalf("Open: %v, %v", aside, err)
 	}
 	defer db.Close()
 	if n, _ := db.CountTests(); n != 2 || len(b) > 16<<10 {

@@ -69,6 +69,17 @@ func micros(seconds float64) int64 {
 
 func seconds(us int64) float64 { return float64(us) / 1e6 }
 
+// Pseudo-block names: the blocks rows that are not Python definitions
+// (those carry their qualified names), and the pseudo-file of the
+// environment. Stored in baselines: never rename one.
+const (
+	ContentBlock = "<content>" // a file by its bytes: data files, files read as data
+	WholeBlock   = "<file>"    // an unparsable Python file
+	DefsBlock    = "<defs>"    // the names a Python file defines
+	ModuleBlock  = "<module>"  // a Python file's module-level code
+	EnvFile      = "<env>"     // the pseudo-file holding the environment blocks
+)
+
 // Querier is what both *sql.DB and *sql.Tx offer.
 type Querier interface {
 	Query(query string, args ...any) (*sql.Rows, error)
@@ -156,25 +167,6 @@ func queryBlocks(q Querier, query string, args ...any) ([]Block, error) {
 		out = append(out, b)
 	}
 	return out, rows.Err()
-}
-
-// UpsertBlock returns the id of a block version, inserting it (not stale)
-// when new, or marking it current again.
-func UpsertBlock(q Querier, fileID int64, name string, checksum uint64, names []string) (int64, error) {
-	var id int64
-	var stale bool
-	err := q.QueryRow("SELECT id, stale FROM blocks WHERE file_id = ? AND name = ? AND checksum = ?",
-		fileID, name, int64(checksum)).Scan(&id, &stale)
-	switch {
-	case err == nil:
-		if stale {
-			err = SetStale(q, []int64{id}, false)
-		}
-		return id, err
-	case !errors.Is(err, sql.ErrNoRows):
-		return 0, err
-	}
-	return InsertBlock(q, fileID, name, checksum, names)
 }
 
 // InsertBlock stores a new block version (not stale) and returns its id.
@@ -313,6 +305,48 @@ func DeleteTestsInFile(q Querier, file string) (int, error) {
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// SetTestFile notes a test file as completely recorded, with its content
+// hash.
+func SetTestFile(q Querier, path string, hash uint64) error {
+	if _, err := q.Exec(`INSERT INTO test_files (path, hash) VALUES (?, ?)
+		ON CONFLICT (path) DO UPDATE SET hash = excluded.hash`, path, int64(hash)); err != nil {
+		return fmt.Errorf("note test file %s: %w", path, err)
+	}
+	return nil
+}
+
+// DeleteTestFile forgets that a test file was completely recorded.
+func DeleteTestFile(q Querier, path string) error {
+	if _, err := q.Exec("DELETE FROM test_files WHERE path = ?", path); err != nil {
+		return fmt.Errorf("forget test file %s: %w", path, err)
+	}
+	return nil
+}
+
+// DeleteFileIfUnused drops a files row that no block version refers to.
+func DeleteFileIfUnused(q Querier, id int64) error {
+	if _, err := q.Exec("DELETE FROM files WHERE id = ? AND NOT EXISTS (SELECT 1 FROM blocks WHERE file_id = ?)", id, id); err != nil {
+		return fmt.Errorf("delete file row %d: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteDepset drops a dependency set.
+func DeleteDepset(q Querier, id int64) error {
+	if _, err := q.Exec("DELETE FROM depsets WHERE id = ?", id); err != nil {
+		return fmt.Errorf("delete dependency set %d: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteBlock drops a block version.
+func DeleteBlock(q Querier, id int64) error {
+	if _, err := q.Exec("DELETE FROM blocks WHERE id = ?", id); err != nil {
+		return fmt.Errorf("delete block version %d: %w", id, err)
+	}
+	return nil
 }
 
 // RecordedTestFiles returns the distinct files of recorded tests, sorted.

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -147,30 +148,41 @@ type DB struct {
 	Path string
 }
 
+// SetAside reports a file that was not a usable baseline (Cause wraps
+// ErrNotDatabase) and was renamed to To, a new baseline taking its place.
+type SetAside struct {
+	Path, To string
+	Cause    error
+}
+
+func (a *SetAside) String() string {
+	return fmt.Sprintf("%s: %v; moved it to %s and started a new baseline", a.Path, a.Cause, a.To)
+}
+
 // Open opens the baseline at path, creating it if needed. A file that is not
 // a SQLite database, or one of another schema version, is renamed aside and
-// a new database started; the returned warning says so.
-func Open(path string) (db *DB, warning string, err error) {
+// a new database started; aside then says so.
+func Open(path string) (db *DB, aside *SetAside, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, "", fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+		return nil, nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
 	err = checkHeader(path)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		db, err = open(path, true, false)
 		if err == nil {
-			return db, "", nil
+			return db, nil, nil
 		}
 	}
 	if !errors.Is(err, ErrNotDatabase) {
-		return nil, "", err
+		return nil, nil, err
 	}
-	aside, rerr := setAside(path)
+	to, rerr := setAside(path)
 	if rerr != nil {
-		return nil, "", fmt.Errorf("%s: %v; cannot set it aside: %w", path, err, rerr)
+		return nil, nil, fmt.Errorf("%s: %v; cannot set it aside: %w", path, err, rerr)
 	}
-	warning = fmt.Sprintf("%s: %v; moved it to %s and started a new baseline", path, err, aside)
+	aside = &SetAside{Path: path, To: to, Cause: err}
 	db, err = open(path, true, false)
-	return db, warning, err
+	return db, aside, err
 }
 
 // OpenExisting opens a database for writing without creating or setting
@@ -185,29 +197,60 @@ func OpenReadOnly(path string) (*DB, error) {
 	return openExisting(path, true)
 }
 
+// openExisting's errors are *fs.PathError about path, so that a caller
+// that names the file its own way can take the cause (WithoutPath).
 func openExisting(path string, readOnly bool) (*DB, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory", path)
+		return nil, &fs.PathError{Op: "open", Path: path, Err: errIsDir}
 	}
 	if err := checkHeader(path); err != nil {
-		return nil, err
+		return nil, WithPath(err, path)
 	}
 	if _, err := os.Stat(path + "-wal"); err == nil {
 		// Committed data may sit in the write-ahead log: open normally, and
 		// closing folds it into the file.
 		readOnly = false
 	}
-	return open(path, false, readOnly)
+	db, err := open(path, false, readOnly)
+	if err != nil {
+		return nil, WithPath(err, path)
+	}
+	return db, nil
+}
+
+var errIsDir = errors.New("is a directory")
+
+// WithPath makes err a *fs.PathError about path, unless it is one already.
+func WithPath(err error, path string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &fs.PathError{Op: "open", Path: path, Err: err}
+}
+
+// WithoutPath returns the cause of err when err is a *fs.PathError about
+// path (for a caller that names the file itself), and err otherwise.
+func WithoutPath(err error, path string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return pe.Err
+	}
+	return err
+}
+
+// uriPath percent-encodes path for a file: URI, in which "?" would start
+// the parameters and "#" a fragment.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 func dsn(path string, readOnly bool) string {
-	// A file: URI: "?" would start the parameters and "#" a fragment, so
-	// a path holding them (or "%") must be percent-encoded.
-	path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	path = uriPath(path)
 	if readOnly {
 		// immutable: no locks and no -shm file; only used when no
 		// write-ahead log exists, so there is nothing else to read.
@@ -223,7 +266,7 @@ func dsn(path string, readOnly bool) string {
 func open(path string, create, readOnly bool) (*DB, error) {
 	sdb, err := sql.Open("sqlite3", dsn(path, readOnly))
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	// One connection: SQLite serialises writers anyway, and one connection
 	// keeps PRAGMAs and ATTACHed databases in one place.
@@ -458,9 +501,6 @@ func classify(err error) error {
 		}
 		return fmt.Errorf("%w (%v)", ErrNotDatabase, err)
 	}
-	if strings.Contains(err.Error(), "file is not a database") || strings.Contains(err.Error(), "malformed") {
-		return fmt.Errorf("%w (%v)", ErrNotDatabase, err)
-	}
 	return err
 }
 
@@ -486,9 +526,43 @@ func (db *DB) Meta(key string) (string, error) {
 }
 
 // SetMeta stores key=value.
-func SetMeta(tx *sql.Tx, key, value string) error {
-	_, err := tx.Exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
-	return err
+func SetMeta(q Querier, key, value string) error {
+	_, err := q.Exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+	if err != nil {
+		return fmt.Errorf("set %s: %w", key, err)
+	}
+	return nil
+}
+
+// generationKey counts the cleanups that deleted rows whose ids sessions
+// cache (block versions, dependency sets): SQLite reuses the ids of deleted
+// rows, and another session's cleanup can delete rows a running session
+// still holds the ids of.
+const generationKey = "cleanup_generation"
+
+// Generation returns the number of such cleanups so far.
+func Generation(q Querier) (int64, error) {
+	var g int64
+	err := q.QueryRow("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", generationKey).Scan(&g)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the cleanup generation: %w", err)
+	}
+	return g, nil
+}
+
+// NextGeneration records one more cleanup and returns the new count.
+func NextGeneration(q Querier) (int64, error) {
+	g, err := Generation(q)
+	if err != nil {
+		return 0, err
+	}
+	if err := SetMeta(q, generationKey, strconv.FormatInt(g+1, 10)); err != nil {
+		return 0, err
+	}
+	return g + 1, nil
 }
 
 // CountTests returns how many tests are recorded.
@@ -496,4 +570,42 @@ func (db *DB) CountTests() (int, error) {
 	var n int
 	err := db.QueryRow("SELECT count(*) FROM tests").Scan(&n)
 	return n, err
+}
+
+// ErrInUse is returned when another connection holds the write-ahead log a
+// checkpoint would empty.
+var ErrInUse = errors.New("the database is in use by another process")
+
+// CheckpointFile folds the write-ahead log beside the SQLite file at path
+// (any SQLite file, of any schema) into the file and empties the log, so
+// that the file alone holds every committed transaction: the log can then
+// be deleted without losing data.
+func CheckpointFile(path string) error {
+	sdb, err := sql.Open("sqlite3", "file:"+uriPath(path)+"?_busy_timeout=30000")
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer sdb.Close()
+	if err := checkpoint(sdb, path); err != nil {
+		return err
+	}
+	return sdb.Close()
+}
+
+// Checkpoint folds the database's write-ahead log into its file and
+// empties the log (see CheckpointFile); ErrInUse when another connection
+// holds the log.
+func (db *DB) Checkpoint() error {
+	return checkpoint(db, db.Path)
+}
+
+func checkpoint(q Querier, path string) error {
+	var busy, frames, done int
+	if err := q.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("checkpoint %s: %w", path, ErrInUse)
+	}
+	return nil
 }

@@ -1,0 +1,839 @@
+package blocks
+
+import (
+	"regexp"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
+	"slices"
+	"strings"
+)
+
+// A module's top level is a sequence of statements (SPEC 4.8). A statement
+// that only binds names to values that cannot raise (a literal, a name bound
+// earlier, an import that resolves) is a dependency of the code that reads
+// those names; any other statement has effects, and every importer depends
+// on it, as on the whole top level before.
+
+// StmtKind says what a top-level statement does when the module runs.
+type StmtKind uint8
+
+const (
+	// StmtEffect is anything that may do more than bind names, or may
+	// raise: a call, an operator, a store into another object, a compound
+	// statement, a decorator, a star or __future__ import.
+	StmtEffect StmtKind = iota
+	// StmtAssign is "NAME = NAME2 = literal", the literal built from
+	// numbers, strings, True/False/None, names, tuples, lists, sets and
+	// dicts of them, in forms that cannot raise.
+	StmtAssign
+	// StmtImport is an import or from-import of named modules or names.
+	StmtImport
+	// StmtDef is an undecorated def or class at module level; it binds its
+	// name (the body is a block of its own).
+	StmtDef
+	// StmtNoop is a docstring or pass.
+	StmtNoop
+)
+
+// Stmt is one statement of a module's top level.
+type Stmt struct {
+	Line int
+	// Sum is the checksum of the statement's tokens that belong to the
+	// module's top level (for a def or class: none, unless decorators or
+	// other header parts are evaluated there).
+	Sum uint64
+	// Fed reports whether any token of the statement counts at module
+	// level.
+	Fed  bool
+	Kind StmtKind
+	// Binds are the names the statement binds; for statements with effects
+	// only those in plain assignment targets, imports and definitions.
+	Binds []string
+	// Open reports that a statement with effects may bind names not in
+	// Binds (a compound statement, an assignment expression).
+	Open bool
+	// Reads are the identifiers the statement reads at module level,
+	// sorted and unique.
+	Reads []string
+	// Imports are an import statement's targets.
+	Imports []Import
+	// Future marks a "from __future__" import, which must come first.
+	Future bool
+	def    bool // a definition (decorated or not) binds Binds
+}
+
+// valueKind classifies grammar symbols for the statement analysis.
+type valueKind uint8
+
+const (
+	vkOther  valueKind = iota // a named node of no interest: fails a literal
+	vkAnon                    // an anonymous token: punctuation, keywords
+	vkIdent                   // identifier
+	vkNumber                  // integer, float
+	vkConst                   // True, False, None, ...
+	vkString                  // string
+	vkStringStart
+	vkStringPart
+	vkEscape
+	vkTuple // tuple, parenthesized expression, bare tuple
+	vkList
+	vkSet
+	vkDict
+	vkPair
+	vkUnary
+	vkAssign
+	vkExprStmt
+	vkPass
+	vkImport
+	vkFuture
+	vkDef
+	vkDecorated
+	vkParam        // a node whose direct identifiers are parameter names
+	vkDefaultParam // a parameter with a default: its name field is one
+	vkWalrus       // named_expression: binds a name from inside an expression
+	vkAttribute    // attribute: "obj.name"
+)
+
+func valueKindOf(name string, anonymous bool) valueKind {
+	switch name {
+	case "identifier":
+		return vkIdent
+	case "integer", "float":
+		return vkNumber
+	case "true", "false", "none", "ellipsis":
+		return vkConst
+	case "string":
+		return vkString
+	case "string_start":
+		return vkStringStart
+	case "string_content", "string_end":
+		return vkStringPart
+	case "escape_sequence":
+		return vkEscape
+	case "tuple", "parenthesized_expression", "expression_list":
+		return vkTuple
+	case "list":
+		return vkList
+	case "set":
+		return vkSet
+	case "dictionary":
+		return vkDict
+	case "pair":
+		return vkPair
+	case "unary_operator":
+		return vkUnary
+	case "assignment":
+		return vkAssign
+	case "expression_statement":
+		return vkExprStmt
+	case "pass_statement":
+		return vkPass
+	case "import_statement", "import_from_statement":
+		return vkImport
+	case "future_import_statement":
+		return vkFuture
+	case "function_definition", "class_definition":
+		return vkDef
+	case "decorated_definition":
+		return vkDecorated
+	case "parameters", "lambda_parameters", "typed_parameter", "list_splat_pattern", "dictionary_splat_pattern":
+		return vkParam
+	case "default_parameter", "typed_default_parameter":
+		return vkDefaultParam
+	case "attribute":
+		return vkAttribute
+	case "named_expression":
+		return vkWalrus
+	}
+	if anonymous {
+		return vkAnon
+	}
+	return vkOther
+}
+
+// valueMode is what a node may be inside a statement still thought to be
+// a literal assignment; vmNone outside one.
+type valueMode uint8
+
+const (
+	vmNone   valueMode = iota
+	vmStmt             // the expression statement itself
+	vmAssign           // an assignment: identifier targets, a literal value
+	vmValue            // a literal expression
+	vmKey              // a dict key or set element: hashable literals only
+	vmNum              // the operand of a unary operator: numbers only
+	vmDict
+	vmPair
+	vmStr // inside a string literal
+)
+
+// stmtState is the statement being walked.
+type stmtState struct {
+	st       Stmt
+	sum      uint64
+	impStart int
+	failed   bool // no longer a candidate for StmtAssign / StmtNoop
+	bytes    bool // the string being read is a bytes literal
+}
+
+// scopeState is a module or class body whose statements are analysed.
+type scopeState struct {
+	blk   int32 // 0: the module
+	stmts []Stmt
+	cur   stmtState
+	in    bool   // cur is being walked
+	depth int    // stack length at which its statements are entered
+	loose uint64 // its tokens outside any of its statements (a class header)
+}
+
+// ClassBody is a class body's statements, for class attributes as
+// dependencies (SPEC 4.8: self.fee, cls.fee, Account.fee).
+type ClassBody struct {
+	Block int // index in File.Blocks
+	Stmts []Stmt
+	// Plain: no decorator and no base class other than object, whose
+	// hooks (__init_subclass__, metaclasses) could read its attributes.
+	Plain bool
+	loose uint64
+}
+
+// inner returns the innermost scope with a statement being walked, or nil.
+func (s *splitter) inner() *scopeState {
+	for i := len(s.scopes) - 1; i >= 0; i-- {
+		if s.scopes[i].in {
+			return s.scopes[i]
+		}
+	}
+	return nil
+}
+
+// beginStmt starts a statement of scope sc at node e; it returns the value
+// mode of the statement's node.
+func (s *splitter) beginStmt(sc *scopeState, e event) valueMode {
+	vk := s.g.vk(e.sym)
+	st := &sc.cur
+	*st = stmtState{sum: contenthash.Offset, impStart: len(s.imp.imports)}
+	st.st.Line = s.lineOf(e.start)
+	sc.in = true
+	switch vk {
+	case vkExprStmt:
+		st.st.Kind = StmtAssign // refined at the end
+		return vmStmt
+	case vkPass:
+		st.st.Kind = StmtNoop
+	case vkImport:
+		st.st.Kind = StmtImport
+	case vkFuture:
+		st.st.Future = true
+	case vkDef:
+		st.st.Kind = StmtDef
+	case vkDecorated:
+	default:
+		st.st.Open = true
+	}
+	return vmNone
+}
+
+// endStmt finishes the statement of sc being walked.
+func (s *splitter) endStmt(sc *scopeState) {
+	st := &sc.cur
+	if st.failed && (st.st.Kind == StmtAssign || st.st.Kind == StmtNoop) {
+		st.st.Kind = StmtEffect
+	}
+	if st.st.Kind == StmtAssign && len(st.st.Binds) == 0 {
+		// An expression statement that is only a string: a docstring (the
+		// first statement) or a no-op.
+		st.st.Kind = StmtNoop
+		if len(sc.stmts) == 0 {
+			st.st.Binds = []string{"__doc__"}
+		}
+	}
+	for i := st.impStart; i < len(s.imp.imports); i++ {
+		imp := s.imp.imports[i]
+		st.st.Imports = append(st.st.Imports, imp)
+		if len(imp.Names) == 0 {
+			name := s.imp.alias[aliasKey{i, -1}]
+			if name == "" {
+				name, _, _ = strings.Cut(imp.Module, ".")
+			}
+			st.st.Binds = append(st.st.Binds, name)
+			continue
+		}
+		for j, n := range imp.Names {
+			if a := s.imp.alias[aliasKey{i, j}]; a != "" {
+				n = a
+			}
+			if n == "*" {
+				st.st.Kind = StmtEffect
+				st.st.Open = true
+				continue
+			}
+			st.st.Binds = append(st.st.Binds, n)
+		}
+	}
+	st.st.Sum = st.sum
+	if st.st.Kind != StmtAssign && st.st.Kind != StmtNoop {
+		// What a literal assignment reads reaches its readers through the
+		// names it binds; anything else may use what it reads at import.
+		s.idents[sc.blk] = append(s.idents[sc.blk], st.st.Reads...)
+	}
+	slices.Sort(st.st.Reads)
+	st.st.Reads = slices.Compact(st.st.Reads)
+	sc.stmts = append(sc.stmts, st.st)
+	sc.in = false
+}
+
+// feed takes in a record fed to the checksum of sc's block.
+func (sc *scopeState) feed(tag byte, text []byte, withText bool) {
+	if !sc.in {
+		sc.loose = contenthash.AddByte(sc.loose, tag)
+		if withText {
+			sc.loose = contenthash.AddZero(contenthash.Add(sc.loose, text))
+		}
+		return
+	}
+	sc.cur.st.Fed = true
+	h := contenthash.AddByte(sc.cur.sum, tag)
+	if withText {
+		h = contenthash.AddZero(contenthash.Add(h, text))
+	}
+	sc.cur.sum = h
+}
+
+// analyse takes in a node (or token) entered inside a top-level statement
+// under parent, through field, and returns its value mode.
+func (s *splitter) analyse(parent *frame, vk valueKind, field uint16, text []byte, leaf bool) valueMode {
+	if parent.vm == vmNone {
+		return vmNone
+	}
+	sc := s.inner()
+	if sc == nil || sc.cur.failed {
+		return vmNone
+	}
+	st := &sc.cur
+	if vk == vkAnon {
+		if parent.vm == vmNum && string(text) == "~" { // ~1.5 raises
+			st.failed = true
+		}
+		return vmNone
+	}
+	fail := func() valueMode {
+		st.failed = true
+		return vmNone
+	}
+	value := func(key bool) valueMode {
+		switch vk {
+		case vkIdent:
+			if key || !validName(text) {
+				return fail()
+			}
+			return vmNone
+		case vkNumber:
+			if !validNumber(string(text)) {
+				return fail()
+			}
+			return vmNone
+		case vkConst:
+			return vmNone
+		case vkString:
+			return vmStr
+		case vkTuple:
+			if key {
+				return vmKey
+			}
+			return vmValue
+		case vkUnary:
+			return vmNum
+		}
+		if key {
+			return fail()
+		}
+		switch vk {
+		case vkList:
+			return vmValue
+		case vkSet:
+			return vmKey
+		case vkDict:
+			return vmDict
+		}
+		return fail()
+	}
+	switch parent.vm {
+	case vmStmt:
+		switch vk {
+		case vkAssign:
+			return vmAssign
+		case vkString:
+			return vmStr
+		}
+		return fail()
+	case vmAssign:
+		switch field {
+		case s.g.fieldLeft:
+			if vk != vkIdent || !validName(text) || string(text) == "__debug__" {
+				return fail()
+			}
+			return vmNone
+		case s.g.fieldRight:
+			if vk == vkAssign {
+				return vmAssign
+			}
+			return value(false)
+		}
+		return fail()
+	case vmValue:
+		return value(false)
+	case vmKey:
+		return value(true)
+	case vmNum:
+		if vk == vkNumber && validNumber(string(text)) {
+			return vmNone
+		}
+		if vk == vkUnary {
+			return vmNum
+		}
+		return fail()
+	case vmDict:
+		if vk == vkPair {
+			return vmPair
+		}
+		return fail()
+	case vmPair:
+		switch field {
+		case s.g.fieldKey:
+			return value(true)
+		case s.g.fieldValue:
+			return value(false)
+		}
+		return fail()
+	case vmStr:
+		switch vk {
+		case vkStringStart:
+			if !validStringStart(text, &st.bytes) {
+				return fail()
+			}
+			return vmNone
+		case vkStringPart:
+			if !validStringContent(text, st.bytes) {
+				return fail()
+			}
+			return vmStr // string_content holds escape sequences
+		case vkEscape:
+			if bytesHasPrefix(text, `\N`) && !st.bytes {
+				return fail() // a named escape must name a real character
+			}
+			return vmNone
+		}
+		return fail()
+	}
+	return fail()
+}
+
+func bytesHasPrefix(b []byte, p string) bool { return strings.HasPrefix(string(b), p) }
+
+// ident takes in an identifier token at scope (0: module level) under
+// parent through field.
+func (s *splitter) ident(parent *frame, scope int32, field uint16, text []byte, defName bool) {
+	name := string(text)
+	if dynamicNames[name] && parent.imp == impNone {
+		// Using importlib, not importing it, reaches names dynamically.
+		s.dynamic[scope] = true
+	}
+	param := parent.vk == vkParam || parent.vk == vkDefaultParam && field == s.g.fieldName
+	if !param && parent.vk != vkAttribute && parent.imp == impNone {
+		s.bare[scope] = append(s.bare[scope], name)
+	}
+	sc := s.scopeOf[scope]
+	if defName {
+		if sc != nil && sc.in && parent.outer.scope == scope {
+			sc.cur.st.Binds = append(sc.cur.st.Binds, name)
+			sc.cur.st.def = true
+		}
+		return
+	}
+	if sc == nil || !sc.in {
+		if !param {
+			s.idents[scope] = append(s.idents[scope], name)
+		}
+		return
+	}
+	st := &sc.cur.st
+	switch {
+	case parent.imp == impAliased && field == s.g.fieldAlias:
+		return // bound, from the import records
+	case parent.vk == vkAssign && field == s.g.fieldLeft:
+		st.Binds = append(st.Binds, name)
+		return
+	case parent.vk == vkWalrus:
+		st.Open = true
+	case param:
+		return
+	}
+	st.Reads = append(st.Reads, name)
+}
+
+// dynamicNames reach a module's or an object's names without naming them:
+// code that mentions one of these depends on every name (SPEC 4.8).
+// AttributeError, NameError and ImportError are here because code that
+// catches them may behave differently once a name it looked for exists.
+var dynamicNames = map[string]bool{
+	"globals": true, "vars": true, "locals": true, "dir": true,
+	"getattr": true, "hasattr": true, "delattr": true,
+	"eval": true, "exec": true, "__import__": true, "import_module": true,
+	"importlib": true, "modules": true, "__dict__": true, "getmembers": true,
+	"AttributeError": true, "NameError": true, "ImportError": true,
+	"ModuleNotFoundError": true, "reload": true, "__getattr__": true,
+	"__dir__": true,
+}
+
+var (
+	intRe   = regexp.MustCompile(`^(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|0(?:_?0)*|[1-9](?:_?[0-9])*)$`)
+	floatRe = regexp.MustCompile(`^(?:(?:[0-9](?:_?[0-9])*)?\.[0-9](?:_?[0-9])*|[0-9](?:_?[0-9])*\.?)(?:[eE][+-]?[0-9](?:_?[0-9])*)?[jJ]?$`)
+)
+
+// validNumber reports whether Python accepts a number literal (tree-sitter
+// accepts some it refuses, such as 0777).
+func validNumber(s string) bool {
+	if strings.ContainsAny(s, ".eEjJ") && !strings.HasPrefix(s, "0x") && !strings.HasPrefix(s, "0X") {
+		return floatRe.MatchString(s)
+	}
+	return intRe.MatchString(s)
+}
+
+// validName reports whether an identifier is a plain ASCII one (others are
+// left to the whole-module rule rather than checked against Unicode's
+// identifier classes).
+func validName(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for i, c := range b {
+		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// validStringStart checks a string's prefix: an f-string or a t-string
+// is left to the whole-module rule.
+func validStringStart(text []byte, isBytes *bool) bool {
+	t := strings.TrimRight(string(text), `'"`)
+	switch strings.ToLower(t) {
+	case "", "r", "u":
+		*isBytes = false
+	case "b", "br", "rb":
+		*isBytes = true
+	default:
+		return false
+	}
+	return true
+}
+
+// validStringContent refuses what Python may refuse in a string literal:
+// a named escape (which must name a real character) and non-ASCII bytes.
+func validStringContent(text []byte, isBytes bool) bool {
+	if !isBytes {
+		return !strings.Contains(string(text), `\N`)
+	}
+	for _, c := range text {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// TopLevel is a module's top level as seen by SPEC 4.8.
+type TopLevel struct {
+	// Precise is false when the module must be taken as a whole: its
+	// Effects and Exports are then the "<module>" checksum.
+	Precise bool
+	// Effects is the checksum of the statements with effects, of what they
+	// read, and of the builtins the module shadows.
+	Effects uint64
+	// Exports is the checksum of what "from m import *" takes.
+	Exports uint64
+	// Names maps the names bound by statements other than definitions to
+	// the checksum of the statements that bind them and what those read.
+	// Never 0: 0 stands for "not bound".
+	Names map[string]uint64
+	// Bound lists the keys of Names, sorted.
+	Bound []string
+}
+
+// Derive computes the module's statement view. importPrecise tells whether
+// an import statement's target resolves to something whose import cannot
+// fail and has no effects the engine would miss; nil counts every import
+// as having effects.
+func (f *File) Derive(importPrecise func(Import) bool) TopLevel {
+	if len(f.Blocks) == 0 {
+		return TopLevel{}
+	}
+	whole := f.Blocks[0].Checksum
+	if !f.Parsed || f.Dynamic(0) {
+		return TopLevel{Effects: whole, Exports: whole}
+	}
+	return derive(f.Stmts, f.loose, whole, importPrecise, false)
+}
+
+// DeriveClass computes the statement view of a class body: Effects stands
+// for the class header, the statements with effects and the set of names
+// the class binds (a new one may shadow an inherited attribute), Names for
+// its attributes bound by literal assignments.
+func (f *File) DeriveClass(c ClassBody) TopLevel {
+	whole := f.Blocks[c.Block].Checksum
+	if !f.Parsed || !c.Plain || f.Dynamic(c.Block) {
+		return TopLevel{Effects: whole, Exports: whole}
+	}
+	return derive(c.Stmts, c.loose, whole, nil, true)
+}
+
+func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, class bool) TopLevel {
+	m := TopLevel{Effects: whole, Exports: whole}
+	defs := map[string]bool{}
+	for _, st := range stmts {
+		if class {
+			for _, b := range st.Binds {
+				switch b {
+				case "__slots__", "__getattr__", "__getattribute__", "__dict__", "__set_name__":
+					return m // attributes reached other than by name
+				}
+			}
+		}
+		for _, imp := range st.Imports {
+			if slices.Contains(imp.Names, "*") {
+				return m // binds names the parse cannot see
+			}
+		}
+		if st.Kind == StmtDef || st.Kind == StmtEffect && !st.Open {
+			for _, b := range st.Binds {
+				if st.Kind == StmtDef || isDefBind(st) {
+					defs[b] = true
+				}
+			}
+		}
+	}
+	if defs["__getattr__"] || defs["__dir__"] {
+		return m
+	}
+	kinds := make([]StmtKind, len(stmts))
+	for i, st := range stmts {
+		k := st.Kind
+		switch k {
+		case StmtDef:
+			if st.Fed {
+				k = StmtEffect
+			}
+		case StmtImport:
+			for _, imp := range st.Imports {
+				if importPrecise == nil || !importPrecise(imp) {
+					k = StmtEffect
+				}
+			}
+		}
+		if k == StmtAssign || k == StmtImport || k == StmtNoop {
+			for _, b := range st.Binds {
+				if defs[b] || readByName(b) {
+					k = StmtEffect
+				}
+			}
+		}
+		kinds[i] = k
+	}
+	state := map[string]uint64{}
+	bound := map[string]bool{}
+	open := false
+	eff := mixU(contenthash.Offset, loose)
+	epoch := uint64(0)
+	for i, st := range stmts {
+		k := kinds[i]
+		if k == StmtAssign {
+			for _, r := range st.Reads {
+				if !bound[r] {
+					k = StmtEffect // a builtin, or a NameError
+				}
+			}
+		}
+		switch k {
+		case StmtDef:
+			for _, b := range st.Binds {
+				bound[b] = true
+			}
+		case StmtAssign, StmtImport, StmtNoop:
+			h := mixU(mixU(st.Sum, epoch), uint64(k))
+			for _, r := range st.Reads {
+				h = mixS(h, r)
+				h = mixU(h, state[r])
+			}
+			for _, b := range st.Binds {
+				state[b] = mixU(mixU(state[b]^contenthash.Offset, h), 1)
+				bound[b] = true
+			}
+		default:
+			h := mixU(eff, st.Sum)
+			for _, r := range st.Reads {
+				h = mixS(h, r)
+				if bound[r] {
+					h = mixU(h, state[r]|1)
+				} else {
+					h = mixU(h, 0)
+				}
+			}
+			if st.Future {
+				h = mixU(h, uint64(i)) // only a docstring may come before
+			}
+			eff = h
+			epoch++
+			open = open || st.Open
+			for _, b := range st.Binds {
+				bound[b] = true
+				if !defs[b] {
+					state[b] = mixU(mixU(state[b]^contenthash.Offset, h), epoch)
+				}
+			}
+		}
+	}
+	var shadow []string
+	for b := range bound {
+		if builtinNames[b] {
+			shadow = append(shadow, b)
+		}
+	}
+	slices.Sort(shadow)
+	for _, b := range shadow {
+		eff = mixS(eff, b)
+	}
+	if class {
+		var all []string
+		for b := range bound {
+			all = append(all, b)
+		}
+		slices.Sort(all)
+		eff = mixS(eff, strings.Join(all, "\n"))
+	}
+	m.Precise = true
+	m.Effects = eff
+	m.Names = make(map[string]uint64, len(state))
+	for n, h := range state {
+		if h == 0 {
+			h = 1
+		}
+		m.Names[n] = h
+		m.Bound = append(m.Bound, n)
+	}
+	slices.Sort(m.Bound)
+	switch {
+	case bound["__all__"]:
+		m.Exports = mixU(mixS(contenthash.Offset, "__all__"), state["__all__"])
+	case open:
+		m.Exports = whole
+	default:
+		var public []string
+		for b := range bound {
+			if !strings.HasPrefix(b, "_") {
+				public = append(public, b)
+			}
+		}
+		slices.Sort(public)
+		m.Exports = contenthash.Sum([]byte(strings.Join(public, "\n")))
+	}
+	return m
+}
+
+// readByName reports whether a module-level name is one that frameworks
+// read by its name rather than through code the engine sees: pytest's
+// (pytest_plugins, collect_ignore, pytestmark, hooks), and dunder names
+// other than __all__, __version__ and __doc__ (__test__, __path__...). A
+// name that shadows or is shadowed by a definition counts too. Statements
+// binding them keep the whole-module rule.
+func readByName(name string) bool {
+	switch name {
+	case "__all__", "__version__", "__doc__":
+		return false
+	case "pytestmark", "collect_ignore", "collect_ignore_glob":
+		return true
+	}
+	return strings.HasPrefix(name, "pytest_") || strings.HasPrefix(name, "__") && strings.HasSuffix(name, "__")
+}
+
+// isDefBind reports whether a statement with effects is a decorated
+// definition: its one bind is the definition's name.
+func isDefBind(st Stmt) bool { return st.def }
+
+// Idents returns the identifiers block i's own code reads, sorted: for
+// "<module>" (i == 0) those of the top level, definitions' headers
+// included; nil when unknown.
+func (f *File) Idents(i int) []string {
+	if i < 0 || i >= len(f.idents) {
+		return nil
+	}
+	return f.idents[i]
+}
+
+// Bare returns the identifiers block i's own code uses as plain values
+// (not "x.attr" nor ".attr"), sorted: a module bound to one of them is
+// handed to other code, which may read its attributes by name.
+func (f *File) Bare(i int) []string {
+	if i < 0 || i >= len(f.bare) {
+		return nil
+	}
+	return f.bare[i]
+}
+
+// ImportBinds returns the names f.Imports[i] binds.
+func (f *File) ImportBinds(i int) []string {
+	if i < 0 || i >= len(f.binds) {
+		return nil
+	}
+	return f.binds[i]
+}
+
+// Dynamic reports whether block i's own code reaches names without naming
+// them (getattr, globals(), vars(), importlib...).
+func (f *File) Dynamic(i int) bool {
+	return i >= 0 && i < len(f.dynamic) && f.dynamic[i]
+}
+
+func mixU(h, v uint64) uint64 {
+	for i := 0; i < 8; i++ {
+		h = contenthash.AddByte(h, byte(v))
+		v >>= 8
+	}
+	return h
+}
+
+func mixS(h uint64, s string) uint64 {
+	return contenthash.AddZero(contenthash.Add(h, []byte(s)))
+}
+
+// builtinNames are the names of Python's builtins module (3.9 to 3.13): a
+// module-level binding of one changes what every function in the module
+// that reads it sees, recorded or not.
+var builtinNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(`ArithmeticError AssertionError AttributeError BaseException
+BaseExceptionGroup BlockingIOError BrokenPipeError BufferError BytesWarning ChildProcessError
+ConnectionAbortedError ConnectionError ConnectionRefusedError ConnectionResetError
+DeprecationWarning EOFError Ellipsis EncodingWarning EnvironmentError Exception ExceptionGroup
+False FileExistsError FileNotFoundError FloatingPointError FutureWarning GeneratorExit IOError
+ImportError ImportWarning IndentationError IndexError InterruptedError IsADirectoryError
+KeyError KeyboardInterrupt LookupError MemoryError ModuleNotFoundError NameError None
+NotADirectoryError NotImplemented NotImplementedError OSError OverflowError
+PendingDeprecationWarning PermissionError ProcessLookupError PythonFinalizationError
+RecursionError ReferenceError ResourceWarning RuntimeError RuntimeWarning StopAsyncIteration
+StopIteration SyntaxError SyntaxWarning SystemError SystemExit TabError TimeoutError True
+TypeError UnboundLocalError UnicodeDecodeError UnicodeEncodeError UnicodeError
+UnicodeTranslateError UnicodeWarning UserWarning ValueError Warning ZeroDivisionError
+__build_class__ __debug__ __doc__ __import__ __loader__ __name__ __package__ __spec__ abs
+aiter all anext any ascii bin bool breakpoint bytearray bytes callable chr classmethod compile
+complex copyright credits delattr dict dir divmod enumerate eval exec exit filter float format
+frozenset getattr globals hasattr hash help hex id input int isinstance issubclass iter len
+license list locals map max memoryview min next object oct open ord pow print property quit
+range repr reversed round set setattr slice sorted staticmethod str sum super tuple type vars
+zip`) {
+		m[n] = true
+	}
+	return m
+}()

@@ -1,0 +1,278 @@
+package blocks
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// stmtView renders a file's statements as "kind binds<-reads".
+func stmtView(f File) []string {
+	kinds := map[StmtKind]string{StmtEffect: "effect", StmtAssign: "assign", StmtImport: "import", StmtDef: "def", StmtNoop: "noop"}
+	var out []string
+	for _, st := range f.Stmts {
+		s := kinds[st.Kind] + " " + strings.Join(st.Binds, ",")
+		if len(st.Reads) > 0 {
+			s += "<-" + strings.Join(st.Reads, ",")
+		}
+		if st.Open {
+			s += " open"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestStatements(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"docstring and literals", `"""Doc."""
+__version__ = "1.2"
+RATE = 0.1
+NEG = -1
+T = (1, "a", None, RATE)
+D = {"a": [1, 2], 3: {4}}
+A = B = 2
+`, []string{"noop __doc__", "assign __version__", "assign RATE", "assign NEG", "assign T<-RATE", "assign D", "assign A,B"}},
+		{"effects", `x = f()
+y = 1 // 0
+o.a = 1
+d[k] = 2
+z = [i for i in r]
+s = f"{x}"
+del x
+w: int = 3
+a, b = 1, 2
+k = {[1]: 2}
+n = ~1.5
+q = b"\xff" "x"
+`, []string{"effect x<-f", "effect y", "effect <-a,o", "effect <-d,k", "effect z<-i,r", "effect s<-x", "effect <-x open", "effect w<-int", "effect <-a,b", "effect k", "effect n", "effect q"}},
+		{"imports", `import os, a.b as c
+from m import x, y as z
+from . import w
+from x import *
+from __future__ import annotations
+`, []string{"import os,c<-a,b,os", "import x,z<-m,x,y", "import w<-w", "effect <-x open", "effect <-annotations"}},
+		{"definitions", `def f(a, b=1):
+    return a + G
+@dec
+def g():
+    pass
+class C(Base):
+    fee = 0.5
+if X:
+    Y = 1
+pass
+`, []string{"def f", "effect g<-dec", "def C<-Base", "effect Y<-X open", "noop "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parse(t, tt.src)
+			if !f.Parsed {
+				t.Fatal("not parsed")
+			}
+			got := stmtView(f)
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("statements:\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Literals that tree-sitter accepts and Python refuses, or that may raise,
+// are not precise: their statement counts as one with effects.
+func TestStatementLiterals(t *testing.T) {
+	tests := []struct {
+		src  string
+		want string // the statement's kind, or "" if the file does not parse
+	}{
+		{"A = 0777", "effect"},
+		{"A = 007.5", "assign"},
+		{"A = 00", "assign"},
+		{"A = 1e5", "assign"},
+		{"A = 0x_ff", "assign"},
+		{"A = 1_000", "assign"},
+		{"A = 2j", "assign"},
+		{`A = "\N{BULLET}"`, "effect"},
+		{`A = b"\N{BULLET}"`, "assign"},
+		{`A = b"é"`, "effect"},
+		{`A = rb"x" `, "assign"},
+		{`A = f"x"`, "effect"},
+		{`A = "a" "b"`, "effect"},
+		{"__debug__ = 1", "effect"},
+		{"A = -1.5", "assign"},
+		{"A = ~1", "effect"},
+		{"A = -None", "effect"},
+		{"A = {(1, 2): 3}", "assign"},
+		{"A = {B: 3}", "effect"},
+		{"A = {[1]: 3}", "effect"},
+		{"A = {{1}}", "effect"},
+		{"A = {**B}", "effect"},
+		{"A = [*B]", "effect"},
+		{"A = (yield)", "effect"},
+		{"A = lambda: 1", "effect"},
+		{"A = ...", "assign"},
+		{"A = B.C", "effect"},
+		{"A = B[0]", "effect"},
+		{"A = 1 + 2", "effect"},
+		{"A = not B", "effect"},
+		{"A = (B := 1)", "effect"},
+		{"A = Été = 1", "effect"},
+	}
+	kinds := map[StmtKind]string{StmtEffect: "effect", StmtAssign: "assign", StmtImport: "import", StmtDef: "def", StmtNoop: "noop"}
+	for _, tt := range tests {
+		f := parse(t, tt.src+"\n")
+		got := ""
+		if f.Parsed {
+			if len(f.Stmts) != 1 {
+				t.Errorf("%s: %d statements", tt.src, len(f.Stmts))
+				continue
+			}
+			got = kinds[f.Stmts[0].Kind]
+		}
+		if got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.src, got, tt.want)
+		}
+	}
+}
+
+// TestDerive checks which parts of a module's statement view an edit
+// changes: the effects (every importer), the exports (star importers) and
+// each name (its readers).
+func TestDerive(t *testing.T) {
+	resolves := func(imp Import) bool { return imp.Module != "missing" && imp.Level == 0 }
+	tests := []struct {
+		name     string
+		old, new string
+		want     string // "effects", "exports", "names:A,B", "whole" (not precise), joined by " "
+	}{
+		{"constant changed", "A = 1\nB = 2\n", "A = 1\nB = 3\n", "names:B"},
+		{"unused constant added", "A = 1\n", "A = 1\nC = 3\n", "exports names:C"},
+		{"private constant added", "A = 1\n", "A = 1\n_C = 3\n", "names:_C"},
+		{"__all__ entry added", "__all__ = ['a']\ndef a(): pass\n", "__all__ = ['a', 'b']\ndef a(): pass\ndef b(): pass\n", "exports names:__all__"},
+		{"__version__ changed", "__version__ = '1.0'\nx = f()\n", "__version__ = '1.1'\nx = f()\n", "names:__version__"},
+		{"read by an effect", "A = 1\nx = f(A)\n", "A = 2\nx = f(A)\n", "effects names:A,x"},
+		{"alias follows", "A = 1\nB = A\n", "A = 2\nB = A\n", "names:A,B"},
+		{"moved across an effect", "A = 1\nf()\n", "f()\nA = 1\n", "names:A"},
+		{"import added", "import os\nx = f()\n", "import os\nimport json\nx = f()\n", "exports names:json"},
+		{"unresolved import added", "x = f()\n", "import missing\nx = f()\n", "effects exports names:missing,x"},
+		{"relative import added", "x = f()\n", "from . import y\nx = f()\n", "effects exports names:x,y"},
+		{"builtin shadowed", "A = 1\n", "A = 1\nlen = 2\n", "effects exports names:len"},
+		{"read of an unbound name", "A = 1\n", "A = B\n", "effects names:A"},
+		{"call result changed", "T = build()\n", "T = build(1)\n", "effects names:T"},
+		{"def shadows a constant", "A = 1\n", "A = 1\ndef A(): pass\n", "effects names:A"},
+		{"function body changed", "A = 1\ndef f():\n    return A\n", "A = 1\ndef f():\n    return A + 1\n", ""},
+		{"star import", "from m import *\nA = 1\n", "from m import *\nA = 2\n", "whole"},
+		{"module __getattr__", "A = 1\ndef __getattr__(n): pass\n", "A = 2\ndef __getattr__(n): pass\n", "whole"},
+		{"globals at module level", "A = 1\nglobals()['B'] = 2\n", "A = 2\nglobals()['B'] = 2\n", "whole"},
+		{"future import moved", "from __future__ import annotations\nA = 1\n", "A = 1\nfrom __future__ import annotations\n", "effects names:A"},
+		{"docstring changed", "'''a'''\nA = 1\n", "'''b'''\nA = 1\n", "names:__doc__"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fo, fn := parse(t, tt.old), parse(t, tt.new)
+			o, n := fo.Derive(resolves), fn.Derive(resolves)
+			var got []string
+			if !o.Precise || !n.Precise {
+				got = append(got, "whole")
+			} else {
+				if o.Effects != n.Effects {
+					got = append(got, "effects")
+				}
+				if o.Exports != n.Exports {
+					got = append(got, "exports")
+				}
+				var names []string
+				for _, k := range sortedKeys(o.Names, n.Names) {
+					if o.Names[k] != n.Names[k] {
+						names = append(names, k)
+					}
+				}
+				if len(names) > 0 {
+					got = append(got, "names:"+strings.Join(names, ","))
+				}
+			}
+			if s := strings.Join(got, " "); s != tt.want {
+				t.Errorf("got %q, want %q\nold %v\nnew %v", s, tt.want, stmtView(fo), stmtView(fn))
+			}
+		})
+	}
+}
+
+func sortedKeys(ms ...map[string]uint64) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range ms {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestDeriveClass checks the statement view of class bodies: a literal
+// attribute is a dependency of its readers; anything else, a new name, a
+// decorator or a base class keeps the whole class.
+func TestDeriveClass(t *testing.T) {
+	tests := []struct {
+		name     string
+		old, new string
+		want     string // as in TestDerive, for the class named C
+	}{
+		{"attribute changed", "class C:\n    fee = 1\n    def f(self):\n        return self.fee\n", "class C:\n    fee = 2\n    def f(self):\n        return self.fee\n", "names:fee"},
+		{"method body changed", "class C:\n    fee = 1\n    def f(self):\n        return 1\n", "class C:\n    fee = 1\n    def f(self):\n        return 2\n", ""},
+		{"attribute added", "class C:\n    fee = 1\n", "class C:\n    fee = 1\n    tax = 2\n", "effects names:tax"},
+		{"method added", "class C:\n    fee = 1\n", "class C:\n    fee = 1\n    def g(self):\n        pass\n", "effects"},
+		{"signature changed", "class C:\n    def g(self):\n        pass\n", "class C:\n    def g(self, x=1):\n        pass\n", "effects"},
+		{"call", "class C:\n    fee = f()\n", "class C:\n    fee = f(1)\n", "effects names:fee"},
+		{"decorated", "@d\nclass C:\n    fee = 1\n", "@d\nclass C:\n    fee = 2\n", "whole"},
+		{"base class", "class C(B):\n    fee = 1\n", "class C(B):\n    fee = 2\n", "whole"},
+		{"object base", "class C(object):\n    fee = 1\n", "class C(object):\n    fee = 2\n", "names:fee"},
+		{"slots", "class C:\n    __slots__ = ()\n    fee = 1\n", "class C:\n    __slots__ = ()\n    fee = 2\n", "whole"},
+		{"annotated", "class C:\n    fee: int = 1\n", "class C:\n    fee: int = 2\n", "effects names:fee"},
+		{"nested class", "def f():\n    class C:\n        fee = 1\n", "def f():\n    class C:\n        fee = 2\n", "names:fee"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fo, fn := parse(t, tt.old), parse(t, tt.new)
+			view := func(f File) TopLevel {
+				for _, c := range f.Classes {
+					if n := f.Blocks[c.Block].Name; n == "C" || strings.HasSuffix(n, ".C") {
+						return f.DeriveClass(c)
+					}
+				}
+				t.Fatal("no class C")
+				return TopLevel{}
+			}
+			o, n := view(fo), view(fn)
+			var got []string
+			if !o.Precise || !n.Precise {
+				got = append(got, "whole")
+			} else {
+				if o.Effects != n.Effects {
+					got = append(got, "effects")
+				}
+				var names []string
+				for _, k := range sortedKeys(o.Names, n.Names) {
+					if o.Names[k] != n.Names[k] {
+						names = append(names, k)
+					}
+				}
+				if len(names) > 0 {
+					got = append(got, "names:"+strings.Join(names, ","))
+				}
+			}
+			if s := strings.Join(got, " "); s != tt.want {
+				t.Errorf("got %q, want %q", s, tt.want)
+			}
+		})
+	}
+}

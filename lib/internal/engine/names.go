@@ -1,0 +1,423 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
+)
+
+// Module-level statements as dependencies (SPEC 4.8). A test depends on
+// the statements with effects ("<effects>") of every module it reaches, as
+// it depended on the whole top level before, and on the name blocks
+// ("<module>:NAME") of those modules for the names that code it depends on
+// reads: the functions it ran, and the import-time code of the modules its
+// test file reaches (top levels, class bodies, functions run at import).
+// Code that reaches names dynamically (getattr, globals(), importlib...)
+// makes the test depend on every reached module's whole top level, as
+// before.
+
+// reads gathers what a test's code reads.
+type reads struct {
+	names   map[string]bool
+	files   []string // Python files it ran code in, or reached by imports inside functions
+	seen    map[string]bool
+	dynamic bool
+}
+
+func newReads() *reads {
+	return &reads{names: map[string]bool{}, seen: map[string]bool{}}
+}
+
+func (r *reads) addFile(path string) {
+	if r != nil && !r.seen[path] {
+		r.seen[path] = true
+		r.files = append(r.files, path)
+	}
+}
+
+func (r *reads) addBlock(f *blocks.File, i int) {
+	if r == nil {
+		return
+	}
+	for _, n := range f.Idents(i) {
+		r.names[n] = true
+	}
+	if f.Dynamic(i) {
+		r.dynamic = true
+	}
+}
+
+func (r *reads) merge(o *reads) {
+	if r == nil || o == nil {
+		return
+	}
+	for n := range o.names {
+		r.names[n] = true
+	}
+	for _, f := range o.files {
+		r.addFile(f)
+	}
+	r.dynamic = r.dynamic || o.dynamic
+}
+
+// fileClosure returns the project files one module reaches by import,
+// itself included, once per session.
+func (s *Session) fileClosure(path string) []string {
+	if got, ok := s.reach[path]; ok {
+		return got
+	}
+	got, _ := s.resolver.Closure([]string{path})
+	s.reach[path] = got
+	return got
+}
+
+// ensureFile writes a file's row if it is new or changed, before blocks of
+// it are stored.
+func (s *Session) ensureFile(q store.Querier, fi *fileInfo) error {
+	if fi.id == 0 || fi.changed {
+		if err := upsertFileState(q, fi); err != nil {
+			return err
+		}
+		fi.changed = false
+	}
+	return nil
+}
+
+// nameIDs returns the name blocks of the given files for the names read;
+// none of the file skip (a test file, whose whole top level counts).
+func (s *Session) nameIDs(q store.Querier, files []string, names map[string]bool, skip string) ([]int64, error) {
+	var ids []int64
+	for _, path := range files {
+		if path == skip {
+			continue
+		}
+		fi := s.current(path)
+		if fi.cur == nil || fi.cur.File == nil {
+			continue
+		}
+		if err := s.ensureFile(q, fi); err != nil {
+			return nil, err
+		}
+		for _, n := range hits(fi.cur.Top, names) {
+			id, err := s.blockID(q, fi, selection.NamePrefix+n, nil)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		for cls, top := range fi.cur.Classes {
+			for _, n := range hits(top, names) {
+				id, err := s.blockID(q, fi, cls+":"+n, nil)
+				if err != nil {
+					return nil, err
+				}
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// hits returns the names of a statement view that are read.
+func hits(top blocks.TopLevel, names map[string]bool) []string {
+	if !top.Precise || len(top.Names) == 0 {
+		return nil
+	}
+	var hit []string
+	if len(names) < len(top.Names) {
+		for n := range names {
+			if _, ok := top.Names[n]; ok {
+				hit = append(hit, n)
+			}
+		}
+	} else {
+		for n := range top.Names {
+			if names[n] {
+				hit = append(hit, n)
+			}
+		}
+	}
+	return hit
+}
+
+// moduleIDs returns the whole-top-level ("<module>") blocks of files: what
+// code that reaches names dynamically depends on.
+func (s *Session) moduleIDs(q store.Querier, files []string) ([]int64, error) {
+	var ids []int64
+	for _, path := range files {
+		fi := s.current(path)
+		if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
+			continue
+		}
+		if err := s.ensureFile(q, fi); err != nil {
+			return nil, err
+		}
+		id, err := s.blockID(q, fi, selection.Module, nil)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// importTimeIDs returns what the import-time code of the modules a test
+// file reaches reads: the name blocks of those modules for the names their
+// top levels and class bodies read; for each "from m import NAME", m's block
+// for NAME, bound or not (binding it later changes what the import gets);
+// for each "from m import *", m's exports. dynamic reports import-time code
+// that reaches names without naming them.
+func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string) (ids []int64, dynamic bool, err error) {
+	names := map[string]bool{}
+	if r := s.importReads[SessionDeps]; r != nil {
+		for n := range r.names {
+			names[n] = true
+		}
+		dynamic = r.dynamic
+	}
+	for _, path := range files {
+		if r := s.importReads[path]; r != nil {
+			for n := range r.names {
+				names[n] = true
+			}
+			dynamic = dynamic || r.dynamic
+		}
+		fi := s.current(path)
+		if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
+			continue
+		}
+		f := fi.cur.File
+		for i, b := range f.Blocks {
+			if b.Kind != blocks.Module && b.Kind != blocks.Class {
+				continue
+			}
+			for _, n := range f.Idents(i) {
+				names[n] = true
+			}
+			dynamic = dynamic || f.Dynamic(i) || s.escapes(path, f, i, "")
+		}
+		for _, imp := range f.Imports {
+			if imp.Scope != "" || len(imp.Names) == 0 {
+				continue
+			}
+			got, _ := s.resolver.Resolve(path, imp)
+			for _, g := range got {
+				gi := s.current(g)
+				if gi.cur == nil || gi.cur.File == nil || !gi.cur.Top.Precise {
+					continue
+				}
+				if err := s.ensureFile(q, gi); err != nil {
+					return nil, false, err
+				}
+				for _, n := range imp.Names {
+					name := selection.NamePrefix + n
+					if n == "*" {
+						name = selection.Exports
+					}
+					id, err := s.blockID(q, gi, name, nil)
+					if err != nil {
+						return nil, false, err
+					}
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	got, err := s.nameIDs(q, files, names, testFile)
+	if err != nil {
+		return nil, false, err
+	}
+	return append(ids, got...), dynamic, nil
+}
+
+// escapes reports whether block i of the file at path hands a project
+// module to other code as a value (configure(settings), not
+// settings.DEBUG): that code may read the module's names without naming
+// them (Flask's config.from_object, doctest.testmod), so the module counts
+// as reached dynamically. scope is the block's name, for the imports inside
+// the function.
+func (s *Session) escapes(path string, f *blocks.File, i int, scope string) bool {
+	bare := f.Bare(i)
+	if len(bare) == 0 {
+		return false
+	}
+	key := path + "\x00" + scope
+	mods, ok := s.moduleNames[key]
+	if !ok {
+		mods = map[string]bool{}
+		for j, imp := range f.Imports {
+			if imp.Scope != "" && imp.Scope != scope {
+				continue
+			}
+			binds := f.ImportBinds(j)
+			if len(imp.Names) == 0 {
+				if files, _ := s.resolver.Resolve(path, imp); len(files) > 0 {
+					for _, b := range binds {
+						mods[b] = true
+					}
+				}
+				continue
+			}
+			for k, n := range imp.Names {
+				if n == "*" || k >= len(binds) {
+					continue
+				}
+				one := blocks.Import{Module: imp.Module, Level: imp.Level, Names: []string{n}}
+				files, _ := s.resolver.Resolve(path, one)
+				for _, g := range files {
+					if g == n+".py" || strings.HasSuffix(g, "/"+n+".py") || g == n+"/__init__.py" || strings.HasSuffix(g, "/"+n+"/__init__.py") {
+						mods[binds[k]] = true
+					}
+				}
+			}
+		}
+		s.moduleNames[key] = mods
+	}
+	for _, n := range bare {
+		if mods[n] {
+			return true
+		}
+	}
+	return false
+}
+
+// importPrecise tells, for the module at path, whether one of its import
+// statements resolves to a module whose import cannot fail and whose own
+// top level the engine would not otherwise track: a module of the
+// standard library or of an installed distribution that exists, with the
+// names a from-import takes found in its source. A project module is not
+// (importing it newly runs its top level for every importer), nor anything
+// unresolved.
+func (s *Session) importPrecise(path string) func(blocks.Import) bool {
+	return func(imp blocks.Import) bool {
+		if imp.Level > 0 || imp.Module == "" {
+			return false
+		}
+		files, ext := s.resolver.Resolve(path, imp)
+		if len(files) > 0 || ext == "" {
+			return false
+		}
+		key := imp.Module + "\x00" + strings.Join(imp.Names, "\x00")
+		ok, seen := s.externals[key]
+		if !seen {
+			ok = externalPrecise(s.cfg.SitePaths, imp)
+			s.externals[key] = ok
+		}
+		return ok
+	}
+}
+
+// builtinModules are compiled into CPython: no file to find.
+var builtinModules = map[string]bool{
+	"sys": true, "builtins": true, "_thread": true, "_io": true, "itertools": true, "time": true,
+	"gc": true, "marshal": true, "posix": true, "errno": true, "atexit": true, "faulthandler": true,
+	"pwd": true, "_abc": true, "_codecs": true, "_collections": true, "_functools": true,
+	"_operator": true, "_signal": true, "_sre": true, "_stat": true, "_string": true,
+	"_warnings": true, "_weakref": true, "_imp": true, "_tracemalloc": true,
+}
+
+func externalPrecise(sitePaths []string, imp blocks.Import) bool {
+	parts := strings.Split(imp.Module, ".")
+	for _, dir := range sitePaths {
+		base := filepath.Join(append([]string{dir}, parts...)...)
+		var src []byte
+		isPkg := false
+		if b, err := os.ReadFile(base + ".py"); err == nil {
+			src = b
+		} else if b, err := os.ReadFile(filepath.Join(base, "__init__.py")); err == nil {
+			src, isPkg = b, true
+		} else if m, _ := filepath.Glob(base + ".*.so"); len(m) > 0 {
+			return len(imp.Names) == 0 // an extension module: its names are unknown
+		} else if st, err := os.Stat(base); err == nil && st.IsDir() {
+			return len(imp.Names) == 0 // a namespace package
+		} else {
+			continue
+		}
+		for _, n := range imp.Names {
+			if isPkg {
+				if exists(filepath.Join(base, n+".py")) || exists(filepath.Join(base, n, "__init__.py")) {
+					continue
+				}
+			}
+			if !hasWord(src, n) {
+				return false
+			}
+		}
+		return true
+	}
+	return len(imp.Names) == 0 && builtinModules[imp.Module]
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// hasWord reports whether w occurs in src as a whole identifier: a name a
+// from-import takes from an installed module is taken to exist if the
+// module's source mentions it.
+func hasWord(src []byte, w string) bool {
+	text := string(src)
+	for i := 0; ; {
+		j := strings.Index(text[i:], w)
+		if j < 0 {
+			return false
+		}
+		a, b := i+j, i+j+len(w)
+		if (a == 0 || !isIdentChar(text[a-1])) && (b == len(text) || !isIdentChar(text[b])) {
+			return true
+		}
+		i = a + 1
+	}
+}
+
+func isIdentChar(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// nameChange is a changed name block that selected a test, for --diff-why.
+type nameChange struct {
+	path  string // the file binding the name
+	block string // "<module>:RATE", "Account:fee"
+	deps  []byte // the test's own dependency list
+}
+
+// readBy names a function of the changed file, among those the test ran,
+// whose code reads the changed name ("scaled"); "" if none does (the name
+// is read by import-time code, or by code in another file).
+func (s *Session) readBy(nc nameChange) string {
+	name := nc.block[strings.LastIndexByte(nc.block, ':')+1:]
+	fi := s.current(nc.path)
+	if fi.cur == nil || fi.cur.File == nil || fi.id == 0 {
+		return ""
+	}
+	var ids []int64
+	if store.DecodeIDs(nc.deps, func(id int64) bool { ids = append(ids, id); return true }) != nil {
+		return ""
+	}
+	rows, err := store.BlocksByID(s.db, ids)
+	if err != nil {
+		return ""
+	}
+	f := fi.cur.File
+	var by []string
+	for _, b := range rows {
+		if b.FileID != fi.id {
+			continue
+		}
+		for i, fb := range f.Blocks {
+			if fb.Name == b.Name && fb.Kind == blocks.Function {
+				if _, ok := slices.BinarySearch(f.Idents(i), name); ok {
+					by = append(by, fb.Name)
+				}
+			}
+		}
+	}
+	slices.Sort(by)
+	return strings.Join(slices.Compact(by), ", ")
+}

@@ -1,0 +1,479 @@
+"""Module-level statements as dependencies (SPEC 4.8): a module-level change
+selects the tests whose code reads what changed, not every test that imports
+the module; a statement with effects, and code that reaches names
+dynamically, keep the whole-module rule (4.4c). Each test records a baseline,
+makes one change and asserts the exact node ids that ran."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import baseline, diff, nodes, output, project, ran, touch_edit
+
+OPS = """
+    __all__ = ["scaled", "plain"]
+
+    RATE = 0.1
+    OTHER = 5
+
+    def scaled(x):
+        return x * RATE
+
+    def plain(x):
+        return x + 1
+"""
+
+TABLE = """
+    def build():
+        return [1, 2, 3]
+
+    TABLE = build()
+
+    def first():
+        return TABLE[0]
+
+    def size():
+        return 3
+"""
+
+FILES = {
+    "calc/__init__.py": '__version__ = "1.0"\n',
+    "calc/ops.py": OPS,
+    "calc/table.py": TABLE,
+    "tests/test_ops.py": """
+        from calc.ops import plain, scaled
+
+        def test_scaled():
+            assert scaled(10) > 0
+
+        def test_plain():
+            assert plain(1) == 2
+    """,
+    "tests/test_other.py": """
+        from calc import ops
+
+        def test_other():
+            assert ops.plain(2) == 3
+    """,
+    "tests/test_version.py": """
+        import calc
+
+        def test_version():
+            assert calc.__version__
+
+        def test_nothing():
+            assert True
+    """,
+    "tests/test_table.py": """
+        from calc.table import first, size
+
+        def test_first():
+            assert first() >= 1
+
+        def test_size():
+            assert size() == 3
+    """,
+}
+
+EVERYTHING = (
+    nodes("tests/test_ops.py", "test_scaled", "test_plain")
+    | nodes("tests/test_other.py", "test_other")
+    | nodes("tests/test_version.py", "test_version", "test_nothing")
+    | nodes("tests/test_table.py", "test_first", "test_size")
+)
+OPS_IMPORTERS = nodes("tests/test_ops.py", "test_scaled", "test_plain") | nodes("tests/test_other.py", "test_other")
+TABLE_IMPORTERS = nodes("tests/test_table.py", "test_first", "test_size")
+
+
+def recorded(pytester: pytest.Pytester, extra: dict[str, str] | None = None, everything: set[str] = EVERYTHING) -> None:
+    project(pytester, {**FILES, **(extra or {})})
+    result = baseline(pytester)
+    assert result.ret == 0, output(result)
+    assert ran(result) == everything, output(result)
+
+
+def selects(pytester: pytest.Pytester, expected: set[str], *args: str) -> pytest.RunResult:
+    result = diff(pytester, *args)
+    assert ran(result) == expected, output(result)
+    assert result.ret == 0, output(result)
+    return result
+
+
+def test_constant_read_by_one_function_selects_its_tests(pytester: pytest.Pytester) -> None:
+    recorded(pytester)
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "RATE = 0.2")
+    result = selects(pytester, nodes("tests/test_ops.py", "test_scaled"), "--diff-why")
+    assert "tests/test_ops.py::test_scaled: calc/ops.py: RATE (module level) read by scaled" in output(result)
+
+
+def test_unused_new_constant_selects_nothing(pytester: pytest.Pytester) -> None:
+    recorded(pytester)
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5\n", "OTHER = 5\nUNUSED = 7\n")
+    selects(pytester, set())
+
+
+def test_new_function_added_to_all_selects_nothing(pytester: pytest.Pytester) -> None:
+    recorded(pytester)
+    touch_edit(pytester, "calc/ops.py", '"plain"]', '"plain", "triple"]')
+    touch_edit(pytester, "calc/ops.py", "def plain(x):", "def triple(x):\n    return 3 * x\n\ndef plain(x):")
+    selects(pytester, set())
+
+
+def test_version_read_by_one_test_selects_that_test(pytester: pytest.Pytester) -> None:
+    recorded(pytester)
+    touch_edit(pytester, "calc/__init__.py", '"1.0"', '"1.1"')
+    selects(pytester, nodes("tests/test_version.py", "test_version"))
+
+
+def test_import_added_selects_nothing(pytester: pytest.Pytester) -> None:
+    recorded(pytester)
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "import json\nfrom os import path\nRATE = 0.1")
+    selects(pytester, set())
+
+
+def test_import_of_a_project_module_added_selects_every_importer(pytester: pytest.Pytester) -> None:
+    # Importing a project module newly runs its top level (which may have
+    # effects) for every importer: the whole-module rule.
+    recorded(pytester, {"calc/util.py": "X = 1\n"})
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "import calc.util\nRATE = 0.1")
+    selects(pytester, OPS_IMPORTERS)
+
+
+def test_unresolvable_import_added_selects_every_importer(pytester: pytest.Pytester) -> None:
+    # The import fails for every importer: they all must run (and fail).
+    recorded(pytester)
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "import no_such_module_anywhere\nRATE = 0.1")
+    result = diff(pytester)
+    assert ran(result) | _errored_files(result) >= {"tests/test_ops.py", "tests/test_other.py"}, output(result)
+    assert not ran(result) & (EVERYTHING - OPS_IMPORTERS), output(result)
+
+
+def _errored_files(result: pytest.RunResult) -> set[str]:
+    return {line.split()[1] for line in result.outlines if line.startswith("ERROR ") and len(line.split()) > 1}
+
+
+def test_import_added_to_a_module_with_effects_keeps_readers_precise(pytester: pytest.Pytester) -> None:
+    # calc/table.py has a statement with effects (TABLE = build()): an import
+    # that resolves still binds one name that nothing reads.
+    recorded(pytester)
+    touch_edit(pytester, "calc/table.py", "def build():", "import json\n\ndef build():")
+    selects(pytester, set())
+
+
+def test_statement_with_a_call_selects_every_importer(pytester: pytest.Pytester) -> None:
+    # A call may have effects: whether build() has any is not worked out, so
+    # TABLE = build() is a statement with effects, and every importer of the
+    # module runs (the readers of TABLE among them).
+    recorded(pytester)
+    touch_edit(pytester, "calc/table.py", "TABLE = build()", "TABLE = build()[::-1]")
+    selects(pytester, TABLE_IMPORTERS)
+
+
+def test_function_called_at_import_selects_every_importer(pytester: pytest.Pytester) -> None:
+    recorded(pytester)
+    touch_edit(pytester, "calc/table.py", "return [1, 2, 3]", "return [3, 2, 1]")
+    selects(pytester, TABLE_IMPORTERS)
+
+
+def test_constant_read_by_a_function_run_at_import_selects_every_importer(pytester: pytest.Pytester) -> None:
+    recorded(
+        pytester,
+        {"calc/table.py": TABLE.replace("return [1, 2, 3]", "return [START, 2, 3]").replace("def build", "START = 1\n\n    def build")},
+    )
+    touch_edit(pytester, "calc/table.py", "START = 1", "START = 2")
+    selects(pytester, TABLE_IMPORTERS)
+
+
+def test_constant_read_by_a_statement_with_effects_selects_every_importer(pytester: pytest.Pytester) -> None:
+    recorded(pytester, {"calc/table.py": TABLE.replace("TABLE = build()", "N = 3\n    TABLE = build() * N")})
+    touch_edit(pytester, "calc/table.py", "N = 3", "N = 2")
+    selects(pytester, TABLE_IMPORTERS)
+
+
+STAR = {
+    "shapes/__init__.py": "from shapes.core import *\n",
+    "shapes/core.py": """
+        __all__ = ["area", "perimeter"]
+
+        def area(s):
+            return s * s
+
+        def perimeter(s):
+            return 4 * s
+    """,
+    "tests/test_area.py": """
+        import shapes
+
+        def test_area():
+            assert shapes.area(2) == 4
+    """,
+    "tests/test_perimeter.py": """
+        import shapes
+
+        def test_perimeter():
+            assert shapes.perimeter(2) == 8
+    """,
+}
+STAR_USERS = nodes("tests/test_area.py", "test_area") | nodes("tests/test_perimeter.py", "test_perimeter")
+
+
+def test_star_import_losing_a_name_selects_its_users(pytester: pytest.Pytester) -> None:
+    recorded(pytester, STAR, EVERYTHING | STAR_USERS)
+    touch_edit(pytester, "shapes/core.py", '"area", "perimeter"]', '"area"]')
+    result = diff(pytester)
+    assert ran(result) == STAR_USERS, output(result)
+
+
+def test_star_import_gaining_a_public_name_selects_its_users(pytester: pytest.Pytester) -> None:
+    files = {**STAR, "shapes/core.py": "def area(s):\n    return s * s\n\ndef perimeter(s):\n    return 4 * s\n"}
+    recorded(pytester, files, EVERYTHING | STAR_USERS)
+    touch_edit(pytester, "shapes/core.py", "def area(s):", "SIDES = 4\n\ndef area(s):")
+    selects(pytester, STAR_USERS)
+
+
+def test_from_import_of_a_name_the_module_lacked_selects_when_it_appears(pytester: pytest.Pytester) -> None:
+    extra = {
+        "calc/compat.py": "X = 1\n",
+        "tests/test_compat.py": """
+            try:
+                from calc.compat import fast
+            except ImportError:
+                fast = None
+
+            def test_fast():
+                assert fast is None or fast
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_compat.py", "test_fast"))
+    touch_edit(pytester, "calc/compat.py", "X = 1", "X = 1\nfast = True")
+    selects(pytester, nodes("tests/test_compat.py", "test_fast"))
+
+
+def test_new_binding_of_a_builtin_name_selects_every_importer(pytester: pytest.Pytester) -> None:
+    recorded(pytester)
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nlen = 3")
+    selects(pytester, OPS_IMPORTERS)
+
+
+def test_getattr_with_a_computed_name_falls_back_to_the_whole_module(pytester: pytest.Pytester) -> None:
+    extra = {
+        "tests/test_dynamic.py": """
+            from calc import ops
+
+            def test_dynamic():
+                name = "OTH" + "ER"
+                assert getattr(ops, name) > 0
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_dynamic.py", "test_dynamic"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    selects(pytester, nodes("tests/test_dynamic.py", "test_dynamic"))
+
+
+def test_dynamic_access_at_import_time_falls_back_to_the_whole_module(pytester: pytest.Pytester) -> None:
+    extra = {
+        "calc/registry.py": """
+            from calc import ops
+
+            NAMES = [n for n in dir(ops) if n.isupper()]
+        """,
+        "tests/test_registry.py": """
+            import calc.registry
+
+            def test_registry():
+                assert True
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_registry.py", "test_registry"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nMORE = 1")
+    selects(pytester, nodes("tests/test_registry.py", "test_registry"))
+
+
+def test_module_getattr_falls_back_to_the_whole_module(pytester: pytest.Pytester) -> None:
+    recorded(pytester, {"calc/ops.py": OPS + "\n    def __getattr__(name):\n        raise AttributeError(name)\n"})
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    selects(pytester, OPS_IMPORTERS)
+
+
+def test_constant_read_at_import_time_by_a_test_file_selects_its_tests(pytester: pytest.Pytester) -> None:
+    extra = {
+        "tests/test_limits.py": """
+            import pytest
+            from calc.ops import OTHER
+
+            @pytest.mark.parametrize("n", range(2))
+            def test_limit(n):
+                assert n < OTHER
+
+            def test_unrelated():
+                assert True
+        """,
+    }
+    everything = EVERYTHING | nodes("tests/test_limits.py", "test_limit[0]", "test_limit[1]", "test_unrelated")
+    recorded(pytester, extra, everything)
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    selects(pytester, nodes("tests/test_limits.py", "test_limit[0]", "test_limit[1]", "test_unrelated"))
+
+
+def test_alias_of_a_constant_follows_it(pytester: pytest.Pytester) -> None:
+    recorded(pytester, {"calc/ops.py": OPS.replace("def scaled(x):\n        return x * RATE", "FACTOR = RATE\n\n    def scaled(x):\n        return x * FACTOR")})
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "RATE = 0.2")
+    selects(pytester, nodes("tests/test_ops.py", "test_scaled"))
+
+
+def test_constant_that_now_raises_selects_every_importer(pytester: pytest.Pytester) -> None:
+    recorded(pytester)
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 1 // 0")
+    result = diff(pytester)
+    assert result.ret != 0, output(result)
+    assert "ZeroDivisionError" in output(result), output(result)
+    assert not ran(result) & (EVERYTHING - OPS_IMPORTERS), output(result)
+
+
+def test_inspect_shows_name_dependencies(pytester: pytest.Pytester) -> None:
+    recorded(pytester)
+    cli = Path(sys.executable).with_name("pytest-difftest")
+    db = pytester.path / ".pytest_cache" / "pytest-difftest" / "pytest_difftest.db"
+    p = subprocess.run([str(cli), "inspect", str(db), "--test", "tests/test_ops.py::test_scaled"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "<module>:RATE" in p.stdout, p.stdout
+
+
+def test_removed_constant_named_only_in_a_string_selects_every_importer(pytester: pytest.Pytester) -> None:
+    # mock.patch("calc.ops.OTHER") names OTHER in a string: a module-level
+    # name going away selects every importer, like a removed function.
+    extra = {
+        "tests/test_patch.py": """
+            from unittest import mock
+
+            from calc import ops
+
+            def test_patch():
+                with mock.patch("calc.ops.OTHER", 1):
+                    assert ops.plain(1) == 2
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_patch.py", "test_patch"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5\n", "")
+    result = diff(pytester)
+    assert ran(result) == OPS_IMPORTERS | nodes("tests/test_patch.py", "test_patch"), output(result)
+    assert result.ret == 1, output(result)  # test_patch fails, as it should
+
+
+def test_constant_in_the_test_file_selects_its_tests(pytester: pytest.Pytester) -> None:
+    # pytest reads a test file's top level by name (test_* bound by
+    # assignment, __test__, pytestmark): the test file's own top level
+    # keeps the whole-module rule.
+    extra = {
+        "tests/test_local.py": """
+            EXPECTED = 3
+
+            def test_expected():
+                assert EXPECTED == 3
+
+            def test_other_local():
+                assert True
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_local.py", "test_expected", "test_other_local"))
+    touch_edit(pytester, "tests/test_local.py", "EXPECTED = 3", "EXPECTED = 3\nUNUSED = 1")
+    selects(pytester, nodes("tests/test_local.py", "test_expected", "test_other_local"))
+
+
+def test_pytest_plugins_in_a_conftest_selects_every_test_under_it(pytester: pytest.Pytester) -> None:
+    extra = {"tests/conftest.py": "collect_ignore = []\n"}
+    recorded(pytester, extra)
+    touch_edit(pytester, "tests/conftest.py", "collect_ignore = []", "collect_ignore = ['nothing_here.py']")
+    selects(pytester, EVERYTHING)
+
+
+BANK = {
+    "bank/__init__.py": "",
+    "bank/account.py": """
+        class Account:
+            fee = 1
+            limit = 100
+
+            def withdraw(self, n):
+                return n + self.fee
+
+            @classmethod
+            def cap(cls):
+                return cls.limit
+
+            def deposit(self, n):
+                return n
+    """,
+    "tests/test_bank.py": """
+        from bank.account import Account
+
+        def test_withdraw():
+            assert Account().withdraw(1) >= 2
+
+        def test_cap():
+            assert Account.cap() > 0
+
+        def test_deposit():
+            assert Account().deposit(1) == 1
+
+        def test_direct():
+            assert Account.fee >= 1
+    """,
+}
+BANK_TESTS = nodes("tests/test_bank.py", "test_withdraw", "test_cap", "test_deposit", "test_direct")
+
+
+def test_class_attribute_read_through_self_selects_its_readers(pytester: pytest.Pytester) -> None:
+    recorded(pytester, BANK, EVERYTHING | BANK_TESTS)
+    touch_edit(pytester, "bank/account.py", "fee = 1", "fee = 2")
+    result = selects(pytester, nodes("tests/test_bank.py", "test_withdraw", "test_direct"), "--diff-why")
+    why = output(result)
+    assert "tests/test_bank.py::test_withdraw: bank/account.py: Account.fee (class attribute) read by Account.withdraw" in why
+    assert "tests/test_bank.py::test_direct: bank/account.py: Account.fee (class attribute) changed" in why
+
+
+def test_class_attribute_read_through_cls_selects_its_readers(pytester: pytest.Pytester) -> None:
+    recorded(pytester, BANK, EVERYTHING | BANK_TESTS)
+    touch_edit(pytester, "bank/account.py", "limit = 100", "limit = 200")
+    selects(pytester, nodes("tests/test_bank.py", "test_cap"))
+
+
+def test_class_attribute_added_selects_every_importer(pytester: pytest.Pytester) -> None:
+    # A new attribute may shadow an inherited one: the whole class.
+    recorded(pytester, BANK, EVERYTHING | BANK_TESTS)
+    touch_edit(pytester, "bank/account.py", "limit = 100", "limit = 100\n    tax = 0")
+    selects(pytester, BANK_TESTS)
+
+
+def test_class_attribute_of_a_subclassable_class_selects_every_importer(pytester: pytest.Pytester) -> None:
+    # A base class's __init_subclass__ or metaclass may read the
+    # attributes: a class with a base keeps the whole-class rule.
+    files = {**BANK, "bank/account.py": BANK["bank/account.py"].replace("class Account:", "class Base:\n            pass\n\n        class Account(Base):")}
+    recorded(pytester, files, EVERYTHING | BANK_TESTS)
+    touch_edit(pytester, "bank/account.py", "fee = 1", "fee = 2")
+    selects(pytester, BANK_TESTS)
+
+
+def test_module_handed_to_library_code_falls_back_to_the_whole_module(pytester: pytest.Pytester) -> None:
+    # pydoc reads the module's names without the test naming them: a module
+    # used as a plain value (not settings.NAME) counts as reached
+    # dynamically.
+    extra = {
+        "calc/settings.py": "LEVEL = 1\n",
+        "tests/test_settings.py": """
+            import pydoc
+
+            from calc import settings
+
+            def test_rendered():
+                assert "LEVEL = 1" in pydoc.render_doc(settings, renderer=pydoc.plaintext)
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_settings.py", "test_rendered"))
+    touch_edit(pytester, "calc/settings.py", "LEVEL = 1", "LEVEL = 2")
+    result = diff(pytester)
+    assert ran(result) == nodes("tests/test_settings.py", "test_rendered"), output(result)
