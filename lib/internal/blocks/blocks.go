@@ -25,13 +25,6 @@ const (
 // naming them.
 const Dynamic = "*"
 
-// dynamicReaders are the names whose use reads a module's names without
-// naming them: a new definition may change what they see.
-var dynamicReaders = map[string]bool{
-	"globals": true, "vars": true, "locals": true, "dir": true, "eval": true, "exec": true,
-	"__getattr__": true, "__dir__": true, "__dict__": true,
-}
-
 // Block is one unit of code.
 type Block struct {
 	Name     string

@@ -341,8 +341,12 @@ func (s *splitter) readers(names []string) map[string][]string {
 			add(n, s.reads[n])
 		}
 	}
-	for ident := range dynamicReaders {
-		add(Dynamic, s.reads[ident])
+	// The statement analysis's rule (dynamicNames): one list of the names
+	// that reach a module's names without naming them.
+	for k, dyn := range s.dynamic {
+		if dyn {
+			add(Dynamic, []int32{int32(k)})
+		}
 	}
 	for _, imp := range s.imp.imports {
 		if slices.Contains(imp.Names, "*") {
