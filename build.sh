@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Developer entry point.
 #   ./build.sh          build the engine into plugin/pytest_difftest/ (for editable installs)
-#   ./build.sh test     the whole test suite, from scratch: a virtualenv with the package
-#                       installed as users install it, Go vet/format/race tests, brief fuzzing,
-#                       and the end-to-end tests (pytest subprocesses, SQLite, S3 on loopback)
+#   ./build.sh test     the whole test suite, from scratch: Go vet/format/race tests and brief
+#                       fuzzing (once), then the end-to-end tests (pytest subprocesses, SQLite,
+#                       S3 on loopback) on each interpreter of DIFFTEST_PYTHONS (default:
+#                       "default 3.9 3.13", the oldest and newest supported besides python3),
+#                       each in its own virtualenv with the package installed as users install
+#                       it. DIFFTEST_PYTHONS="3.13" runs one; an entry is "default" ($PYTHON or
+#                       python3), a version (found under pyenv, else pythonX.Y on PATH) or a path.
 #   ./build.sh fuzz [SECONDS]   longer fuzzing of the parser and the database opener
 #   ./build.sh bench [ARGS]     the benchmark suite (bench/README.md)
 #   ./build.sh wheels [ARCH...] the sdist and manylinux_2_17 wheels (x86_64, aarch64) in dist/
@@ -20,13 +24,32 @@ build_lib() {
   rm -f plugin/pytest_difftest/_difftest.h
 }
 
+# venv PYTHON DIR: a virtualenv at DIR with this package installed.
 venv() {
-  if [ ! -x "$VENV/bin/python" ]; then
-    "$PY" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
+  local py=$1 dir=$2
+  if [ ! -x "$dir/bin/python" ]; then
+    "$py" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --upgrade pip
   fi
   # A real (non-editable) install: the tests exercise the wheel users get.
-  "$VENV/bin/python" -m pip install -q ".[test]"
+  "$dir/bin/python" -m pip install -q ".[test]"
+}
+
+# find_python ENTRY: the interpreter an entry of DIFFTEST_PYTHONS names.
+find_python() {
+  local entry=$1 dir
+  case "$entry" in
+    default) echo "$PY"; return ;;
+    */*) echo "$entry"; return ;;
+  esac
+  if command -v pyenv >/dev/null 2>&1; then
+    for dir in $(ls -d "$(pyenv root)/versions/$entry".* 2>/dev/null | sort -V -r); do
+      if [ -x "$dir/bin/python3" ]; then echo "$dir/bin/python3"; return; fi
+    done
+  fi
+  if command -v "python$entry" >/dev/null 2>&1; then command -v "python$entry"; return; fi
+  echo "build.sh: no Python $entry (not under pyenv, no python$entry on PATH)" >&2
+  return 1
 }
 
 go_checks() {
@@ -162,7 +185,12 @@ case "${1:-lib}" in
     build_lib
     ;;
   test)
-    venv
+    pythons=()
+    for entry in ${DIFFTEST_PYTHONS:-default 3.9 3.13}; do
+      pythons+=("$(find_python "$entry")")
+    done
+    # The first interpreter's virtualenv also serves moto (the S3 server).
+    venv "${pythons[0]}" "$VENV"
     # One S3-compatible server (moto) on loopback for the whole run, used by
     # the Go live test and the end-to-end tests (tests/s3server.py); stopped
     # on exit.
@@ -186,8 +214,24 @@ for _ in range(600):
 sys.exit("moto_server did not start:\n" + open(sys.argv[2]).read())
 ' "$DIFFTEST_S3_ENDPOINT" "$DIFFTEST_S3_LOG"
     go_checks
-    echo "== python end-to-end tests"
-    "$VENV/bin/python" -m pytest tests -p no:cacheprovider -n 2 "${@:2}"
+    # One interpreter after the other, each suite on both cores; every
+    # interpreter runs even when an earlier one failed, and the run fails
+    # if any did.
+    failed=()
+    for i in "${!pythons[@]}"; do
+      dir=$VENV
+      if [ "$i" -gt 0 ]; then
+        dir="$VENV-$("${pythons[$i]}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+        venv "${pythons[$i]}" "$dir"
+      fi
+      version=$("$dir/bin/python" -c 'import sys; print(sys.version.split()[0])')
+      echo "== python end-to-end tests on Python $version (${pythons[$i]})"
+      "$dir/bin/python" -m pytest tests -p no:cacheprovider -n 2 "${@:2}" || failed+=("$version")
+    done
+    if [ "${#failed[@]}" -gt 0 ]; then
+      echo "end-to-end tests failed on Python ${failed[*]}" >&2
+      exit 1
+    fi
     ;;
   fuzz)
     fuzz "${2:-120}"

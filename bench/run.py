@@ -96,9 +96,39 @@ def log(msg: str) -> None:
 
 
 def base_python(explicit: Optional[str]) -> str:
-    if explicit:
+    """The interpreter --python names: a path, a command, or a version
+    ("3.13": pyenv's newest 3.13.x, else python3.13 on PATH)."""
+    if not explicit:
+        return getattr(sys, "_base_executable", None) or sys.executable
+    if os.sep in explicit:
         return explicit
-    return getattr(sys, "_base_executable", None) or sys.executable
+    if all(part.isdigit() for part in explicit.split(".")):
+        try:
+            root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+        except OSError:
+            root = ""
+        if root:
+            found = sorted(
+                Path(root, "versions").glob(f"{explicit}.*"),
+                key=lambda p: [int(x) if x.isdigit() else 0 for x in p.name.split(".")],
+                reverse=True,
+            )
+            for d in found:
+                if (d / "bin" / "python3").exists():
+                    return str(d / "bin" / "python3")
+        explicit = f"python{explicit}"
+    found_cmd = shutil.which(explicit)
+    if found_cmd is None:
+        raise SystemExit(f"--python {explicit}: no such interpreter (pyenv or PATH)")
+    return found_cmd
+
+
+def venvs_dir(out: Path, python: str) -> Path:
+    """Virtualenvs per interpreter version: switching --python does not
+    rebuild the other's."""
+    version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    return out / f"venvs-{version}"
 
 
 def vpython(venv: Path) -> Path:
@@ -167,7 +197,7 @@ def ensure_venvs(out: Path, tools: list[str], python: str, reinstall: bool,
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     for who in ["plain", *tools]:
-        venv = out / "venvs" / who
+        venv = venvs_dir(out, python) / who
         venvs[who] = venv
         marker = venv / ".bench-marker"
         want = {"python": python, "pytest": PYTEST_VERSION}
@@ -910,7 +940,7 @@ def machine(venvs: dict[str, Path], python: str, tools: list[str], ours_ref: Opt
         vers.append(f"{w} {dist} {dist_version(venvs[w], dist)}")
     return [
         f"- machine: {os.cpu_count()} CPUs ({cpu}), {mem} RAM, {platform.system()} {platform.release()}",
-        f"- Python {pyver}, pytest {PYTEST_VERSION}, {go}",
+        f"- Python {pyver} ({python}), pytest {PYTEST_VERSION}, {go}",
         f"- tools: {', '.join(vers)}; this repository at {commit}{' with uncommitted changes' if dirty else ''}",
     ]
 
@@ -949,7 +979,8 @@ def main() -> None:
     ap.add_argument("--real", default=DEFAULT_REAL, help="real project NAME==VERSION, or 'none'")
     ap.add_argument("--functions", type=int, default=10, help="functions per synthetic module")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--python", default=None, help="base Python for the virtualenvs (default: this one's base)")
+    ap.add_argument("--python", default=None, metavar="PATH_OR_VERSION",
+                    help="interpreter for the virtualenvs: a path or a version such as 3.13 (default: this one's base)")
     ap.add_argument("--out", type=Path, default=HERE / "out")
     ap.add_argument("--reinstall", action="store_true", help="reinstall every virtualenv's packages")
     ap.add_argument("--ours-ref", default=None,

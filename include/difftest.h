@@ -71,6 +71,12 @@
  *   "started_ns": when the session began importing project code (ns since
  *       the epoch; 0: at dt_open): a file changed since then may differ
  *       from what the tests ran, so their records do not vouch for it,
+ *   "env_name": the environment whose results are used and recorded
+ *       (SPEC 4.7, --diff-env; "default" when absent or empty). Each
+ *       environment has its own tests and test files in the database;
+ *       files and block versions are shared. A name that is longer than
+ *       100 bytes or holds whitespace or invisible characters is an error
+ *       (code 1). A selection-only session never adds an environment,
  *   "debug_panic": TEST ONLY, never set otherwise: "open", "select",
  *       "record", "finish" or "close" makes the session panic at that
  *       point, so that tests can check the panic comes back as DT_INTERNAL
@@ -207,7 +213,8 @@ int dt_remote_cancel(const char *request, char **out);
  *   "env": {"AWS_...": "..."} (the caller's environment, as it is now),
  *   "progress": bool ("merging i/N: <input>" lines on stderr, >5 inputs)
  * }
- * For a test in several inputs the newest record wins. The output is
+ * Environments match by name and stay apart: for a test in several inputs
+ * the newest record of each (environment, test) wins. The output is
  * written to a temporary file and renamed (or uploaded) only on success.
  * *out: {"output", "inputs": [databases merged], "tests", "files",
  *        "blocks", "bytes", "millis"}. Errors name the input or output at
@@ -217,9 +224,13 @@ int dt_merge(const char *request, char **out);
 
 /*
  * dt_inspect describes a baseline (pytest-difftest inspect), opened
- * read-only. request: {"db": path, "test": node id or "", "file": path or ""}
+ * read-only. request: {"db": path, "test": node id or "", "file": path or "",
+ *   "env": environment name or "" (narrows "test" and "file" to one
+ *   environment; a test recorded in several needs it)}
  * *out: {"summary": {...}} | {"test": {...}} | {"file": {...}} (see
- * lib/inspect). An unknown node id or path is an error (DT_ERROR).
+ * lib/internal/inspect; the summary lists "environments", each with its
+ * name, test count, last recording and values). An unknown node id, path
+ * or environment is an error (DT_ERROR).
  */
 int dt_inspect(const char *request, char **out);
 

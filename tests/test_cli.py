@@ -502,7 +502,8 @@ def test_inspect_summary(good: Path) -> None:
     assert lines[3].startswith("blocks:      ") and lines[3].endswith(" (0 stale)")
     assert lines[4].startswith("commit:      ")
     assert lines[5].startswith("recorded:    20")
-    assert lines[6].startswith(f"environment: python {sys.version_info[0]}.{sys.version_info[1]}")
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert lines[6].startswith(f"environment: {here} (4 tests): python {here}, pytest-config ")
     assert lines[6].endswith(" installed distributions")
 
     p = cli("inspect", good, "--json")
@@ -514,7 +515,7 @@ def test_inspect_summary(good: Path) -> None:
     assert s["files"] == 6
     assert s["size"] == good.stat().st_size
     assert s["stale_blocks"] == 0 and s["blocks"] > 10
-    assert s["environment"]["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert [(e["name"], e["tests"], e["values"]["python"]) for e in s["environments"]] == [(here, 4, here)]
     assert s["recorded_at"].endswith("Z")
 
 
@@ -532,13 +533,15 @@ def test_inspect_test(good: Path) -> None:
     assert t["nodeid"] == "tests/test_b.py::test_box"
     assert t["outcome"] == "passed"
     files = {f["path"]: [b["name"] for b in f["blocks"]] for f in t["files"]}
-    assert [f["path"] for f in t["files"]][-1] == "<env>"
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert t["env"] == here
+    assert [f["path"] for f in t["files"]][-1] == f"<env:{here}>"
     # SPEC 4.8: the statements with effects and the bound names of a
     # module and of a plain class; the test file's own whole top level.
     assert files["mod_b.py"] == ["<defs>", "<effects>", "<names>", "Box.__init__", "Box.size", "Box:<effects>", "Box:<names>"]
     assert files["tests/test_b.py"] == ["<defs>", "<effects>", "<module>", "<names>", "test_box"]
     assert "mod_a.py" not in files
-    env = {b["name"]: b["value"] for f in t["files"] if f["path"] == "<env>" for b in f["blocks"]}
+    env = {b["name"]: b["value"] for f in t["files"] if f["path"] == f"<env:{here}>" for b in f["blocks"]}
     assert env["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert not any(b["stale"] for f in t["files"] for b in f["blocks"])
 

@@ -686,7 +686,7 @@ def header_lines(venvs: dict[str, Path], tools: list[str], argv: list[str], star
     for w in tools:
         dist = "pytest-testmon" if w == "testmon" else "pytest-difftest"
         vers.append(f"{w}: {dist} {br.dist_version(venvs[w], dist)}")
-    pyver = subprocess.run([str(br.vpython(venvs["plain"])), "-c", "import sys; print(sys.version.split()[0])"],
+    pyver = subprocess.run([str(br.vpython(venvs["plain"])), "-c", "import sys; print(sys.version.split()[0], sys.base_prefix)"],
                            capture_output=True, text=True).stdout.strip()
     return [
         f"- command: `bench/safety/run.py {' '.join(argv)}` ({time.strftime('%Y-%m-%d %H:%M %Z')}, "
@@ -713,7 +713,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=120.0,
                     help="seconds after which a run is killed (at least 20x the plain suite; default 120)")
     ap.add_argument("--out", type=Path, default=BENCH / "out" / "safety")
-    ap.add_argument("--python", default=None, help="base Python for the virtualenvs")
+    ap.add_argument("--python", default=None, metavar="PATH_OR_VERSION",
+                    help="interpreter for the virtualenvs: a path or a version such as 3.13 (default: this one's base)")
     ap.add_argument("--reinstall", action="store_true", help="reinstall every virtualenv's packages")
     ap.add_argument("--list", action="store_true", help="print the mutants (with diffs) and run nothing")
     ap.add_argument("--classes", default=None,

@@ -32,7 +32,8 @@ import (
 //	  the output is then untouched.
 //
 //	int dt_inspect(const char *request, char **out);
-//	  request: {"db": path, "test": node id or "", "file": path or ""}
+//	  request: {"db": path, "test": node id or "", "file": path or "",
+//	            "env": environment name or ""}
 //	  *out: {"summary": {...}} | {"test": {...}} | {"file": {...}}
 //	  (see lib/inspect). An unknown node id or path is an error (DT_ERROR).
 

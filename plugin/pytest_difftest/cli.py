@@ -64,12 +64,19 @@ def parser() -> argparse.ArgumentParser:
     which = i.add_mutually_exclusive_group()
     which.add_argument("--test", metavar="NODEID", help="the files and blocks this test depends on")
     which.add_argument("--file", metavar="PATH", help="the tests that depend on this file (path relative to the rootdir)")
+    i.add_argument(
+        "--env", metavar="NAME",
+        help="with --test or --file: only this environment's results (see pytest --diff-env)",
+    )
     i.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command == "inspect" and args.env is not None and not (args.test or args.file):
+        p.error("inspect: --env needs --test or --file (the summary lists every environment)")
     # Imported late: --help and --version do not load the engine.
     from pytest_difftest import engine
 
@@ -110,7 +117,7 @@ def merge(engine: Any, args: argparse.Namespace) -> int:
 
 
 def inspect(engine: Any, args: argparse.Namespace) -> int:
-    request = {"db": args.db, "test": args.test or "", "file": args.file or ""}
+    request = {"db": args.db, "test": args.test or "", "file": args.file or "", "env": args.env or ""}
     rep = engine.call_json("dt_inspect", request)
     kind = "test" if args.test else "file" if args.file else "summary"
     if args.json:
@@ -124,14 +131,21 @@ def inspect(engine: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(s: dict[str, Any]) -> None:
-    outcomes = ", ".join(f"{n} {o}" for o, n in sorted(s["outcomes"].items(), key=lambda kv: (-kv[1], kv[0])))
+def _environment(e: dict[str, Any]) -> str:
+    """One environment in a line: its name and tests, then its values."""
     # Installed distributions ("dist:NAME") are many: counted here, listed by --json.
     # The Python version first: it is what a reader looks for.
-    env_items = sorted(s["environment"].items(), key=lambda kv: (kv[0] != "python", kv[0]))
-    dists = sum(1 for k, _ in env_items if k.startswith("dist:"))
-    env = ", ".join([f"{k} {v}" for k, v in env_items if not k.startswith("dist:")]
-                    + ([f"{dists} installed distributions"] if dists else []))
+    items = sorted(e["values"].items(), key=lambda kv: (kv[0] != "python", kv[0]))
+    dists = sum(1 for k, _ in items if k.startswith("dist:"))
+    values = [f"{k} {v}" for k, v in items if not k.startswith("dist:")]
+    values += [f"{dists} installed distributions"] if dists else []
+    n = e["tests"]
+    head = f"{e['name']} ({n} test{'s' if n != 1 else ''})"
+    return f"{head}: {', '.join(values)}" if values else head
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    outcomes = ", ".join(f"{n} {o}" for o, n in sorted(s["outcomes"].items(), key=lambda kv: (-kv[1], kv[0])))
     rows = [
         ("database", f"{s['path']} ({s['size']} bytes)"),
         ("tests", f"{s['tests']}" + (f" ({outcomes})" if outcomes else "")),
@@ -139,8 +153,9 @@ def print_summary(s: dict[str, Any]) -> None:
         ("blocks", f"{s['blocks']} ({s['stale_blocks']} stale)"),
         ("commit", s["commit"] or "(unknown)"),
         ("recorded", s["recorded_at"] or "(never completed)"),
-        ("environment", env or "(unknown)"),
     ]
+    # One line per environment (SPEC 4.7).
+    rows += [("environment", _environment(e)) for e in s["environments"]] or [("environment", "(none)")]
     untracked = s.get("untracked") or []
     if untracked:
         more = f" and {len(untracked) - 1} more" if len(untracked) > 1 else ""
@@ -159,7 +174,7 @@ def _block(b: dict[str, Any]) -> str:
 
 
 def print_test(t: dict[str, Any]) -> None:
-    print(f"{t['nodeid']}: {t['outcome']} in {t['duration']:.3f}s, recorded {t['recorded_at']}")
+    print(f"{t['nodeid']}: {t['outcome']} in {t['duration']:.3f}s, recorded {t['recorded_at']} in environment {t['env']}")
     for f in t["files"]:
         print(f["path"])
         for b in f["blocks"]:
@@ -169,8 +184,11 @@ def print_test(t: dict[str, Any]) -> None:
 def print_file(d: dict[str, Any]) -> None:
     n = len(d["tests"])
     print(f"{d['path']}: {n} test{'s' if n != 1 else ''} depend{'s' if n == 1 else ''} on it")
+    several = len({t["env"] for t in d["tests"]}) > 1
     for t in d["tests"]:
-        print(f"{t['nodeid']} ({t['outcome']}): {', '.join(_block(b) for b in t['blocks'])}")
+        # The environment only when several hold dependents (SPEC 4.7).
+        what = f"{t['outcome']}, {t['env']}" if several else t["outcome"]
+        print(f"{t['nodeid']} ({what}): {', '.join(_block(b) for b in t['blocks'])}")
 
 
 if __name__ == "__main__":

@@ -162,6 +162,7 @@ class Controller:
             "batch_size": self.settings.batch_size,
             "cache_size": self.settings.cache_size,
             "env": environment(config_digest(self.config)),
+            "env_name": self.settings.env,
             "paths": search_paths(str(self.root)) + where.search_paths(),
             "site_paths": site_paths(str(self.root)),
             "project_up": where.up,
@@ -418,7 +419,8 @@ class Controller:
             terminalreporter.write_line(f"difftest: {line}")
         if self.settings.verbose:
             terminalreporter.write_line(
-                f"difftest: baseline {db_path(self.config)}: {sel.get('known', 0)} tests known, "
+                f"difftest: baseline {db_path(self.config)}, environment {self.settings.env}: "
+                f"{sel.get('known', 0)} tests known, "
                 f"{sel.get('affected', 0)} affected, {len(sel.get('skip_files') or [])} test files not collected, "
                 f"selection took {sel.get('millis', 0):.1f} ms in the engine"
             )

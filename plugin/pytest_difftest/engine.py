@@ -20,9 +20,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
+import functools
 import json
 import os
 import signal
+import sys
+import threading
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -80,8 +84,10 @@ def _signals_blocked(signals: Optional[frozenset[int]] = None) -> Iterator[None]
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def library() -> ctypes.CDLL:
-    """Load the engine once per process."""
+def library(faulthandler_on: bool = True) -> ctypes.CDLL:
+    """Load the engine once per process. faulthandler_on: enable
+    faulthandler first if nobody has (False when pytest's own faulthandler
+    plugin will, at pytest_configure, onto the terminal's stderr)."""
     global _lib, _pid
     if _lib is not None:
         check_pid()
@@ -92,7 +98,8 @@ def library() -> ctypes.CDLL:
             "reinstall the package with `pip install` on a machine with Go and a C compiler"
         )
     # A crash inside Go should at least leave a Python traceback behind.
-    if not faulthandler.is_enabled():
+    # Never re-targeted: whoever enabled it chose where it writes.
+    if faulthandler_on and not faulthandler.is_enabled():
         faulthandler.enable()
     try:
         # The Go runtime's threads, started now, inherit this mask.
@@ -112,16 +119,53 @@ def library() -> ctypes.CDLL:
     lib.dt_free.argtypes = [ctypes.c_void_p]
     lib.dt_free.restype = None
     _lib, _pid = lib, os.getpid()
+    _quiet_fork_warning()
     return lib
 
 
-def preload() -> None:
+def preload(faulthandler_on: bool = True) -> None:
     """Load the library now if it can be; a failure is reported by the
     first real use."""
     try:
-        library()
+        library(faulthandler_on)
     except EngineError:
         pass
+
+
+# Python 3.12+ warns in the parent after os.fork() when the process has more
+# than one OS thread (a DeprecationWarning; under filterwarnings = error it
+# surfaces as an unraisable-exception warning that fails the test). The Go
+# runtime's threads, started when the library loads, make every fork warn.
+# The child is safe from them: it has only the forking thread, and it never
+# enters Go (check_pid guards every call). So, while the engine is loaded,
+# exactly that message is silenced inside os.fork() and os.forkpty(), and
+# only when Go's threads are the reason for it: with a second Python thread
+# the program's own threads may deadlock the child, and the warning is left
+# as Python gives it.
+_FORK_WARNING = r"This process \(pid=\d+\) is multi-threaded, use of (fork|forkpty)\(\) may lead to deadlocks in the child\."
+
+
+def _quiet_fork_warning() -> None:
+    if sys.version_info < (3, 12):
+        return
+    for name in ("fork", "forkpty"):
+        real = getattr(os, name, None)
+        if real is None or getattr(real, "difftest_quiet", False):
+            continue
+        setattr(os, name, _quiet(real))
+
+
+def _quiet(real: Any) -> Any:
+    @functools.wraps(real)
+    def fork() -> Any:
+        if threading.active_count() > 1:
+            return real()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_FORK_WARNING, category=DeprecationWarning)
+            return real()
+
+    fork.difftest_quiet = True  # type: ignore[attr-defined]
+    return fork
 
 
 def check_pid() -> None:

@@ -55,10 +55,16 @@ def addoption(parser: pytest.Parser) -> None:
         "--diff-shard", metavar="K/N", default=None,
         help="run shard K of N of the selected tests, split by the baseline's durations (CI)",
     )
+    group.addoption(
+        "--diff-env", metavar="NAME", default=None,
+        help="the environment whose results are used and recorded, kept apart from other environments' "
+        "in the same database (default: the interpreter's major.minor; ini: diff_env)",
+    )
     count = _count_type()
     parser.addini("diff_batch_size", f"test records written per transaction (default {DEFAULT_BATCH_SIZE})", type=count, default=None)
     parser.addini("diff_cache_size", f"files whose parsed blocks are kept in memory (default {DEFAULT_CACHE_SIZE})", type=count, default=None)
     parser.addini("diff_remote_url", "remote baseline URL (s3://bucket/key.db or file:///path/key.db)", default=None)
+    parser.addini("diff_env", "the environment whose results are used and recorded (default: the interpreter's major.minor)", default=None)
 
 
 def _count_type() -> Any:
@@ -91,6 +97,7 @@ class Settings(NamedTuple):
     remote_source: str  # where it was given: --diff-remote or diff_remote_url
     upload: bool
     shard: Optional[Shard]
+    env: str
 
 
 def active(o: Any) -> bool:
@@ -100,6 +107,7 @@ def active(o: Any) -> bool:
         o.diff or o.diff_baseline or o.diff_force or o.diff_v or o.diff_why or o.diff_upload
         or o.diff_batch_size is not None or o.diff_cache_size is not None or o.diff_remote is not None
         or o.diff_shard is not None
+        or o.diff_env is not None
     )
 
 
@@ -111,6 +119,25 @@ def _positive_int(name: str, value: object) -> int:
     if n <= 0:
         raise pytest.UsageError(f"{name}: expected a positive whole number, got {value!r}")
     return n
+
+
+# An environment name must read the same on a command line, in an ini file
+# and in a one-line message; the engine checks the same rule.
+MAX_ENV_NAME = 100
+
+
+def _env_name(name: str, value: object) -> str:
+    text = str(value)
+    if not text:
+        raise pytest.UsageError(f"{name}: expected an environment name, got an empty value")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_ENV_NAME:
+        raise pytest.UsageError(f"{name}: an environment name is at most {MAX_ENV_NAME} bytes, got {size}")
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise pytest.UsageError(
+            f"{name}: an environment name cannot hold whitespace or invisible characters, got {text!r}"
+        )
+    return text
 
 
 def _setting(config: pytest.Config, option: str, flag: str, ini: str, default: object) -> tuple[str, object]:
@@ -144,6 +171,9 @@ def resolve(config: pytest.Config) -> Settings:
     cache_size = _positive_int(*_setting(config, "diff_cache_size", "--diff-cache-size", "diff_cache_size", DEFAULT_CACHE_SIZE))
     remote_source, remote = _setting(config, "diff_remote", "--diff-remote", "diff_remote_url", None)
     remote_url = str(remote).strip() if remote not in (None, "") else None
+    from pytest_difftest.environment import python_version
+
+    env = _env_name(*_setting(config, "diff_env", "--diff-env", "diff_env", python_version()))
     if o.diff_upload and not o.diff_baseline:
         raise pytest.UsageError("pytest-difftest: --diff-upload needs --diff-baseline")
     if o.diff_upload and not remote_url:
@@ -160,4 +190,5 @@ def resolve(config: pytest.Config) -> Settings:
         remote_source=remote_source,
         upload=bool(o.diff_upload),
         shard=shard,
+        env=env,
     )

@@ -52,7 +52,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     if "PYTEST_XDIST_WORKER" not in os.environ:
         from pytest_difftest import engine
 
-        engine.preload()
+        # pytest's faulthandler plugin enables faulthandler itself, onto
+        # the terminal: ours would only be re-targeted.
+        engine.preload(faulthandler_on=not early_config.pluginmanager.has_plugin("faulthandler"))
 
 
 @pytest.hookimpl(trylast=True)
@@ -95,8 +97,19 @@ def pytest_configure(config: pytest.Config) -> None:
         recording = TestRecording(config)
         pm.register(recording, "difftest-recording")
         controller.take_local_imports = recording.take_imports
+        if settings.verbose and recording.recorder.note:
+            controller.messages.append(recording.recorder.note)
     if pm.hasplugin("xdist"):
         pm.register(XdistController(controller), "difftest-xdist")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Process-global state goes back as it was: a second session in this
+    # process (pytester's in-process runs, a second pytest.main()) starts
+    # from scratch, and nothing of ours watches code after the session.
+    recorder = sys.modules.get("pytest_difftest.recorder")
+    if recorder is not None:
+        recorder.release()
 
 
 def _stop_watching_imports() -> None:

@@ -1,49 +1,31 @@
 """What a test executed and read: the code objects it entered and the files
-it opened for reading.
+it opened for reading; and what importing each module ran.
 
 Blocks are the unit of dependency, so lines are not needed: each code object
 entered (its file and first line) is enough for the engine to map it to a
-function block. The test's thread is watched by the standard library's C
-profiler (``_lsprof``, the core of cProfile) without subcall and builtin
-tracking: a call costs a C callback instead of a Python one, which made the
-recording of a call-heavy suite (more-itertools) several times cheaper than a
-``sys.setprofile`` function. Threads the test starts get a Python profile
-function. The profile slot leaves ``sys.settrace`` to coverage tools and
-debuggers; when a profiler already holds it, a Python trace function takes
-the trace slot instead. Captures nest, so that what a session- or
-module-scoped fixture executed can be charged to every test that uses it.
+function block. Two mechanisms watch what runs, behind one interface
+(``Recorder``), so that the rest of the plugin does not know which one does:
+
+- ``recorder_monitoring`` on CPython 3.12+: ``sys.monitoring`` (PEP 669), one
+  ``PY_START`` event per code object and capture, on every thread;
+- ``recorder_profile`` on 3.9-3.11 (and on 3.12+ when no monitoring tool id
+  is free): the C profiler behind cProfile in the profile slot, Python
+  profile functions for threads.
+
+This module holds what both share: captures, the import graph, the audit
+hook that sees files opened and modules imported, and the process's one
+recorder. Captures nest, so that what a session- or module-scoped fixture
+executed can be charged to every test that uses it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, Optional
 
 from pytest_difftest import listings
-
-try:
-    import _lsprof
-except ImportError:  # another interpreter: the Python hook does the work
-    _lsprof = None  # type: ignore[assignment]
-
-if _lsprof is not None:
-
-    class _CProfiler(_lsprof.Profiler):  # type: ignore[misc,name-defined]
-        """The C profiler, callable: a test that saves sys.getprofile() and
-        restores it later gets a working profile function back (which goes
-        on noting calls, in Python, until the phase ends)."""
-
-        feeding: Optional[set[CodeType]] = None
-
-        def __call__(self, frame: FrameType, event: str, arg: Any) -> None:
-            codes = self.feeding
-            if codes is not None:
-                codes.add(frame.f_code)
-
-ProfileFunc = Callable[[FrameType, str, Any], Any]
 
 _READ_ONLY = getattr(os, "O_ACCMODE", 3)
 _CODE_FILES = (".py", ".pyc", ".so", ".pyd")
@@ -61,19 +43,6 @@ class Capture:
     def merge(self, other: "Capture") -> None:
         self.codes |= other.codes
         self.opened |= other.opened
-
-
-def _hook(codes: set[CodeType]) -> ProfileFunc:
-    add = codes.add
-
-    def hook(frame: FrameType, event: str, arg: Any) -> None:
-        # As a profile function: the frame of every event is one that runs
-        # (the callee on "call", the caller on "c_call"), and adding it
-        # again costs a set lookup. As a global trace function it sees only
-        # "call" and, returning None, asks for no line events.
-        add(frame.f_code)
-
-    return hook
 
 
 # The import system's own frames: a module's code calls into it to import
@@ -115,21 +84,11 @@ class ImportGraph:
         # plugin, which knows rootdir).
         self.is_project: Callable[[CodeType], bool] = lambda code: True
 
-    def absorb(self, stats: Any, session: bool = False) -> None:
-        """Take in the statistics of a C profiler run with subcalls; session
-        when they cover a session window."""
-        callees: dict[CodeType, list[CodeType]] = {}
-        window: list[CodeType] = []  # modules executed in the window
-        codes: list[CodeType] = []
-        for entry in stats:
-            code = entry.code
-            if type(code) is not CodeType:
-                continue
-            codes.append(code)
-            if code.co_name == "<module>":
-                window.append(code)
-            if entry.calls:
-                callees[code] = [c.code for c in entry.calls if type(c.code) is CodeType]
+    def absorb(self, codes: list[CodeType], callees: dict[CodeType, list[CodeType]], session: bool = False) -> None:
+        """Take in what a watched window ran: the code objects entered and
+        who called whom (whichever mechanism watched); session when the
+        window is a session window."""
+        window = [code for code in codes if code.co_name == "<module>"]  # modules executed in the window
         in_window = set(window)
         opened_by: dict[CodeType, set[str]] = {}
         unclaimed: set[str] = set()
@@ -242,14 +201,6 @@ def _reach(start: list[CodeType], callees: dict[CodeType, list[CodeType]]) -> se
     return seen
 
 
-def import_profiler() -> Any:
-    """A C profiler that records who called whom, for ImportGraph; None when
-    the profile slot is taken or there is no C profiler."""
-    if _lsprof is None or sys.getprofile() is not None:
-        return None
-    return _lsprof.Profiler(subcalls=True, builtins=False)
-
-
 def _running_modules() -> tuple[CodeType, ...]:
     """The module code objects on the calling thread's stack, innermost
     first: the imports under way."""
@@ -265,370 +216,136 @@ def _running_modules() -> tuple[CodeType, ...]:
     return tuple(out)
 
 
-# The recorder of this process, created when the plugin's first hook starts
-# watching the start-up imports (conftest.py files, their hooks).
-_shared: "Optional[Recorder]" = None
-
-
-def shared_recorder() -> "Recorder":
-    global _shared
-    if _shared is None:
-        _shared = Recorder()
-    return _shared
-
-
-def watch_startup_imports() -> None:
-    recorder = shared_recorder()
-    _unwatch_assertion_rewriting(recorder)
-    recorder.session_begin()
-
-
-def _unwatch_assertion_rewriting(recorder: "Recorder") -> None:
-    """pytest rewrites the asserts of test modules and conftest.py files
-    that have no cached rewritten bytecode, which is every one of them in a
-    fresh CI checkout: thousands of Python calls a module, all pytest's own,
-    which the watching profilers paid for (a cold recording of 1,000
-    synthetic tests took five times the plain run). The rewrite runs with
-    the profiler paused; the module's code, executed after it, is watched.
-    pytest's rewriter is private API: if it is not found, nothing changes
-    but the cost."""
-    try:
-        from _pytest.assertion import rewrite
-    except ImportError:
-        return
-    original = getattr(rewrite, "_rewrite_test", None)
-    if original is None or getattr(original, "difftest_unwatched", False):
-        return
-
-    def _rewrite_test(*args: Any, **kwargs: Any) -> Any:
-        return recorder.unwatched(lambda: original(*args, **kwargs))
-
-    _rewrite_test.difftest_unwatched = True  # type: ignore[attr-defined]
-    rewrite._rewrite_test = _rewrite_test  # type: ignore[attr-defined]
-
-
-def startup_imports() -> None:
-    """Stop watching the start-up window (its findings stay in the shared
-    recorder's import graph)."""
-    if _shared is not None:
-        _shared.session_end()
 
 
 class Recorder:
-    """Stack of captures; the innermost one receives what runs.
+    """The interface the recording plugin uses, and the audit hook both
+    mechanisms share. A stack of captures; the innermost one receives what
+    runs. Subclasses provide the watching itself."""
 
-    It installs itself with sys.setprofile, or with sys.settrace when a
-    profiler already holds that slot, and never displaces another tool: with
-    both slots taken, tests run unrecorded (and so stay selected)."""
+    #: Why this mechanism was chosen, when it is not the usual one for the
+    #: interpreter (said once with --diff-v).
+    note: Optional[str] = None
 
     def __init__(self) -> None:
         self._stack: list[Capture] = []
         self._audit_installed = False
-        # What sits in our slot while installed (the C profiler or a Python
-        # hook), and the capture it feeds.
-        self._hook: Any = None
-        # The capture whose calls the C profiler holds, not yet harvested:
-        # the profiler only pauses between a test's phases, and its
-        # statistics are read once per capture rather than once per phase.
-        self._pending: Optional[Capture] = None
-        self._prof = _CProfiler(subcalls=False, builtins=False) if _lsprof is not None else None
-        # The C profiler in use for the current test: the plain one, or,
-        # once the test imports a module for the first time, one that keeps
-        # call edges, so that what the import ran is known (ImportGraph).
-        self._cur = self._prof
-        self._graph_prof: Any = None
-        self._use_prof = False
+        self._closed = False
+        # Whether a window (session, collection) watches imports and opens.
+        self._watching = False
         # The current test imported a module (any thread): its capture may
         # hold an import the graph did not see.
         self.test_imported = False
-        # A session window's profiler (start-up, collection hooks), and
-        # whether any window watches imports and opens now.
-        self._session_prof: Any = None
-        self._watching = False
-        self._set: Callable[[Optional[ProfileFunc]], None] = sys.setprofile
-        self._set_threads: Callable[[Optional[ProfileFunc]], None] = threading.setprofile  # type: ignore[assignment]
-        self._get: Callable[[], Optional[ProfileFunc]] = sys.getprofile
-        self.displaced = False  # our hook was replaced during the capture
-        # The audit event our own calls of self._set raise, the thread that
-        # runs the test, and whether the call being audited is ours.
-        self._event = "sys.setprofile"
-        self._thread = 0
-        self._own_call = False
-        self.unavailable = False  # both slots were taken at start
         # Files opened while a test module is imported (module-level data
         # such as parametrize cases read from JSON), when not None.
         self.collecting: Optional[set[str]] = None
-        self._collect_prof: Any = None
+        self.displaced = False  # what the test ran could not all be seen
+        self.unavailable = False  # nothing could be watched at all
         self.imports = ImportGraph()
 
     @property
     def active(self) -> bool:
         return bool(self._stack)
 
+    # -- the interface (each mechanism implements these) ---------------------
+
     def start(self) -> None:
         """Begin the capture of one test (suspended until resume())."""
-        self._install_audit_hook()
-        self._stack = []
-        self.displaced = False
-        self.test_imported = False
-        self._cur = self._prof
-        self._thread = threading.get_ident()
-        if sys.getprofile() is None:
-            self._set, self._set_threads, self._get = sys.setprofile, threading.setprofile, sys.getprofile  # type: ignore[assignment]
-            self._event = "sys.setprofile"
-            self._use_prof = self._prof is not None
-        elif sys.gettrace() is None:
-            self._set, self._set_threads, self._get = sys.settrace, threading.settrace, sys.gettrace  # type: ignore[assignment]
-            self._event = "sys.settrace"
-            self._use_prof = False
-        else:
-            self.unavailable = True
-            return
-        self.unavailable = False
-        self._stack.append(Capture())
-        self._hook = None
+        raise NotImplementedError
 
     def stop(self) -> Optional[Capture]:
         """End the test's capture (and any nested one left open). None when
         nothing could be captured reliably."""
-        if not self._stack:
-            return None
-        self._uninstall()
-        self._harvest()
-        outer = self._stack[0]
-        for inner in self._stack[1:]:
-            outer.merge(inner)
-        self._stack = []
-        # Files the test opened during its imports went to the imports the
-        # graph saw when harvested; the rest stay the test's own.
-        self.imports.opens.clear()
-        if self.displaced:
-            return None
-        # A thread the test started may still run with our hook and add to
-        # outer's sets: hand out a copy (set() copies a set without
-        # letting another thread in), which nobody else changes.
-        done = Capture()
-        done.codes = set(outer.codes)
-        done.opened = set(outer.opened)
-        return done
+        raise NotImplementedError
 
     def suspend(self) -> None:
         """Stop noting what runs, between a test's phases (reporting hooks
         are not the test's dependencies)."""
-        if self._stack:
-            self._uninstall()
+        raise NotImplementedError
 
     def resume(self) -> None:
-        if self._stack and self._hook is None:
-            self._install(self._stack[-1])
+        raise NotImplementedError
 
     def push(self) -> bool:
         """Begin a nested capture; False when no test is being captured."""
-        if not self._stack:
-            return False
-        self._uninstall()
-        self._harvest()
-        self._enter()
-        return True
+        raise NotImplementedError
 
     def pop(self, charge_outer: bool = True) -> Capture:
         """End the innermost nested capture, charging it to the outer one
         too unless told not to, and return it."""
-        self._uninstall()
-        self._harvest()
-        inner = self._stack.pop()
-        if charge_outer:
-            self._stack[-1].merge(inner)
-        self._install(self._stack[-1])
-        return inner
-
-    def _enter(self) -> None:
-        cap = Capture()
-        self._stack.append(cap)
-        self._install(cap)
-
-    def _install(self, cap: Capture) -> None:
-        if self.displaced:
-            return
-        if self._get() is not None:
-            # The test left its own profiler (or tracer) in our slot.
-            self.displaced = True
-            return
-        if self._use_prof:
-            prof = self._cur
-            assert prof is not None
-            if self._pending is not cap:
-                self._harvest()
-                self._pending = cap
-            # Threads first: what runs after enable() is the test's.
-            self._set_threads(_hook(cap.codes))
-            prof.feeding = cap.codes
-            self._own_call = True
-            try:
-                prof.enable()
-            finally:
-                self._own_call = False
-            self._hook = prof
-        else:
-            self._set_threads(_hook(cap.codes))
-            hook = _hook(cap.codes)
-            self._own(lambda: self._set(hook))
-            self._hook = hook
-
-    def _uninstall(self) -> None:
-        """Take our hook out of its slot (another tool's is left alone)."""
-        if self._hook is None:
-            return
-        if self._get() is not self._hook:
-            # Someone replaced our hook mid-test; do not fight them.
-            self.displaced = True
-        elif self._use_prof:
-            assert self._cur is not None
-            self._own_call = True
-            try:
-                self._cur.disable()
-            finally:
-                self._own_call = False
-        else:
-            self._own(lambda: self._set(None))
-        self._set_threads(None)
-        self._hook = None
-
-    def _harvest(self) -> None:
-        """Hand what the C profiler saw to the capture it was feeding."""
-        cap, self._pending = self._pending, None
-        prof = self._cur
-        if cap is None or prof is None:
-            return
-        add = cap.codes.add
-        stats = prof.getstats()
-        for entry in stats:
-            if type(entry.code) is CodeType:
-                add(entry.code)
-        if prof is self._graph_prof:
-            self.imports.absorb(stats)
-        prof.clear()
-        prof.feeding = None
-
-    def _watch_test_import(self) -> None:
-        """The test is about to import a module for the first time: go on
-        with the profiler that keeps call edges (from inside the audit hook,
-        on the test's thread, with our profiler installed)."""
-        cap = self._pending
-        if cap is None or self._hook is not self._prof or self._get() is not self._prof:
-            return
-        self._own(self._prof.disable)
-        self._harvest()
-        if self._graph_prof is None:
-            self._graph_prof = _CProfiler(subcalls=True, builtins=False)
-        prof = self._cur = self._graph_prof
-        self._pending = cap
-        prof.feeding = cap.codes
-        self._own(prof.enable)
-        self._hook = prof
+        raise NotImplementedError
 
     def unwatched(self, run: Callable[[], Any]) -> Any:
-        """Call run with our profiler (whichever window holds the slot)
-        paused."""
-        prof = sys.getprofile()
-        if prof is None or not (prof is self._session_prof or prof is self._collect_prof or prof is self._hook):
-            return run()
-        self._own(prof.disable)
-        try:
-            return run()
-        finally:
-            if sys.getprofile() is None:
-                self._own(prof.enable)
-
-    # -- session windows ------------------------------------------------------
+        """Call run with watching paused."""
+        raise NotImplementedError
 
     def session_begin(self) -> None:
         """Watch what runs outside tests and collectors (conftest.py files
         loaded at start-up and their hooks, the collection hooks), until
         session_end."""
-        self._install_audit_hook()
-        if self._session_prof is not None:
-            return
-        self._watching = True
-        prof = import_profiler()
-        if prof is not None:
-            self._own(prof.enable)
-        self._session_prof = prof or False
+        raise NotImplementedError
 
     def session_end(self) -> None:
-        prof, self._session_prof = self._session_prof, None
-        if prof is None:
-            return
-        self._watching = False
-        stats = []
-        if prof:
-            if sys.getprofile() is prof:
-                self._own(prof.disable)
-            stats = prof.getstats()
-        self.imports.absorb(stats, session=True)
-
-    def _own(self, change: Callable[[], Any]) -> None:
-        """Change our slot; the audit event this raises is not the test's."""
-        self._own_call = True
-        try:
-            change()
-        finally:
-            self._own_call = False
+        raise NotImplementedError
 
     def collect_begin(self) -> None:
         """Start noting what a collector's imports run and open, outside any
         test: calls made there (a validator or a factory called in a class
         body, parametrize arguments, module constants computed by a
         function) shape every test of the module."""
-        self._install_audit_hook()
-        self.collecting = set()
-        self._watching = True
-        self._collect_prof = import_profiler()
-        if self._collect_prof is not None:
-            self._own(self._collect_prof.enable)
+        raise NotImplementedError
 
     def collect_pause(self) -> bool:
         """Stop watching while pytest builds items (its own machinery, the
         bulk of collection); False when not watching."""
-        prof = self._collect_prof
-        if prof is None or sys.getprofile() is not prof:
-            return False
-        self._own(prof.disable)
-        return True
+        raise NotImplementedError
 
     def collect_resume(self) -> None:
-        prof = self._collect_prof
-        if prof is not None and sys.getprofile() is None:
-            self._own(prof.enable)
+        raise NotImplementedError
 
     def collect_end(self) -> Capture:
-        cap = Capture()
-        cap.opened, self.collecting = self.collecting or set(), None
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Give back what the recorder holds in the process (end of the
+        session): hooks, tool ids. The audit hook, which cannot be removed,
+        goes inert."""
+        self._closed = True
         self._watching = False
-        prof, self._collect_prof = self._collect_prof, None
-        stats = []
-        if prof is not None:
-            if sys.getprofile() is prof:
-                self._own(prof.disable)
-            stats = prof.getstats()
-            cap.codes = {e.code for e in stats if type(e.code) is CodeType}
-        self.imports.absorb(stats)
-        return cap
+        self.collecting = None
+        self._stack = []
+
+    # -- what the audit hook asks of the mechanism ----------------------------
+
+    def _capturing_test(self) -> bool:
+        """A test's capture is on (not suspended)."""
+        raise NotImplementedError
+
+    def _test_import(self) -> None:
+        """The test is about to import a module for the first time (called
+        from the audit hook, on the importing thread)."""
+
+    def _other_event(self, event: str) -> None:
+        """Any other audit event (the profile recorder watches its slot)."""
+
+    # -- files and imports ----------------------------------------------------
 
     def _install_audit_hook(self) -> None:
         # Audit hooks cannot be removed: install one, once, that does
-        # nothing while no test is captured.
+        # nothing while no test is captured, and nothing at all once the
+        # recorder is closed.
         if self._audit_installed:
             return
         self._audit_installed = True
 
         def audit(event: str, args: tuple[Any, ...]) -> None:
+            if self._closed:
+                return
             if event == "import":
                 # Raised only for a module not imported yet.
-                if self._hook is not None and self._stack:
+                if self._capturing_test():
                     self.test_imported = True
-                    if self._use_prof and threading.get_ident() == self._thread:
-                        self._watch_test_import()
+                    self._test_import()
                 elif self._watching:
                     self.imports.imported.append((args[0], _running_modules()))
                 return
@@ -639,23 +356,13 @@ class Recorder:
                     return
                 args = opened
             elif event != "open":
-                # The test replacing our hook, even for a moment (and putting
-                # it back): what ran meanwhile went unseen, so the test is
-                # not recorded. Threads it starts install our hook
-                # themselves; those calls do not count.
-                if (
-                    event == self._event
-                    and self._hook is not None
-                    and not self._own_call
-                    and threading.get_ident() == self._thread
-                ):
-                    self.displaced = True
+                self._other_event(event)
                 return
             # Any thread may open a file while the main thread starts or
             # stops a capture: read the state once, and never raise (an
             # audit hook's exception would fail the open() itself).
             stack = self._stack
-            in_test = self._hook is not None and bool(stack)
+            in_test = bool(stack) and self._capturing_test()
             if not in_test and not self._watching:
                 return
             path, mode, flags = args
@@ -692,3 +399,102 @@ class Recorder:
                 self.imports.opens.append((path, _running_modules()))
 
         sys.addaudithook(audit)
+
+
+# The recorder of this process, created when the plugin's first hook starts
+# watching the start-up imports (conftest.py files, their hooks).
+_shared: Optional[Recorder] = None
+
+
+def _new_recorder() -> Recorder:
+    if hasattr(sys, "monitoring"):
+        from pytest_difftest.recorder_monitoring import MonitoringRecorder, NoToolId
+
+        try:
+            return MonitoringRecorder()
+        except NoToolId as exc:
+            from pytest_difftest.recorder_profile import ProfileRecorder
+
+            recorder: Recorder = ProfileRecorder()
+            recorder.note = f"{exc}; recording with the profile hook instead"
+            return recorder
+    from pytest_difftest.recorder_profile import ProfileRecorder
+
+    return ProfileRecorder()
+
+
+def shared_recorder() -> Recorder:
+    global _shared
+    if _shared is None:
+        _shared = _new_recorder()
+    return _shared
+
+
+def watch_startup_imports() -> None:
+    recorder = shared_recorder()
+    _unwatch_assertion_rewriting(recorder)
+    recorder.session_begin()
+
+
+def startup_imports() -> None:
+    """Stop watching the start-up window (its findings stay in the shared
+    recorder's import graph)."""
+    if _shared is not None:
+        _shared.session_end()
+
+
+def release() -> None:
+    """Undo what recording changed in the process (pytest_unconfigure), so
+    that a second session in the same process (pytester's in-process runs,
+    a second pytest.main()) starts from scratch."""
+    global _shared
+    recorder, _shared = _shared, None
+    _restore_assertion_rewriting()
+    if recorder is not None:
+        if recorder._stack:
+            recorder.stop()
+        recorder.session_end()
+        recorder.close()
+
+
+# pytest's assertion rewriter before we wrapped it, while wrapped.
+_original_rewrite: Optional[Callable[..., Any]] = None
+
+
+def _unwatch_assertion_rewriting(recorder: Recorder) -> None:
+    """pytest rewrites the asserts of test modules and conftest.py files
+    that have no cached rewritten bytecode, which is every one of them in a
+    fresh CI checkout: thousands of Python calls a module, all pytest's own,
+    which the watching profilers paid for (a cold recording of 1,000
+    synthetic tests took five times the plain run). The rewrite runs
+    unwatched; the module's code, executed after it, is watched. pytest's
+    rewriter is private API: if it is not found, nothing changes but the
+    cost."""
+    global _original_rewrite
+    try:
+        from _pytest.assertion import rewrite
+    except ImportError:
+        return
+    original = getattr(rewrite, "_rewrite_test", None)
+    if original is None or getattr(original, "difftest_unwatched", False):
+        return
+
+    def _rewrite_test(*args: Any, **kwargs: Any) -> Any:
+        return recorder.unwatched(lambda: original(*args, **kwargs))
+
+    _rewrite_test.difftest_unwatched = True  # type: ignore[attr-defined]
+    _original_rewrite = original
+    rewrite._rewrite_test = _rewrite_test  # type: ignore[attr-defined]
+
+
+def _restore_assertion_rewriting() -> None:
+    global _original_rewrite
+    original, _original_rewrite = _original_rewrite, None
+    if original is None:
+        return
+    try:
+        from _pytest.assertion import rewrite
+    except ImportError:
+        return
+    if getattr(getattr(rewrite, "_rewrite_test", None), "difftest_unwatched", False):
+        rewrite._rewrite_test = original  # type: ignore[attr-defined]

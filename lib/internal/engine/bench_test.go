@@ -6,17 +6,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
 // A first recording run of a synthetic project, as the plugin drives it:
 //
-//	go test -run '^$' -bench Record -benchtime 20x ./lib/engine/
+//	go test -run '^$' -bench Record -benchtime 20x ./lib/internal/engine/
 //
 // 50 modules of 20 functions, and 50 test files of 20 tests that each run
 // one to three functions of their module and of the next one. Only the
 // Record calls (batches of 20) are timed: parsing the files they name is
 // part of them, as in a real run.
-func BenchmarkRecord1000(b *testing.B) {
+// benchProject writes the synthetic project of BenchmarkRecord1000 and
+// returns its root and what a first recording run reports, in batches of 20.
+func benchProject(b *testing.B) (string, [][]TestRecord) {
 	const modules, funcs, perFile = 50, 20, 20
 	root := b.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "pkg"), 0o755); err != nil {
@@ -67,6 +71,11 @@ func BenchmarkRecord1000(b *testing.B) {
 		write(b, root, testFile, src.String())
 	}
 
+	return root, batches
+}
+
+func BenchmarkRecord1000(b *testing.B) {
+	root, batches := benchProject(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -88,5 +97,58 @@ func BenchmarkRecord1000(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
+	}
+}
+
+// The no-change --diff path: open the baseline of BenchmarkRecord1000's
+// project, recorded in two environments, and select in one of them.
+//
+//	go test -run '^$' -bench SelectNoChange ./lib/internal/engine/
+func BenchmarkSelectNoChange1000(b *testing.B) {
+	root, batches := benchProject(b)
+	db := filepath.Join(root, "db", "d.db")
+	var files []string
+	for m := range 50 {
+		files = append(files, fmt.Sprintf("tests/test_%02d.py", m))
+	}
+	for _, env := range []string{"3.11", "3.13"} {
+		s, err := Open(Config{Root: root, DBPath: db, Record: true, EnvName: env, Env: map[string]string{"python": env}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Select(); err != nil {
+			b.Fatal(err)
+		}
+		collected := map[string]CollectedFile{}
+		for _, batch := range batches {
+			if err := s.Record(batch); err != nil {
+				b.Fatal(err)
+			}
+			for _, t := range batch {
+				f := collected[store.TestFile(t.NodeID)]
+				f.Complete = true
+				f.NodeIDs = append(f.NodeIDs, t.NodeID)
+				collected[store.TestFile(t.NodeID)] = f
+			}
+		}
+		if _, err := s.Finish(Finish{Files: collected, WholeSuite: true}); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := Open(Config{Root: root, DBPath: db, EnvName: "3.11", Env: map[string]string{"python": "3.11"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sel, err := s.Select()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sel.Full || len(sel.SkipFiles) != len(files) {
+			b.Fatalf("no change: want every test file skipped, got %+v", sel)
+		}
+		s.Close()
 	}
 }

@@ -35,6 +35,9 @@ type Config struct {
 	BatchSize int               `json:"batch_size"`
 	CacheSize int               `json:"cache_size"`
 	Env       map[string]string `json:"env"` // "python" -> "3.11", ...
+	// EnvName names the environment whose results are used and recorded
+	// (SPEC 4.7; --diff-env); DefaultEnv when empty.
+	EnvName string `json:"env_name"`
 	// Paths are the import search directories under the root, relative
 	// ("" is the root itself), like sys.path.
 	Paths []string `json:"paths"`
@@ -58,6 +61,9 @@ type Config struct {
 	DebugPanic string `json:"debug_panic"`
 }
 
+// DefaultEnv is the environment of a configuration that names none.
+const DefaultEnv = "default"
+
 // debugPanic panics if the configuration asks for a panic at point (tests
 // of the recovery at the C ABI; include/difftest.h).
 func (c *Config) debugPanic(point string) {
@@ -75,6 +81,7 @@ type Session struct {
 
 	files    map[string]*fileInfo // by relative path, filled by Select and Record
 	envInfo  *fileInfo
+	envID    int64 // envs row of cfg.EnvName; 0 while it has none
 	selected *Selection
 	parsed   int // files holding parsed blocks, bounded by cfg.CacheSize
 	p        *blocks.Parser
@@ -137,12 +144,30 @@ func Open(cfg Config) (*Session, error) {
 	if cfg.StartedNs <= 0 {
 		cfg.StartedNs = time.Now().UnixNano()
 	}
+	if cfg.EnvName == "" {
+		cfg.EnvName = DefaultEnv
+	}
+	if err := store.CheckEnvName(cfg.EnvName); err != nil {
+		return nil, err
+	}
 	cfg.debugPanic("open")
 	db, aside, err := store.Open(cfg.DBPath)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, moduleNames: map[string]map[string]bool{}, reach: map[string][]string{}}
+	// A selection-only session adds no row: an environment never recorded
+	// has no tests, so everything runs.
+	var envID int64
+	if cfg.Record {
+		envID, err = store.EnsureEnv(db, cfg.EnvName)
+	} else {
+		envID, _, err = store.EnvByName(db, cfg.EnvName)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read baseline: %w", err)
+	}
+	s := &Session{cfg: cfg, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, moduleNames: map[string]map[string]bool{}, reach: map[string][]string{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}
@@ -223,11 +248,15 @@ func (s *Session) selectTests() (*Selection, error) {
 	var paths []string
 	var known []fingerprint.Known
 	var ids []int64
-	var envID int64
+	var envFileID int64
+	envPath := store.EnvPath(s.cfg.EnvName)
 	var unsafe []store.File
 	for _, r := range rows {
-		if r.Path == selection.EnvFile {
-			envID = r.ID
+		if store.IsEnvPath(r.Path) {
+			// Other environments' blocks are checked by their own runs.
+			if r.Path == envPath {
+				envFileID = r.ID
+			}
 			continue
 		}
 		if !s.root.Safe(r.Path) {
@@ -269,7 +298,7 @@ func (s *Session) selectTests() (*Selection, error) {
 		}
 	}
 	envCur := selection.EnvCurrent(s.cfg.Env)
-	s.envInfo = &fileInfo{id: envID, cur: &envCur, changed: true}
+	s.envInfo = &fileInfo{id: envFileID, cur: &envCur, changed: true}
 
 	// Which block versions are stale: those already marked, and those of
 	// changed files (recomputed, since a file can also change back).
@@ -291,7 +320,7 @@ func (s *Session) selectTests() (*Selection, error) {
 			stale := selection.Stale(b, *fi.cur, versions)
 			if stale {
 				staleBlocks[b.ID] = selection.Reason(path, b, *fi.cur, versions)
-				if s.cfg.Why && path != selection.EnvFile && fi.cur.File != nil && selection.IsName(b.Name) {
+				if s.cfg.Why && !store.IsEnvPath(path) && fi.cur.File != nil && selection.IsName(b.Name) {
 					staleNames[b.ID] = nameChange{path: path, block: b.Name}
 				}
 			}
@@ -307,7 +336,7 @@ func (s *Session) selectTests() (*Selection, error) {
 			return nil, err
 		}
 	}
-	if err := check(selection.EnvFile, s.envInfo); err != nil {
+	if err := check(envPath, s.envInfo); err != nil {
 		return nil, err
 	}
 	// A path that is absolute or outside the root is never read (SPEC
@@ -354,7 +383,7 @@ func (s *Session) selectTests() (*Selection, error) {
 		}
 	}
 
-	nTests, err := s.db.CountTests()
+	nTests, err := store.CountTestsIn(s.db, s.envID)
 	if err != nil {
 		return nil, fmt.Errorf("count the recorded tests: %w", err)
 	}
@@ -367,7 +396,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	// Affected tests: failing ones, and those depending on a stale block.
 	reasons := map[string]string{}
 	testFileOf := map[string]string{}
-	failing, err := store.FailingTests(s.db)
+	failing, err := store.FailingTests(s.db, s.envID)
 	if err != nil {
 		return nil, fmt.Errorf("read the failing tests: %w", err)
 	}
@@ -396,11 +425,11 @@ func (s *Session) selectTests() (*Selection, error) {
 	for _, f := range testFileOf {
 		collect[f] = true
 	}
-	complete, err := store.TestFiles(s.db)
+	complete, err := store.TestFiles(s.db, s.envID)
 	if err != nil {
 		return nil, err
 	}
-	testFiles, err := store.RecordedTestFiles(s.db)
+	testFiles, err := store.RecordedTestFiles(s.db, s.envID)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +441,7 @@ func (s *Session) selectTests() (*Selection, error) {
 		}
 		collected = append(collected, f)
 	}
-	inCollected, err := store.TestsInFiles(s.db, collected)
+	inCollected, err := store.TestsInFiles(s.db, s.envID, collected)
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +465,7 @@ func (s *Session) addDurations(sel *Selection, affected map[string]string) error
 	if !s.cfg.Durations {
 		return nil
 	}
-	all, err := store.Durations(s.db)
+	all, err := store.Durations(s.db, s.envID)
 	if err != nil {
 		return fmt.Errorf("read baseline durations: %w", err)
 	}
@@ -480,7 +509,7 @@ func (s *Session) affected(stale map[int64]string, staleNames map[int64]nameChan
 		return err
 	}
 	var tests []store.Test
-	err = store.EachTest(s.db, func(t *store.Test) error {
+	err = store.EachTestIn(s.db, s.envID, func(t *store.Test) error {
 		if _, ok := reasons[t.NodeID]; !ok {
 			c := *t
 			c.Deps = slices.Clone(t.Deps)

@@ -263,8 +263,8 @@ func TestDependencyListsSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, _, _ := store.TestByNodeID(s.db, "test_big.py::test_all")
-	one, _, _ := store.TestByNodeID(s.db, "test_big.py::test_one")
+	all, _, _ := store.TestByNodeID(s.db, s.envID, "test_big.py::test_all")
+	one, _, _ := store.TestByNodeID(s.db, s.envID, "test_big.py::test_one")
 	shared := s.depsets["test_big.py"]
 	if len(all.Deps) != 0 || all.Depset == shared.id || all.Depset == 0 {
 		t.Errorf("test_all: %d bytes of own deps, depset %d (file's %d); want them in a list of its own", len(all.Deps), all.Depset, shared.id)
@@ -285,7 +285,7 @@ func TestDependencyListsSplit(t *testing.T) {
 	if err := s.Record([]TestRecord{{NodeID: "test_big.py::test_one", Outcome: store.MergeDeps, Deps: own("def test_one", lines[30:])}}); err != nil {
 		t.Fatal(err)
 	}
-	if one, _, _ = store.TestByNodeID(s.db, "test_big.py::test_one"); len(one.Deps) != 0 || one.Depset == shared.id {
+	if one, _, _ = store.TestByNodeID(s.db, s.envID, "test_big.py::test_one"); len(one.Deps) != 0 || one.Depset == shared.id {
 		t.Errorf("test_one after merging: %d bytes of own deps, depset %d", len(one.Deps), one.Depset)
 	}
 	if _, err := s.Finish(Finish{Files: map[string]CollectedFile{"test_big.py": {Complete: true, NodeIDs: []string{"test_big.py::test_all", "test_big.py::test_one"}}}, WholeSuite: true}); err != nil {

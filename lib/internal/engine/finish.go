@@ -56,7 +56,7 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 
 	for path, cf := range f.Files {
 		if !cf.Complete {
-			if err := store.DeleteTestFile(tx, path); err != nil {
+			if err := store.DeleteTestFile(tx, s.envID, path); err != nil {
 				return nil, err
 			}
 			continue
@@ -65,13 +65,13 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 		for _, id := range cf.NodeIDs {
 			present[id] = true
 		}
-		recorded, err := store.TestsInFiles(tx, []string{path})
+		recorded, err := store.TestsInFiles(tx, s.envID, []string{path})
 		if err != nil {
 			return nil, err
 		}
 		for _, t := range recorded {
 			if !present[t.NodeID] {
-				if err := store.DeleteTest(tx, t.NodeID); err != nil {
+				if err := store.DeleteTest(tx, s.envID, t.NodeID); err != nil {
 					return nil, err
 				}
 				sum.Dropped++
@@ -88,12 +88,12 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 		if fi.untrusted {
 			// Edited while the run collected it: it may hold tests that
 			// were never collected.
-			if err := store.DeleteTestFile(tx, path); err != nil {
+			if err := store.DeleteTestFile(tx, s.envID, path); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if err := store.SetTestFile(tx, path, fi.state.Hash); err != nil {
+		if err := store.SetTestFile(tx, s.envID, path, fi.state.Hash); err != nil {
 			return nil, err
 		}
 	}
@@ -108,7 +108,9 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 				keep[p] = true
 			}
 		}
-		files, err := store.RecordedTestFiles(tx)
+		// Only this environment's: another may still run tests that this
+		// one's collection did not see (SPEC 5.1, 4.7).
+		files, err := store.RecordedTestFiles(tx, s.envID)
 		if err != nil {
 			return nil, err
 		}
@@ -116,12 +118,12 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 			if keep[p] {
 				continue
 			}
-			n, err := store.DeleteTestsInFile(tx, p)
+			n, err := store.DeleteTestsInFile(tx, s.envID, p)
 			if err != nil {
 				return nil, err
 			}
 			sum.Dropped += n
-			if err := store.DeleteTestFile(tx, p); err != nil {
+			if err := store.DeleteTestFile(tx, s.envID, p); err != nil {
 				return nil, err
 			}
 		}
@@ -142,12 +144,13 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 			return nil, err
 		}
 	}
-	meta := map[string]string{
-		"recorded_at": strconv.FormatInt(time.Now().Unix(), 10),
-		"commit":      f.Commit,
+	now := time.Now().Unix()
+	if err := store.SetEnvRecorded(tx, s.envID, now, s.cfg.Env); err != nil {
+		return nil, err
 	}
-	for k, v := range s.cfg.Env {
-		meta["env."+k] = v
+	meta := map[string]string{
+		"recorded_at": strconv.FormatInt(now, 10),
+		"commit":      f.Commit,
 	}
 	untracked, err := json.Marshal(append([]string{}, f.Untracked...))
 	if err != nil {

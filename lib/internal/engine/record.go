@@ -232,6 +232,7 @@ func (s *Session) Record(batch []TestRecord) error {
 			}
 		}
 		rec := store.Test{
+			Env:        s.envID,
 			NodeID:     t.NodeID,
 			Outcome:    t.Outcome,
 			Duration:   t.Duration,
@@ -285,7 +286,7 @@ func (s *Session) envBlockID(q store.Querier, name string) (id int64, ok bool, e
 		return 0, false, nil
 	}
 	if fi.id == 0 {
-		if fi.id, err = store.UpsertFile(q, store.File{Path: selection.EnvFile}); err != nil {
+		if fi.id, err = store.UpsertFile(q, store.File{Path: store.EnvPath(s.cfg.EnvName)}); err != nil {
 			return 0, false, err
 		}
 	}
@@ -543,7 +544,7 @@ func (s *Session) splitDeps(q store.Querier, nodeid string, ids []int64, set dep
 // mergeDeps adds dependencies to the record of a test written earlier in
 // this session; a test without a record is left alone.
 func (s *Session) mergeDeps(q store.Querier, nodeid string, ids []int64) error {
-	t, ok, err := store.TestByNodeID(q, nodeid)
+	t, ok, err := store.TestByNodeID(q, s.envID, nodeid)
 	if err != nil || !ok {
 		return err
 	}

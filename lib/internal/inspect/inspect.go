@@ -21,11 +21,12 @@ import (
 )
 
 // Request names the database and what to report: Test or File, or neither
-// for the summary.
+// for the summary. Env narrows Test and File to one environment.
 type Request struct {
 	DB   string `json:"db"`
 	Test string `json:"test"`
 	File string `json:"file"`
+	Env  string `json:"env"`
 }
 
 // Report holds the one part that was asked for.
@@ -37,24 +38,34 @@ type Report struct {
 
 // Summary describes a whole baseline.
 type Summary struct {
-	Path        string            `json:"path"`
-	Size        int64             `json:"size"` // bytes, of the database file
-	Tests       int               `json:"tests"`
-	Outcomes    map[string]int    `json:"outcomes"` // "passed" -> count, ...
-	Files       int               `json:"files"`    // real files, "<env>" not counted
-	Blocks      int               `json:"blocks"`
-	StaleBlocks int               `json:"stale_blocks"`
-	Commit      string            `json:"commit"`
-	RecordedAt  string            `json:"recorded_at"` // ISO 8601, UTC; "" if never
-	Environment map[string]string `json:"environment"`
+	Path        string         `json:"path"`
+	Size        int64          `json:"size"` // bytes, of the database file
+	Tests       int            `json:"tests"`
+	Outcomes    map[string]int `json:"outcomes"` // "passed" -> count, ...
+	Files       int            `json:"files"`    // real files, environments not counted
+	Blocks      int            `json:"blocks"`
+	StaleBlocks int            `json:"stale_blocks"`
+	Commit      string         `json:"commit"`
+	RecordedAt  string         `json:"recorded_at"` // ISO 8601, UTC; "" if never
+	// Environments, by name (SPEC 4.7).
+	Environments []Environment `json:"environments"`
 	// Untracked are the Python files outside the project that the last
 	// recording run executed and nothing tracks.
 	Untracked []string `json:"untracked"`
 }
 
+// Environment is one environment's share of a baseline.
+type Environment struct {
+	Name       string            `json:"name"`
+	Tests      int               `json:"tests"`
+	RecordedAt string            `json:"recorded_at"` // its last completed recording run; "" if none
+	Values     map[string]string `json:"values"`      // python version, distributions...
+}
+
 // Dependencies is what one test depends on.
 type Dependencies struct {
 	NodeID     string     `json:"nodeid"`
+	Env        string     `json:"env"`
 	File       string     `json:"file"`
 	Outcome    string     `json:"outcome"`
 	Duration   float64    `json:"duration"`
@@ -85,6 +96,7 @@ type Dependents struct {
 // Dependent is one test and the blocks of the file it depends on.
 type Dependent struct {
 	NodeID  string     `json:"nodeid"`
+	Env     string     `json:"env"`
 	Outcome string     `json:"outcome"`
 	Blocks  []BlockRef `json:"blocks"`
 }
@@ -109,9 +121,9 @@ func Run(req Request) (*Report, error) {
 	var rep Report
 	switch {
 	case req.Test != "":
-		rep.Test, err = testDeps(db, req.Test)
+		rep.Test, err = testDeps(db, req.Test, req.Env)
 	case req.File != "":
-		rep.Dependents, err = dependents(db, req.File)
+		rep.Dependents, err = dependents(db, req.File, req.Env)
 	default:
 		rep.Summary, err = summarize(db)
 	}
@@ -122,7 +134,7 @@ func Run(req Request) (*Report, error) {
 }
 
 func summarize(db *store.DB) (*Summary, error) {
-	s := &Summary{Path: db.Path, Outcomes: map[string]int{}, Environment: map[string]string{}}
+	s := &Summary{Path: db.Path, Outcomes: map[string]int{}, Environments: []Environment{}}
 	if st, err := os.Stat(db.Path); err == nil {
 		s.Size = st.Size()
 	}
@@ -139,7 +151,7 @@ func summarize(db *store.DB) (*Summary, error) {
 		return nil, err
 	}
 	for _, f := range files {
-		if f.Path != store.EnvFile {
+		if !store.IsEnvPath(f.Path) {
 			s.Files++
 		}
 	}
@@ -161,11 +173,25 @@ func summarize(db *store.DB) (*Summary, error) {
 	if at, err := strconv.ParseInt(meta["recorded_at"], 10, 64); err == nil && at > 0 {
 		s.RecordedAt = isoTime(at)
 	}
-	for k, v := range meta {
-		if name, ok := strings.CutPrefix(k, "env."); ok {
-			s.Environment[name] = v
-		}
+	envs, err := store.Envs(db)
+	if err != nil {
+		return nil, err
 	}
+	perEnv, err := store.CountTestsByEnv(db)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range envs {
+		env := Environment{Name: e.Name, Tests: perEnv[e.ID], Values: e.Vars}
+		if env.Values == nil {
+			env.Values = map[string]string{}
+		}
+		if e.RecordedAt > 0 {
+			env.RecordedAt = isoTime(e.RecordedAt)
+		}
+		s.Environments = append(s.Environments, env)
+	}
+	slices.SortFunc(s.Environments, func(a, b Environment) int { return cmp.Compare(a.Name, b.Name) })
 	return s, nil
 }
 
@@ -173,13 +199,84 @@ func isoTime(unix int64) string {
 	return time.Unix(unix, 0).UTC().Format(time.RFC3339)
 }
 
-func testDeps(db *store.DB, nodeid string) (*Dependencies, error) {
-	t, ok, err := store.TestByNodeID(db, nodeid)
+// envNames maps environment ids to names.
+func envNames(db *store.DB) (map[int64]string, error) {
+	envs, err := store.Envs(db)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(envs))
+	for _, e := range envs {
+		out[e.ID] = e.Name
+	}
+	return out, nil
+}
+
+// envID finds the environment a request names; "" is every environment (0).
+func envID(db *store.DB, name string) (int64, error) {
+	if name == "" {
+		return 0, nil
+	}
+	id, ok, err := store.EnvByName(db, name)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		names, err := envNames(db)
+		if err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("no environment %q is recorded (known: %s)", name, strings.Join(sortedNames(names), ", "))
+	}
+	return id, nil
+}
+
+func sortedNames(names map[int64]string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	if len(out) == 0 {
+		out = append(out, "none")
+	}
+	return out
+}
+
+func testDeps(db *store.DB, nodeid, envName string) (*Dependencies, error) {
+	env, err := envID(db, envName)
+	if err != nil {
+		return nil, err
+	}
+	names, err := envNames(db)
+	if err != nil {
+		return nil, err
+	}
+	if env == 0 {
+		// Unambiguous without --env when one environment holds the test.
+		in, err := store.EnvsOfTest(db, nodeid)
+		if err != nil {
+			return nil, err
+		}
+		switch len(in) {
+		case 0:
+			return nil, fmt.Errorf("no test %q is recorded", nodeid)
+		case 1:
+			env = in[0]
+		default:
+			which := map[int64]string{}
+			for _, id := range in {
+				which[id] = names[id]
+			}
+			return nil, fmt.Errorf("test %q is recorded in several environments (%s): name one with --env", nodeid, strings.Join(sortedNames(which), ", "))
+		}
+	}
+	t, ok, err := store.TestByNodeID(db, env, nodeid)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("no test %q is recorded", nodeid)
+		return nil, fmt.Errorf("no test %q is recorded in environment %q", nodeid, envName)
 	}
 	// Its own dependencies and those it shares with its file (imports).
 	lists := [][]byte{t.Deps}
@@ -215,7 +312,7 @@ func testDeps(db *store.DB, nodeid string) (*Dependencies, error) {
 		byFile[p] = append(byFile[p], ref(p, b))
 	}
 	d := &Dependencies{
-		NodeID: t.NodeID, File: store.TestFile(t.NodeID), Outcome: t.Outcome.String(),
+		NodeID: t.NodeID, Env: names[t.Env], File: store.TestFile(t.NodeID), Outcome: t.Outcome.String(),
 		Duration: t.Duration, RecordedAt: isoTime(t.RecordedAt), Files: []FileDeps{},
 	}
 	for p, refs := range byFile {
@@ -232,7 +329,7 @@ func comparePaths(a, b string) int {
 }
 
 func isEnv(p string) int {
-	if p == store.EnvFile {
+	if store.IsEnvPath(p) {
 		return 1
 	}
 	return 0
@@ -240,13 +337,21 @@ func isEnv(p string) int {
 
 func ref(path string, b store.Block) BlockRef {
 	r := BlockRef{Name: b.Name, Stale: b.Stale}
-	if path == store.EnvFile && len(b.Names) > 0 {
+	if store.IsEnvPath(path) && len(b.Names) > 0 {
 		r.Value = b.Names[0]
 	}
 	return r
 }
 
-func dependents(db *store.DB, arg string) (*Dependents, error) {
+func dependents(db *store.DB, arg, envName string) (*Dependents, error) {
+	env, err := envID(db, envName)
+	if err != nil {
+		return nil, err
+	}
+	names, err := envNames(db)
+	if err != nil {
+		return nil, err
+	}
 	p := normalize(db.Path, arg)
 	f, ok, err := store.FileByPath(db, p)
 	if err != nil {
@@ -286,6 +391,9 @@ func dependents(db *store.DB, arg string) (*Dependents, error) {
 	}
 	d := &Dependents{Path: f.Path, Tests: []Dependent{}}
 	err = store.EachTest(db, func(t *store.Test) error {
+		if env != 0 && t.Env != env {
+			return nil
+		}
 		var refs []BlockRef
 		seen := map[int64]bool{}
 		add := func(id int64) bool {
@@ -303,14 +411,14 @@ func dependents(db *store.DB, arg string) (*Dependents, error) {
 		}
 		if len(refs) > 0 {
 			slices.SortFunc(refs, func(a, b BlockRef) int { return cmp.Compare(a.Name, b.Name) })
-			d.Tests = append(d.Tests, Dependent{NodeID: t.NodeID, Outcome: t.Outcome.String(), Blocks: refs})
+			d.Tests = append(d.Tests, Dependent{NodeID: t.NodeID, Env: names[t.Env], Outcome: t.Outcome.String(), Blocks: refs})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(d.Tests, func(a, b Dependent) int { return cmp.Compare(a.NodeID, b.NodeID) })
+	slices.SortFunc(d.Tests, func(a, b Dependent) int { return cmp.Or(cmp.Compare(a.NodeID, b.NodeID), cmp.Compare(a.Env, b.Env)) })
 	return d, nil
 }
 
@@ -319,7 +427,7 @@ func dependents(db *store.DB, arg string) (*Dependents, error) {
 // rootdir when the database sits at its usual place inside it
 // (<rootdir>/.pytest_cache/pytest-difftest/).
 func normalize(dbPath, p string) string {
-	if p == store.EnvFile {
+	if store.IsEnvPath(p) {
 		return p
 	}
 	if filepath.IsAbs(p) {

@@ -87,6 +87,9 @@ func writeShard(b testing.TB, path string, s int, same bool) {
 	}
 	defer l.Close()
 
+	if err := l.Env(store.Env{ID: 1, Name: "3.12", RecordedAt: int64(1000 + s), Vars: map[string]string{"python": "3.12"}}); err != nil {
+		b.Fatal(err)
+	}
 	var fileID, blockID int64
 	// version: later shards recorded a few modules after an edit.
 	version := func(m int) uint64 {
@@ -123,7 +126,7 @@ func writeShard(b testing.TB, path string, s int, same bool) {
 		}
 	}
 	fileID++
-	if err := l.File(store.File{ID: fileID, Path: "<env>"}); err != nil {
+	if err := l.File(store.File{ID: fileID, Path: "<env:3.12>"}); err != nil {
 		b.Fatal(err)
 	}
 	envFirst := blockID + 1
@@ -144,7 +147,7 @@ func writeShard(b testing.TB, path string, s int, same bool) {
 		if err := l.File(store.File{ID: fileID, Path: p, Size: 3000, MtimeNs: 1, Hash: uint64(tf)}); err != nil {
 			b.Fatal(err)
 		}
-		if err := l.TestFile(p, uint64(tf)); err != nil {
+		if err := l.TestFile(1, p, uint64(tf)); err != nil {
 			b.Fatal(err)
 		}
 		module := blockID + 1
@@ -169,13 +172,13 @@ func writeShard(b testing.TB, path string, s int, same bool) {
 				m := mods[(n*7+k*31)%benchModules]
 				deps = append(deps, m.module, m.module+1, m.funcs+int64((n+k)%benchFuncs), m.funcs+int64((n+2*k+1)%benchFuncs), m.funcs+int64((n+3*k+2)%benchFuncs))
 			}
-			rec := store.Test{NodeID: p + "::" + name, Outcome: store.Outcome(n % 5 / 4), Duration: 0.01, RecordedAt: int64(1000 + s), Deps: store.EncodeIDs(deps)}
+			rec := store.Test{Env: 1, NodeID: p + "::" + name, Outcome: store.Outcome(n % 5 / 4), Duration: 0.01, RecordedAt: int64(1000 + s), Deps: store.EncodeIDs(deps)}
 			if err := l.Test(rec); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	for k, v := range map[string]string{"recorded_at": fmt.Sprint(1000 + s), "commit": fmt.Sprintf("%040d", s), "env.python": "3.12"} {
+	for k, v := range map[string]string{"recorded_at": fmt.Sprint(1000 + s), "commit": fmt.Sprintf("%040d", s)} {
 		if err := l.Meta(k, v); err != nil {
 			b.Fatal(err)
 		}

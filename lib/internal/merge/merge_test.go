@@ -2,6 +2,7 @@ package merge
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -27,7 +28,20 @@ type baseline struct {
 	blocks    []blk
 	tests     []tst
 	sets      map[string][]string // nodeid -> its shared (import) dependency set
-	testFiles map[string]uint64
+	testFiles map[string]uint64   // of environment env
+	env       string              // the environment of tests and testFiles; fixtureEnv when ""
+}
+
+// fixtureEnv is the environment of a fixture's tests unless it names
+// another. In content, keys of other environments' tests and test files are
+// prefixed with "<env>|".
+const fixtureEnv = "3.11"
+
+func envKey(env, key string) string {
+	if env == fixtureEnv {
+		return key
+	}
+	return env + "|" + key
 }
 
 // blk is a block version: "path::name@checksum".
@@ -37,6 +51,8 @@ type blk struct {
 	value string // the names column (environment value)
 }
 
+// tst is a test record; a nodeid "<env>|<nodeid>" puts it in another
+// environment than the baseline's.
 type tst struct {
 	nodeid  string
 	outcome store.Outcome
@@ -72,6 +88,21 @@ func (b baseline) create(t testing.TB, dir, name string) string {
 			t.Fatal(err)
 		}
 		fileID[path] = id
+	}
+	envID := map[string]int64{}
+	env := func(name string) int64 {
+		if name == "" {
+			name = cmp.Or(b.env, fixtureEnv)
+		}
+		if id, ok := envID[name]; ok {
+			return id
+		}
+		id, err := store.EnsureEnv(tx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		envID[name] = id
+		return id
 	}
 	blockID := map[string]int64{}
 	for _, bl := range b.blocks {
@@ -109,13 +140,22 @@ func (b baseline) create(t testing.TB, dir, name string) string {
 				t.Fatal(err)
 			}
 		}
-		err := store.UpsertTest(tx, store.Test{NodeID: ts.nodeid, Outcome: ts.outcome, Duration: 0.5, RecordedAt: ts.at, Deps: store.EncodeIDs(ids), Depset: set})
+		envName, nodeid, ok := strings.Cut(ts.nodeid, "|")
+		if !ok {
+			envName, nodeid = "", ts.nodeid
+		}
+		err := store.UpsertTest(tx, store.Test{Env: env(envName), NodeID: nodeid, Outcome: ts.outcome, Duration: 0.5, RecordedAt: ts.at, Deps: store.EncodeIDs(ids), Depset: set})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	for p, h := range b.testFiles {
-		if _, err := tx.Exec("INSERT INTO test_files (path, hash) VALUES (?, ?)", p, int64(h)); err != nil {
+		if err := store.SetTestFile(tx, env(""), p, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, id := range envID {
+		if err := store.SetEnvRecorded(tx, id, b.at, map[string]string{"python": name}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -146,6 +186,7 @@ type content struct {
 	sets      int               // how many depsets
 	testFiles map[string]uint64
 	meta      map[string]string
+	envs      map[string]string // name -> "recorded_at python"
 }
 
 func read(t testing.TB, path string) content {
@@ -206,8 +247,31 @@ func read(t testing.TB, path string) content {
 			t.Fatal(err)
 		}
 	}
+	envs, err := store.Envs(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envName := map[int64]string{}
+	c.testFiles = map[string]uint64{}
+	c.envs = map[string]string{}
+	for _, e := range envs {
+		envName[e.ID] = e.Name
+		c.envs[e.Name] = fmt.Sprintf("%d %s", e.RecordedAt, e.Vars["python"])
+		tf, err := store.TestFiles(db, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, h := range tf {
+			c.testFiles[envKey(e.Name, p)] = h
+		}
+	}
 	err = store.EachTest(db, func(ts *store.Test) error {
-		c.tests[ts.NodeID] = fmt.Sprintf("%s@%d %s", ts.Outcome, ts.RecordedAt, resolve(ts.Deps))
+		name, ok := envName[ts.Env]
+		if !ok {
+			return fmt.Errorf("test %s: no environment %d", ts.NodeID, ts.Env)
+		}
+		key := envKey(name, ts.NodeID)
+		c.tests[key] = fmt.Sprintf("%s@%d %s", ts.Outcome, ts.RecordedAt, resolve(ts.Deps))
 		if ts.Depset != 0 {
 			b, ok := sets[ts.Depset]
 			if !ok {
@@ -216,14 +280,11 @@ func read(t testing.TB, path string) content {
 			if h := hashes[ts.Depset]; h != contenthash.Sum(b) {
 				return fmt.Errorf("depset %d: hash %x does not match its content", ts.Depset, h)
 			}
-			c.tests[ts.NodeID] += " | " + resolve(b)
+			c.tests[key] += " | " + resolve(b)
 		}
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if c.testFiles, err = store.TestFiles(db); err != nil {
 		t.Fatal(err)
 	}
 	if c.meta, err = store.AllMeta(db); err != nil {
@@ -449,6 +510,60 @@ func TestMergeEnvironmentBlocks(t *testing.T) {
 	}
 	if want := map[string]bool{"<env>::python@311": false, "<env>::python@312": false}; !maps.Equal(got.blocks, want) {
 		t.Errorf("environment blocks: got %v, want %v", got.blocks, want)
+	}
+}
+
+// Each environment keeps its own tests and test files; the newest record
+// wins per (environment, test) (SPEC 4.7, 8.1).
+func TestMergeKeepsEnvironmentsApart(t *testing.T) {
+	in := func(env string, at int64, outcome store.Outcome, tfHash uint64) baseline {
+		ref := fmt.Sprintf("<env:%s>::python@%d", env, at)
+		return baseline{at: at, env: env,
+			files:     map[string]uint64{"app.py": 1, "<env:" + env + ">": 0},
+			blocks:    []blk{{ref: "app.py::f@1"}, {ref: ref, value: env}},
+			tests:     []tst{{"t.py::x", outcome, at, []string{"app.py::f@1", ref}}},
+			testFiles: map[string]uint64{"t.py": tfHash}}
+	}
+	a := in("3.11", 100, store.Passed, 5)
+	b := in("3.13", 200, store.Failed, 6)
+	newer := in("3.11", 300, store.Skipped, 7)
+	older := in("3.13", 50, store.Passed, 6)
+	tests := []struct {
+		name      string
+		inputs    []baseline
+		tests     map[string]string
+		testFiles map[string]uint64
+		envs      map[string]string
+	}{
+		{"two environments", []baseline{a, b},
+			map[string]string{
+				"t.py::x":      rec(store.Passed, 100, "<env:3.11>::python@100", "app.py::f@1"),
+				"3.13|t.py::x": rec(store.Failed, 200, "<env:3.13>::python@200", "app.py::f@1"),
+			},
+			map[string]uint64{"t.py": 5, "3.13|t.py": 6},
+			map[string]string{"3.11": "100 3.11", "3.13": "200 3.13"}},
+		{"newest per environment", []baseline{newer, b, a, older},
+			map[string]string{
+				"t.py::x":      rec(store.Skipped, 300, "<env:3.11>::python@300", "app.py::f@1"),
+				"3.13|t.py::x": rec(store.Failed, 200, "<env:3.13>::python@200", "app.py::f@1"),
+			},
+			// 3.11's inputs disagree about t.py: not known complete.
+			map[string]uint64{"3.13|t.py": 6},
+			map[string]string{"3.11": "300 3.11", "3.13": "200 3.13"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mergeFixtures(t, tt.inputs...)
+			if !maps.Equal(got.tests, tt.tests) {
+				t.Errorf("tests:\n got %v\nwant %v", got.tests, tt.tests)
+			}
+			if !maps.Equal(got.testFiles, tt.testFiles) {
+				t.Errorf("test files: got %v, want %v", got.testFiles, tt.testFiles)
+			}
+			if !maps.Equal(got.envs, tt.envs) {
+				t.Errorf("environments: got %v, want %v", got.envs, tt.envs)
+			}
+		})
 	}
 }
 

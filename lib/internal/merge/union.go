@@ -23,9 +23,10 @@ type union struct {
 	blocks map[blockKey]*block
 	list   []*block // blocks by index, for compact references from tests
 	sets   map[string]*depset
-	tests  map[string]*test
+	tests  map[testKey]*test
+	envs   map[string]*env
 
-	testFiles map[string]testFile
+	testFiles map[testKey]testFile // name: the test file's path
 
 	newestMeta map[string]string // meta of the newest input
 	newestAt   int64
@@ -71,6 +72,22 @@ type depset struct {
 	id   int64   // output id, 0 when no kept test uses it
 }
 
+// testKey identifies a test, or a test file, within its environment: each
+// environment keeps its own results (SPEC 4.7).
+type testKey struct {
+	env  string
+	name string
+}
+
+// env is one environment across inputs: the newest completed recording run
+// in it, and its values then.
+type env struct {
+	name       string
+	recordedAt int64
+	vars       map[string]string
+	id         int64 // output id
+}
+
 // test is the newest record of a test so far.
 type test struct {
 	rec   store.Test // without Deps and Depset
@@ -91,8 +108,9 @@ func newUnion() *union {
 		files:     map[string]*file{},
 		blocks:    map[blockKey]*block{},
 		sets:      map[string]*depset{},
-		tests:     map[string]*test{},
-		testFiles: map[string]testFile{},
+		tests:     map[testKey]*test{},
+		envs:      map[string]*env{},
+		testFiles: map[testKey]testFile{},
 	}
 }
 
@@ -104,8 +122,9 @@ type snapshot struct {
 	files     []store.File
 	blocks    []store.Block
 	depsets   map[int64][]byte
+	envs      []store.Env
 	tests     []store.Test
-	testFiles map[string]uint64
+	testFiles map[int64]map[string]uint64 // by environment id
 }
 
 // readSnapshot reads a whole input.
@@ -138,8 +157,14 @@ func readSnapshot(db *store.DB) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.testFiles, err = store.TestFiles(db); err != nil {
+	if s.envs, err = store.Envs(db); err != nil {
 		return nil, err
+	}
+	s.testFiles = make(map[int64]map[string]uint64, len(s.envs))
+	for _, e := range s.envs {
+		if s.testFiles[e.ID], err = store.TestFiles(db, e.ID); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -247,9 +272,29 @@ func (u *union) add(s *snapshot) error {
 		return ds, nil
 	}
 
-	// Tests: the newest record wins; equal times, the later input.
+	// Environments match by name.
+	envName := make(map[int64]string, len(s.envs))
+	for _, e := range s.envs {
+		envName[e.ID] = e.Name
+		ue := u.envs[e.Name]
+		if ue == nil {
+			ue = &env{name: e.Name}
+			u.envs[e.Name] = ue
+		}
+		if e.RecordedAt >= ue.recordedAt {
+			ue.recordedAt, ue.vars = e.RecordedAt, e.Vars
+		}
+	}
+
+	// Tests: the newest record per environment wins; equal times, the
+	// later input.
 	for _, t := range s.tests {
-		if cur := u.tests[t.NodeID]; cur != nil && cur.rec.RecordedAt > t.RecordedAt {
+		name, ok := envName[t.Env]
+		if !ok {
+			return fmt.Errorf("damaged: test %s belongs to no environment (%d)", t.NodeID, t.Env)
+		}
+		key := testKey{name, t.NodeID}
+		if cur := u.tests[key]; cur != nil && cur.rec.RecordedAt > t.RecordedAt {
 			continue
 		}
 		deps, err := remap(t.Deps)
@@ -264,16 +309,19 @@ func (u *union) add(s *snapshot) error {
 		}
 		rec := t
 		rec.Deps, rec.Depset = nil, 0
-		u.tests[t.NodeID] = &test{rec: rec, deps: deps, set: set, input: idx}
+		u.tests[key] = &test{rec: rec, deps: deps, set: set, input: idx}
 	}
 
-	for p, h := range s.testFiles {
-		cur, ok := u.testFiles[p]
-		switch {
-		case !ok:
-			u.testFiles[p] = testFile{hash: h}
-		case cur.hash != h:
-			u.testFiles[p] = testFile{hash: cur.hash, conflict: true}
+	for id, files := range s.testFiles {
+		for p, h := range files {
+			key := testKey{envName[id], p}
+			cur, ok := u.testFiles[key]
+			switch {
+			case !ok:
+				u.testFiles[key] = testFile{hash: h}
+			case cur.hash != h:
+				u.testFiles[key] = testFile{hash: cur.hash, conflict: true}
+			}
 		}
 	}
 	return nil
@@ -343,14 +391,22 @@ func (u *union) write(db *store.DB) (Counts, error) {
 			keepFile[b.key.file] = true
 		}
 	}
-	completeFiles := map[string]uint64{}
-	for p, tf := range u.testFiles {
+	completeFiles := map[testKey]uint64{}
+	for k, tf := range u.testFiles {
 		if !tf.conflict {
-			completeFiles[p] = tf.hash
-			if f := u.files[p]; f != nil {
+			completeFiles[k] = tf.hash
+			if f := u.files[k.name]; f != nil {
 				keepFile[f] = true
 			}
 		}
+	}
+	envs := make([]*env, 0, len(u.envs))
+	for _, e := range u.envs {
+		envs = append(envs, e)
+	}
+	slices.SortFunc(envs, func(a, b *env) int { return cmp.Compare(a.name, b.name) })
+	for i, e := range envs {
+		e.id = int64(i + 1)
 	}
 	files := make([]*file, 0, len(keepFile))
 	for f := range keepFile {
@@ -370,10 +426,13 @@ func (u *union) write(db *store.DB) (Counts, error) {
 		b.id = int64(i + 1)
 	}
 	tests := make([]*test, 0, len(u.tests))
-	for _, t := range u.tests {
+	for k, t := range u.tests {
+		t.rec.Env = u.envs[k.env].id
 		tests = append(tests, t)
 	}
-	slices.SortFunc(tests, func(a, b *test) int { return cmp.Compare(a.rec.NodeID, b.rec.NodeID) })
+	slices.SortFunc(tests, func(a, b *test) int {
+		return cmp.Or(cmp.Compare(a.rec.Env, b.rec.Env), cmp.Compare(a.rec.NodeID, b.rec.NodeID))
+	})
 	var sets []*depset
 	for _, t := range tests {
 		if t.set != nil && t.set.id == 0 {
@@ -411,6 +470,11 @@ func (u *union) write(db *store.DB) (Counts, error) {
 		}
 		return store.EncodeIDs(ids)
 	}
+	for _, e := range envs {
+		if err := l.Env(store.Env{ID: e.id, Name: e.name, RecordedAt: e.recordedAt, Vars: e.vars}); err != nil {
+			return c, err
+		}
+	}
 	for _, ds := range sets {
 		deps := encode(ds.deps)
 		if err := l.Depset(ds.id, contenthash.Sum(deps), deps); err != nil {
@@ -427,13 +491,13 @@ func (u *union) write(db *store.DB) (Counts, error) {
 			return c, err
 		}
 	}
-	paths := make([]string, 0, len(completeFiles))
-	for p := range completeFiles {
-		paths = append(paths, p)
+	keys := make([]testKey, 0, len(completeFiles))
+	for k := range completeFiles {
+		keys = append(keys, k)
 	}
-	slices.Sort(paths)
-	for _, p := range paths {
-		if err := l.TestFile(p, completeFiles[p]); err != nil {
+	slices.SortFunc(keys, func(a, b testKey) int { return cmp.Or(cmp.Compare(a.env, b.env), cmp.Compare(a.name, b.name)) })
+	for _, k := range keys {
+		if err := l.TestFile(u.envs[k.env].id, k.name, completeFiles[k]); err != nil {
 			return c, err
 		}
 	}
@@ -444,12 +508,12 @@ func (u *union) write(db *store.DB) (Counts, error) {
 	if u.latest > 0 {
 		meta["recorded_at"] = strconv.FormatInt(u.latest, 10)
 	}
-	keys := make([]string, 0, len(meta))
+	metaKeys := make([]string, 0, len(meta))
 	for k := range meta {
-		keys = append(keys, k)
+		metaKeys = append(metaKeys, k)
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	slices.Sort(metaKeys)
+	for _, k := range metaKeys {
 		if err := l.Meta(k, meta[k]); err != nil {
 			return c, err
 		}
@@ -460,7 +524,7 @@ func (u *union) write(db *store.DB) (Counts, error) {
 	}
 	c = Counts{Tests: len(tests), Blocks: len(kept)}
 	for _, f := range files {
-		if f.path != store.EnvFile {
+		if !store.IsEnvPath(f.path) {
 			c.Files++
 		}
 	}

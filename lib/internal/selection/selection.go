@@ -18,7 +18,6 @@ const (
 	WholePy = store.WholeBlock
 	Defs    = store.DefsBlock
 	Module  = store.ModuleBlock
-	EnvFile = store.EnvFile
 	// The statement view of a module's top level (SPEC 4.8): the
 	// statements with effects, which every importer depends on; the names
 	// "from m import *" takes; and one block per name bound at module
@@ -254,7 +253,7 @@ func lookedUpByName(name string) bool {
 // Reason says in a few words why a stale block version selects its tests.
 func Reason(path string, b store.Block, cur Current, recorded Versions) string {
 	switch {
-	case path == EnvFile:
+	case store.IsEnvPath(path):
 		old := ""
 		if len(b.Names) > 0 {
 			old = b.Names[0]

@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -68,7 +69,7 @@ func MaxRecordedAt(q Querier) (int64, error) {
 // the caller chose: rows are inserted as given, without the conflict
 // handling of the Upsert functions.
 type Loader struct {
-	files, blocks, depsets, tests, testFiles, meta *sql.Stmt
+	files, blocks, depsets, envs, tests, testFiles, meta *sql.Stmt
 }
 
 // NewLoader prepares the insert statements on tx.
@@ -81,8 +82,9 @@ func NewLoader(tx *sql.Tx) (*Loader, error) {
 		{&l.files, "INSERT INTO files (id, path, size, mtime_ns, hash) VALUES (?, ?, ?, ?, ?)"},
 		{&l.blocks, "INSERT INTO blocks (id, file_id, name, checksum, stale, names) VALUES (?, ?, ?, ?, ?, ?)"},
 		{&l.depsets, "INSERT INTO depsets (id, hash, deps) VALUES (?, ?, ?)"},
-		{&l.tests, "INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps, depset) VALUES (?, ?, ?, ?, ?, ?)"},
-		{&l.testFiles, "INSERT INTO test_files (path, hash) VALUES (?, ?)"},
+		{&l.envs, "INSERT INTO envs (id, name, recorded_at, vars) VALUES (?, ?, ?, ?)"},
+		{&l.tests, "INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps, depset) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+		{&l.testFiles, "INSERT INTO test_files (env, path, hash) VALUES (?, ?, ?)"},
 		{&l.meta, "INSERT INTO meta (key, value) VALUES (?, ?)"},
 	} {
 		st, err := tx.Prepare(s.sql)
@@ -97,7 +99,7 @@ func NewLoader(tx *sql.Tx) (*Loader, error) {
 
 // Close releases the prepared statements.
 func (l *Loader) Close() {
-	for _, st := range []*sql.Stmt{l.files, l.blocks, l.depsets, l.tests, l.testFiles, l.meta} {
+	for _, st := range []*sql.Stmt{l.files, l.blocks, l.depsets, l.envs, l.tests, l.testFiles, l.meta} {
 		if st != nil {
 			st.Close()
 		}
@@ -147,15 +149,32 @@ func (l *Loader) Test(t Test) error {
 	if deps == nil {
 		deps = []byte{}
 	}
-	if _, err := l.tests.Exec(t.NodeID, t.Outcome, micros(t.Duration), t.RecordedAt, deps, t.Depset); err != nil {
+	if _, err := l.tests.Exec(t.Env, t.NodeID, t.Outcome, micros(t.Duration), t.RecordedAt, deps, t.Depset); err != nil {
 		return fmt.Errorf("write test %s: %w", t.NodeID, err)
 	}
 	return nil
 }
 
-// TestFile notes a completely recorded test file and its content hash.
-func (l *Loader) TestFile(path string, hash uint64) error {
-	if _, err := l.testFiles.Exec(path, int64(hash)); err != nil {
+// Env inserts an environment with its ID.
+func (l *Loader) Env(e Env) error {
+	vars := e.Vars
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	b, err := json.Marshal(vars)
+	if err != nil {
+		return err
+	}
+	if _, err := l.envs.Exec(e.ID, e.Name, e.RecordedAt, string(b)); err != nil {
+		return fmt.Errorf("write environment %s: %w", e.Name, err)
+	}
+	return nil
+}
+
+// TestFile notes a test file completely recorded in an environment, and
+// its content hash.
+func (l *Loader) TestFile(env int64, path string, hash uint64) error {
+	if _, err := l.testFiles.Exec(env, path, int64(hash)); err != nil {
 		return fmt.Errorf("write test file %s: %w", path, err)
 	}
 	return nil

@@ -25,12 +25,16 @@ func sampleDB(tb testing.TB) []byte {
 	b1, _ := upsertBlock(db, fid, "f", 1, nil)
 	b2, _ := upsertBlock(db, fid, "<defs>", 2, []string{"f"})
 	ds, _ := UpsertDepset(db, EncodeIDs([]int64{b2}), 7)
+	env, err := EnsureEnv(db, "3.11")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	for _, id := range []string{"t.py::a", "t.py::b"} {
-		if err := UpsertTest(db, Test{NodeID: id, Deps: EncodeIDs([]int64{b1, b2}), Depset: ds}); err != nil {
+		if err := UpsertTest(db, Test{Env: env, NodeID: id, Deps: EncodeIDs([]int64{b1, b2}), Depset: ds}); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	db.Exec("INSERT INTO test_files (path, hash) VALUES ('t.py', 3)")
+	SetTestFile(db, env, "t.py", 3)
 	db.Exec("INSERT INTO meta (key, value) VALUES ('commit', 'abc')")
 	db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	// Small pages keep the seed small, and the fuzzer fast.
@@ -54,13 +58,17 @@ func readEverything(db *DB) {
 	StaleBlocks(db)
 	BlocksOfFile(db, 1)
 	BlocksByID(db, []int64{1, 2})
-	FailingTests(db)
+	Envs(db)
+	FailingTests(db, 1)
 	EachTest(db, func(t *Test) error {
 		return DecodeIDs(t.Deps, func(int64) bool { return true })
 	})
-	TestsInFiles(db, []string{"t.py"})
-	TestFiles(db)
-	RecordedTestFiles(db)
+	EachTestIn(db, 1, func(t *Test) error { return nil })
+	TestsInFiles(db, 1, []string{"t.py"})
+	TestFiles(db, 1)
+	RecordedTestFiles(db, 1)
+	CountTestsIn(db, 1)
+	CountTestsByEnv(db)
 	sets, _ := Depsets(db)
 	for _, d := range sets {
 		DecodeIDs(d, func(int64) bool { return true })
@@ -198,7 +206,7 @@ func TestOpenWithLeftoverWAL(t *testing.T) {
 				t.Fatal(err)
 			}
 			sdb.Exec("PRAGMA wal_autocheckpoint = 0")
-			if _, err := sdb.Exec("INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps) VALUES ('t.py::c', 0, 0, 0, x'')"); err != nil {
+			if _, err := sdb.Exec("INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps) VALUES (1, 't.py::c', 0, 0, 0, x'')"); err != nil {
 				t.Fatal(err)
 			}
 			wal, _ := os.ReadFile(path + "-wal")

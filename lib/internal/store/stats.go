@@ -27,6 +27,25 @@ func CountByOutcome(q Querier) (map[Outcome]int, error) {
 	return out, rows.Err()
 }
 
+// EnvsOfTest returns the ids of the environments that hold a record of the
+// test.
+func EnvsOfTest(q Querier, nodeid string) ([]int64, error) {
+	rows, err := q.Query("SELECT env FROM tests WHERE nodeid = ? ORDER BY env", nodeid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // CountBlocks returns how many block versions are recorded, and how many of
 // them are stale.
 func CountBlocks(q Querier) (total, stale int, err error) {
@@ -34,12 +53,12 @@ func CountBlocks(q Querier) (total, stale int, err error) {
 	return total, stale, err
 }
 
-// TestByNodeID returns a test's record with its dependencies; ok is false
-// when no such test is recorded.
-func TestByNodeID(q Querier, nodeid string) (t Test, ok bool, err error) {
+// TestByNodeID returns a test's record in an environment with its
+// dependencies; ok is false when no such test is recorded there.
+func TestByNodeID(q Querier, env int64, nodeid string) (t Test, ok bool, err error) {
 	var us int64
-	err = q.QueryRow("SELECT nodeid, outcome, duration_us, recorded_at, deps, depset FROM tests WHERE nodeid = ?", nodeid).
-		Scan(&t.NodeID, &t.Outcome, &us, &t.RecordedAt, &t.Deps, &t.Depset)
+	err = q.QueryRow("SELECT env, nodeid, outcome, duration_us, recorded_at, deps, depset FROM tests WHERE env = ? AND nodeid = ?", env, nodeid).
+		Scan(&t.Env, &t.NodeID, &t.Outcome, &us, &t.RecordedAt, &t.Deps, &t.Depset)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Test{}, false, nil
 	}

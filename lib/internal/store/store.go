@@ -29,7 +29,8 @@ import (
 // version is set aside rather than migrated: it is only a cache of test runs.
 // Version 2: tests keyed by node id, without a file column; durations in
 // microseconds; a test's own list leaves out what its depset holds.
-const SchemaVersion = 2
+// Version 3: tests and test_files per environment (envs; SPEC 4.7).
+const SchemaVersion = 3
 
 // applicationID marks our files ("dift") so that a foreign SQLite file at
 // our path is recognised and set aside.
@@ -112,21 +113,35 @@ CREATE TABLE blocks (
 -- file_id alone finds them at a quarter of the size of a unique index.
 CREATE INDEX blocks_file ON blocks (file_id);
 CREATE INDEX blocks_stale ON blocks (stale) WHERE stale = 1;
--- One row per test, keyed by its node id: a test file's tests are the range
--- of node ids that start with "<file>::" (see TestFile), so neither a rowid
--- nor an index on the file is needed. duration_us: microseconds. deps: the
--- sorted ids of the block versions the test depended on, as delta-encoded
--- uvarints (see EncodeIDs), but for those in depset. depset: the
--- dependencies it shares with the other tests of its file (what its file and
--- conftest.py files import), stored once; or, when its own list would not
--- fit in the row's page (see FitsInPage), a list of everything it depends on.
+-- The environments whose results are kept apart (SPEC 4.7): by default one
+-- per interpreter version ("3.11"), or a name the user gave. Files and block
+-- versions are shared: they describe the checkout, whatever runs it.
+-- recorded_at and vars: the last completed recording run in it, and the
+-- values it was recorded with (JSON: python version, distributions...).
+CREATE TABLE envs (
+	id          INTEGER PRIMARY KEY,
+	name        TEXT NOT NULL UNIQUE,
+	recorded_at INTEGER NOT NULL DEFAULT 0,
+	vars        TEXT NOT NULL DEFAULT '{}'
+);
+-- One row per test and environment, keyed by (env, node id): a test file's
+-- tests are the range of node ids that start with "<file>::" (see
+-- TestFile) within one environment, so neither a rowid nor an index on the
+-- file is needed. duration_us: microseconds. deps: the sorted ids of the
+-- block versions the test depended on, as delta-encoded uvarints (see
+-- EncodeIDs), but for those in depset. depset: the dependencies it shares
+-- with the other tests of its file (what its file and conftest.py files
+-- import), stored once; or, when its own list would not fit in the row's
+-- page (see FitsInPage), a list of everything it depends on.
 CREATE TABLE tests (
-	nodeid      TEXT PRIMARY KEY,
+	env         INTEGER NOT NULL,
+	nodeid      TEXT NOT NULL,
 	outcome     INTEGER NOT NULL,
 	duration_us INTEGER NOT NULL,
 	recorded_at INTEGER NOT NULL,
 	deps        BLOB NOT NULL,
-	depset      INTEGER NOT NULL DEFAULT 0
+	depset      INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (env, nodeid)
 ) WITHOUT ROWID;
 -- Shared dependency lists, found again by the hash of their content.
 CREATE TABLE depsets (
@@ -134,11 +149,13 @@ CREATE TABLE depsets (
 	hash INTEGER NOT NULL UNIQUE,
 	deps BLOB NOT NULL
 );
--- A test file whose every collected test was recorded at content hash
--- "hash"; another hash means it may hold tests we never ran.
+-- A test file whose every collected test was recorded, in environment env,
+-- at content hash "hash"; another hash means it may hold tests we never ran.
 CREATE TABLE test_files (
-	path TEXT PRIMARY KEY,
-	hash INTEGER NOT NULL
+	env  INTEGER NOT NULL,
+	path TEXT NOT NULL,
+	hash INTEGER NOT NULL,
+	PRIMARY KEY (env, path)
 ) WITHOUT ROWID;
 `
 
@@ -440,9 +457,9 @@ const pageSize = 1024
 // overflow page of its own: most of a KiB for a few bytes over.
 const maxCell = (pageSize-12)*64/255 - 23
 
-// testRowOverhead bounds the rest of a tests record: its header (9 bytes),
-// outcome (1), duration (6), recorded_at (6) and depset (4).
-const testRowOverhead = 26
+// testRowOverhead bounds the rest of a tests record: its header (10 bytes),
+// env (2), outcome (1), duration (6), recorded_at (6) and depset (4).
+const testRowOverhead = 29
 
 // FitsInPage reports whether a test's row, with this node id and own
 // dependency list, stays within its page (see maxCell).
@@ -565,7 +582,7 @@ func NextGeneration(q Querier) (int64, error) {
 	return g + 1, nil
 }
 
-// CountTests returns how many tests are recorded.
+// CountTests returns how many tests are recorded, in every environment.
 func (db *DB) CountTests() (int, error) {
 	var n int
 	err := db.QueryRow("SELECT count(*) FROM tests").Scan(&n)
@@ -608,4 +625,11 @@ func checkpoint(q Querier, path string) error {
 		return fmt.Errorf("checkpoint %s: %w", path, ErrInUse)
 	}
 	return nil
+}
+
+// CountTestsIn returns how many tests are recorded in one environment.
+func CountTestsIn(q Querier, env int64) (int, error) {
+	var n int
+	err := q.QueryRow("SELECT count(*) FROM tests WHERE env = ?", env).Scan(&n)
+	return n, err
 }

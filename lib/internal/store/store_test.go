@@ -80,7 +80,7 @@ func TestOpenSetsAsideUnusableFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := 0; i < 2000; i++ {
-				if _, err := db.Exec("INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps) VALUES (?, 0, 0, 0, x'')", strings.Repeat("x", 50)+string(rune(i))); err != nil {
+				if _, err := db.Exec("INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps) VALUES (1, ?, 0, 0, 0, x'')", strings.Repeat("x", 50)+string(rune(i))); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -202,7 +202,7 @@ func TestBlocksAndTests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	failing, _ := FailingTests(db)
+	failing, _ := FailingTests(db, 0)
 	var names []string
 	for _, f := range failing {
 		names = append(names, f.NodeID)
@@ -211,7 +211,7 @@ func TestBlocksAndTests(t *testing.T) {
 	if !slices.Equal(names, []string{"t.py::b", "u.py::c"}) {
 		t.Errorf("FailingTests = %v", names)
 	}
-	files2, _ := RecordedTestFiles(db)
+	files2, _ := RecordedTestFiles(db, 0)
 	slices.Sort(files2)
 	if !slices.Equal(files2, []string{"t.py", "u.py"}) {
 		t.Errorf("RecordedTestFiles = %v", files2)
@@ -248,9 +248,10 @@ func TestOpenPathsWithURICharacters(t *testing.T) {
 	}
 }
 
-// A test file's tests are a range of node ids; odd paths (a prefix of
-// another path, a trailing ":", no "::") must not leak into another file's
-// range, and the range must be a search of the key, not a scan.
+// A test file's tests are a range of node ids within one environment; odd
+// paths (a prefix of another path, a trailing ":", no "::") must not leak
+// into another file's range, another environment's tests never show, and the
+// range must be a search of the key, not a scan.
 func TestTestsOfAFile(t *testing.T) {
 	db, _, err := Open(filepath.Join(t.TempDir(), "d.db"))
 	if err != nil {
@@ -261,8 +262,16 @@ func TestTestsOfAFile(t *testing.T) {
 		"a.py", "a.py::t", "a.py::C::t", "a.py::t[x::y]", "a.py-b::t", "a.pyc::t", "a.py/b.py::t",
 		"b/a.py::t", "a:", "a:::x", "a::y", "é.py::t", "z.py::t",
 	}
+	env, _ := EnsureEnv(db, "3.11")
+	other, _ := EnsureEnv(db, "3.13")
 	for _, id := range nodeids {
-		if err := UpsertTest(db, Test{NodeID: id}); err != nil {
+		if err := UpsertTest(db, Test{Env: env, NodeID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The other environment shares some files and has one of its own.
+	for _, id := range []string{"a.py::t", "a.py::only13", "c.py::t", "é.py::t"} {
+		if err := UpsertTest(db, Test{Env: other, NodeID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -270,7 +279,7 @@ func TestTestsOfAFile(t *testing.T) {
 	for _, id := range nodeids {
 		want[TestFile(id)] = append(want[TestFile(id)], id)
 	}
-	files, err := RecordedTestFiles(db)
+	files, err := RecordedTestFiles(db, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,8 +287,8 @@ func TestTestsOfAFile(t *testing.T) {
 	if !slices.Equal(files, wantFiles) {
 		t.Errorf("RecordedTestFiles = %q, want %q", files, wantFiles)
 	}
-	for _, f := range append(wantFiles, "a.p", "none.py") {
-		ts, err := TestsInFiles(db, []string{f})
+	for _, f := range append(wantFiles, "a.p", "none.py", "c.py") {
+		ts, err := TestsInFiles(db, env, []string{f})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,26 +302,136 @@ func TestTestsOfAFile(t *testing.T) {
 			t.Errorf("TestsInFiles(%q) = %q, want %q", f, got, want[f])
 		}
 	}
-	n, err := DeleteTestsInFile(db, "a.py")
+	n, err := DeleteTestsInFile(db, env, "a.py")
 	if err != nil || n != len(want["a.py"]) {
 		t.Errorf("DeleteTestsInFile = %d, %v; want %d", n, err, len(want["a.py"]))
 	}
-	if left, _ := db.CountTests(); left != len(nodeids)-len(want["a.py"]) {
+	if left, _ := CountTestsIn(db, env); left != len(nodeids)-len(want["a.py"]) {
 		t.Errorf("%d tests left", left)
+	}
+	if got, _ := RecordedTestFiles(db, other); !slices.Equal(got, []string{"a.py", "c.py", "é.py"}) {
+		t.Errorf("the other environment's files: %q", got)
+	}
+	if left, _ := CountTestsIn(db, other); left != 4 {
+		t.Errorf("the other environment lost tests: %d left", left)
 	}
 
 	for _, q := range []string{"SELECT nodeid FROM tests WHERE " + inFile, "DELETE FROM tests WHERE " + inFile} {
-		text := strings.Join(explain(t, db, q), "; ")
-		if strings.Contains(text, "SCAN") || !strings.Contains(text, "SEARCH tests USING PRIMARY KEY (nodeid>? AND nodeid<?)") {
+		text := strings.Join(explain(t, db, q, "a.py", env), "; ")
+		if strings.Contains(text, "SCAN") || !strings.Contains(text, "SEARCH tests USING PRIMARY KEY (env=? AND nodeid>? AND nodeid<?)") {
 			t.Errorf("%s: plan %q, want a range search of the key", q, text)
 		}
 	}
 }
 
+// Each environment's tests, test files and counts are its own (SPEC 4.7);
+// every lookup the no-change --diff path makes stays a search of a key.
+func TestEnvironmentsKeepTheirOwnResults(t *testing.T) {
+	db, _, err := Open(filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, err := EnsureEnv(db, "3.11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := EnsureEnv(db, "3.11"); again != a {
+		t.Errorf("EnsureEnv gave %d, then %d", a, again)
+	}
+	b, _ := EnsureEnv(db, "ci")
+	if id, ok, err := EnvByName(db, "ci"); id != b || !ok || err != nil {
+		t.Errorf("EnvByName(ci) = %d, %v, %v", id, ok, err)
+	}
+	if _, ok, _ := EnvByName(db, "nope"); ok {
+		t.Error("EnvByName(nope): want not found")
+	}
+	records := []Test{
+		{Env: a, NodeID: "t.py::x", Outcome: Passed, RecordedAt: 1},
+		{Env: a, NodeID: "t.py::y", Outcome: Failed, RecordedAt: 1},
+		{Env: b, NodeID: "t.py::x", Outcome: Failed, RecordedAt: 2},
+	}
+	for _, r := range records {
+		if err := UpsertTest(db, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	SetTestFile(db, a, "t.py", 5)
+	SetTestFile(db, b, "t.py", 6)
+	tests := []struct {
+		env         int64
+		failing     []string
+		count       int
+		testFileSum uint64
+		outcomeOfX  Outcome
+	}{
+		{a, []string{"t.py::y"}, 2, 5, Passed},
+		{b, []string{"t.py::x"}, 1, 6, Failed},
+	}
+	for _, tc := range tests {
+		failing, _ := FailingTests(db, tc.env)
+		var names []string
+		for _, f := range failing {
+			names = append(names, f.NodeID)
+		}
+		if !slices.Equal(names, tc.failing) {
+			t.Errorf("env %d: FailingTests = %v, want %v", tc.env, names, tc.failing)
+		}
+		if n, _ := CountTestsIn(db, tc.env); n != tc.count {
+			t.Errorf("env %d: CountTestsIn = %d, want %d", tc.env, n, tc.count)
+		}
+		if tf, _ := TestFiles(db, tc.env); tf["t.py"] != tc.testFileSum || len(tf) != 1 {
+			t.Errorf("env %d: TestFiles = %v", tc.env, tf)
+		}
+		if x, ok, _ := TestByNodeID(db, tc.env, "t.py::x"); !ok || x.Outcome != tc.outcomeOfX || x.Env != tc.env {
+			t.Errorf("env %d: TestByNodeID = %+v, %v", tc.env, x, ok)
+		}
+		var each []string
+		EachTestIn(db, tc.env, func(t *Test) error { each = append(each, t.NodeID); return nil })
+		if len(each) != tc.count {
+			t.Errorf("env %d: EachTestIn saw %v", tc.env, each)
+		}
+	}
+	if envs, _ := EnvsOfTest(db, "t.py::x"); !slices.Equal(envs, []int64{a, b}) {
+		t.Errorf("EnvsOfTest = %v", envs)
+	}
+	DeleteTest(db, b, "t.py::x")
+	if _, ok, _ := TestByNodeID(db, a, "t.py::x"); !ok {
+		t.Error("deleting a test in one environment dropped it in the other")
+	}
+	if err := SetEnvRecorded(db, a, 42, map[string]string{"python": "3.11"}); err != nil {
+		t.Fatal(err)
+	}
+	envs, err := Envs(db)
+	if err != nil || len(envs) != 2 || envs[0].Name != "3.11" || envs[0].RecordedAt != 42 || envs[0].Vars["python"] != "3.11" || envs[1].RecordedAt != 0 {
+		t.Errorf("Envs = %+v, %v", envs, err)
+	}
+	if n, _ := CountTestsByEnv(db); n[a] != 2 || n[b] != 0 {
+		t.Errorf("CountTestsByEnv = %v", n)
+	}
+
+	plans := []struct {
+		query string
+		args  []any
+		want  string
+	}{
+		{"SELECT outcome FROM tests WHERE env = ? AND nodeid = ?", []any{a, "t.py::x"}, "SEARCH tests USING PRIMARY KEY (env=? AND nodeid=?)"},
+		{"SELECT count(*) FROM tests WHERE env = ?", []any{a}, "SEARCH tests USING PRIMARY KEY (env=?)"},
+		{"SELECT nodeid FROM tests WHERE env = ? AND nodeid >= ? ORDER BY nodeid LIMIT 1", []any{a, ""}, "SEARCH tests USING PRIMARY KEY (env=? AND nodeid>?)"},
+		{"SELECT path, hash FROM test_files WHERE env = ?", []any{a}, "SEARCH test_files USING PRIMARY KEY (env=?)"},
+		{"SELECT id FROM envs WHERE name = ?", []any{"3.11"}, "SEARCH envs USING COVERING INDEX sqlite_autoindex_envs_1 (name=?)"},
+	}
+	for _, p := range plans {
+		if got := strings.Join(explain(t, db, p.query, p.args...), "; "); got != p.want {
+			t.Errorf("%s: plan %q, want %q", p.query, got, p.want)
+		}
+	}
+}
+
 // explain returns the details of a query's plan.
-func explain(t *testing.T, db *DB, q string) []string {
+func explain(t *testing.T, db *DB, q string, args ...any) []string {
 	t.Helper()
-	rows, err := db.Query("EXPLAIN QUERY PLAN "+q, "a.py")
+	rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +470,7 @@ func TestDurationsAreStoredInMicroseconds(t *testing.T) {
 		if err := UpsertTest(db, Test{NodeID: id, Duration: tt.in}); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := TestByNodeID(db, id)
+		got, ok, err := TestByNodeID(db, 0, id)
 		if err != nil || !ok || got.Duration != tt.want {
 			t.Errorf("duration %v: read back %v (%v, %v), want %v", tt.in, got.Duration, ok, err, tt.want)
 		}
@@ -366,10 +485,10 @@ func TestRecordedTestFilesStopsOnDisorder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec("INSERT INTO tests (nodeid, outcome, duration_us, recorded_at, deps) VALUES ('b.py::t', 0, 0, 0, x''), (CAST('a.py::t' AS BLOB), 0, 0, 0, x'')"); err != nil {
+	if _, err := db.Exec("INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps) VALUES (1, 'b.py::t', 0, 0, 0, x''), (1, CAST('a.py::t' AS BLOB), 0, 0, 0, x'')"); err != nil {
 		t.Fatal(err)
 	}
-	if files, err := RecordedTestFiles(db); err == nil {
+	if files, err := RecordedTestFiles(db, 1); err == nil {
 		t.Errorf("RecordedTestFiles = %q, want an error", files)
 	}
 }
