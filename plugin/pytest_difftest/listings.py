@@ -22,6 +22,22 @@ _IMPORT_SYSTEM = "<frozen importlib"
 _MAX_DEPTH = 64
 
 
+def _runner_dirs() -> tuple[str, ...]:
+    """Where pytest and pluggy live: a listing they make (collecting a
+    directory) is theirs even when the project started pytest itself
+    (``pytest.main`` from a script of the project is on the stack then)."""
+    dirs = []
+    for name in ("_pytest", "pluggy"):
+        module = sys.modules.get(name)
+        filename = getattr(module, "__file__", None)
+        if filename:
+            dirs.append(os.path.join(os.path.dirname(os.path.abspath(filename)), ""))
+    return tuple(dirs)
+
+
+_runners: tuple[str, ...] = ()
+
+
 # Whether a code object is the project's: set by watch_project when a
 # recording session starts; until then no listing counts.
 _is_project: Optional[Callable[[CodeType], bool]] = None
@@ -30,7 +46,8 @@ _is_project: Optional[Callable[[CodeType], bool]] = None
 def watch_project(rootdir: str) -> None:
     """Count, from now on, the listings made with the project's code on the
     stack (as the recording's records.PathMapper decides: recording.py)."""
-    global _is_project
+    global _is_project, _runners
+    _runners = _runner_dirs()
     from pytest_difftest.layout import layout
     from pytest_difftest.records import PathMapper
 
@@ -47,7 +64,7 @@ def as_open(args: tuple[Any, ...]) -> Optional[tuple[Any, str, int]]:
     by file descriptor, and for listings that are not the project's: the
     import system's (it lists each directory it searches, and imports are
     dependencies of their own), and pytest's (collecting directories) when
-    no project code is on the stack."""
+    they are nearer on the stack than any project code."""
     is_project = _is_project
     if is_project is None:
         return None
@@ -57,11 +74,14 @@ def as_open(args: tuple[Any, ...]) -> Optional[tuple[Any, str, int]]:
         return None
     if frame.f_code.co_filename.startswith(_IMPORT_SYSTEM):
         return None
+    runners = _runners
     for _ in range(_MAX_DEPTH):
         if frame is None:
             return None
         if is_project(frame.f_code):
             break
+        if runners and frame.f_code.co_filename.startswith(runners):
+            return None
         frame = frame.f_back
     else:
         return None
