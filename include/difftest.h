@@ -68,6 +68,9 @@
  *       of editable distributions outside the project: stored paths
  *       "<dist:NAME>/rel" name files there, and NAME's version is no
  *       dependency,
+ *   "started_ns": when the session began importing project code (ns since
+ *       the epoch; 0: at dt_open): a file changed since then may differ
+ *       from what the tests ran, so their records do not vouch for it,
  *   "env_name": the environment whose results are used and recorded
  *       (SPEC 4.7, --diff-env; "default" when absent or empty). Each
  *       environment has its own tests and test files in the database;
@@ -126,7 +129,9 @@ int dt_select(uintptr_t handle, char **out);
  * call.
  * kind 0: a Python file, with the first line (co_firstlineno) of each code
  * object the test ran in it (0 for the module's own code, which may share
- * line 1 with a function); kind 1: a file the test opened (nlines = 0);
+ * line 1 with a function); kind 1: a file the test opened (nlines = 0), or,
+ * when the path ends with "/" ("./" for root), a directory it listed, whose
+ * content is the sorted names of its entries;
  * kind 2: installed code ran (path: its top-level module name, nlines = 0).
  * Paths are relative to root, POSIX style ("../" as far as "project_up"
  * allows), or "<dist:NAME>/rel" for a file of an editable distribution

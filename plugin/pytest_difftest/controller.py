@@ -20,6 +20,7 @@ from pytest_difftest.digest import config_digest
 from pytest_difftest.environment import cache_dir, environment, search_paths, site_paths
 from pytest_difftest.layout import layout
 from pytest_difftest.options import Settings
+from pytest_difftest.plugin import STARTED_NS
 from pytest_difftest.selection import Collector, outside_root
 
 PLUGIN_NAME = "difftest-controller"
@@ -166,6 +167,7 @@ class Controller:
             "site_paths": site_paths(str(self.root)),
             "project_up": where.up,
             "editable": where.editable,
+            "started_ns": self.config.stash.get(STARTED_NS, 0),
         }
         if self.settings.remote:  # remote baseline first (SPEC 7.2, remote.py)
             from pytest_difftest import remote

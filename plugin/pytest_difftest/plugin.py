@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pytest
 
 from pytest_difftest import options
+
+# When the session began importing project code (conftest.py files first),
+# in ns since the epoch: a file changed after that may differ from what the
+# tests ran (the engine's Config.StartedNs).
+STARTED_NS = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,6 +36,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     child = sys.modules.get("pytest_difftest.child")
     if child is not None:
         child.stop()
+    early_config.stash[STARTED_NS] = time.time_ns()
     # Read before anything is watched: the plugin's own reading of the
     # configuration file is no test's dependency.
     from pytest_difftest.digest import config_digest
@@ -38,9 +45,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     if getattr(known, "diff_baseline", False):
         # What conftest.py files (and what they import) run from now on is
         # part of the import graph (recording.py).
-        from pytest_difftest import watch
+        from pytest_difftest import listings, watch
 
         watch.watch_startup_imports()
+        listings.watch_project(str(early_config.rootpath))
     if "PYTEST_XDIST_WORKER" not in os.environ:
         from pytest_difftest import engine
 

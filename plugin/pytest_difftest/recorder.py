@@ -25,6 +25,8 @@ import sys
 from types import CodeType, FrameType
 from typing import Any, Callable, Optional
 
+from pytest_difftest import listings
+
 _READ_ONLY = getattr(os, "O_ACCMODE", 3)
 _CODE_FILES = (".py", ".pyc", ".so", ".pyd")
 
@@ -347,7 +349,13 @@ class Recorder:
                 elif self._watching:
                     self.imports.imported.append((args[0], _running_modules()))
                 return
-            if event != "open":
+            listing = event in listings.EVENTS
+            if listing:
+                opened = listings.as_open(args)
+                if opened is None:
+                    return
+                args = opened
+            elif event != "open":
                 self._other_event(event)
                 return
             # Any thread may open a file while the main thread starts or
@@ -371,6 +379,8 @@ class Recorder:
                 path = os.path.abspath(path)
             except (TypeError, ValueError):
                 return
+            if listing:
+                path = listings.mark(path)
             if in_test:
                 try:
                     stack[-1].opened.add(path)

@@ -122,9 +122,15 @@ class PathMapper:
             return self._data[filename]
         except KeyError:
             rel = None
+            if filename.endswith(os.sep):
+                # A directory listed (listings.py): "dir/", "./" for rootdir.
+                path = os.path.normpath(filename)
+                rel = "." if os.path.join(path, "") == self._prefix else self._rel(path)
+                if rel is not None:
+                    rel += "/"
             # A file that does not exist (yet) counts too: creating it
             # selects the tests that looked for it.
-            if not filename.endswith(_NOT_DATA) and not os.path.isdir(filename):
+            elif not filename.endswith(_NOT_DATA) and not os.path.isdir(filename):
                 rel = self._rel(os.path.normpath(filename))
             self._data[filename] = rel
             return rel

@@ -21,6 +21,10 @@ const (
 	Defs                 // "<defs>": the set of names defined in the file
 )
 
+// Dynamic is the Readers key of code that reads module names without
+// naming them.
+const Dynamic = "*"
+
 // Block is one unit of code.
 type Block struct {
 	Name     string
@@ -42,6 +46,12 @@ type File struct {
 	// Names lists the names of all Class and Function blocks, sorted; the
 	// "<defs>" block's checksum is the hash of this list.
 	Names []string
+	// Readers maps each top-level definition's name, and Dynamic, to the
+	// blocks whose code mentions it (not as a definition's own name or an
+	// attribute after "."): where a new definition of that name may change
+	// what the code reads. Dynamic stands for code that reaches names
+	// without naming them ("from m import *", globals(), eval...).
+	Readers map[string][]string
 	// Imports lists the file's import statements (see Import) in source
 	// order, "from __future__" aside; nil for an unparsed file.
 	Imports []Import

@@ -450,6 +450,16 @@ func TestChecksumChanges(t *testing.T) {
 		{"decorator of a top-level function", "@cache\ndef f", "@cache(1)\ndef f", []string{"<module>", "f"}},
 		{"decorator added to a top-level function", "\n\ndef g():", "\n\n@wrap\ndef g():", []string{"<module>", "g"}},
 		{"default value", "def f(a, b=2):", "def f(a, b=3):", []string{"f"}},
+		// Evaluated when the def runs, at import (SPEC 4.1).
+		{"default computed", "def f(a, b=2):", "def f(a, b=1 // 0):", []string{"<module>", "f"}},
+		{"default read from a name", "def f(a, b=2):", "def f(a, b=LIMIT):", []string{"<module>", "f"}},
+		{"default f-string", "def f(a, b=2):", `def f(a, b=f"{LIMIT}"):`, []string{"<module>", "f"}},
+		{"default negative literal", "def f(a, b=2):", "def f(a, b=-2.5e3):", []string{"f"}},
+		{"default string literal", "def f(a, b=2):", `def f(a, b=rb"x"):`, []string{"f"}},
+		{"annotation", "def f(a, b=2):", "def f(a: int, b=2):", []string{"<module>", "f"}},
+		{"annotated default", "def f(a, b=2):", "def f(a, b: int = 2):", []string{"<module>", "f"}},
+		{"star parameter annotation", "def f(a, b=2):", "def f(a, b=2, *c: T):", []string{"<module>", "f"}},
+		{"return annotation", "def f(a, b=2):", "def f(a, b=2) -> int:", []string{"<module>", "f"}},
 		{"parameter added", "def f(a, b=2):", "def f(a, b=2, c=None):", []string{"f"}},
 		{"class attribute", "rate = 0.5", "rate = 0.25", []string{"Account"}},
 		// A class header is in its own block, which every test that ran code
@@ -463,6 +473,9 @@ func TestChecksumChanges(t *testing.T) {
 		{"nested class body", `ordering = ["id"]`, `ordering = ["-id"]`, []string{"Account", "Account.Meta"}},
 		{"nested function body", "        return 1", "        return 2", []string{"g.<locals>.inner"}},
 		{"nested function signature", "def inner():", "def inner(z=1):", []string{"g", "g.<locals>.inner"}},
+		{"nested function default computed", "def inner():", "def inner(z=h()):", []string{"g", "g.<locals>.inner"}},
+		{"method default computed", "def withdraw(self, n):", "def withdraw(self, n=1 // 0):", []string{"Account", "Account.withdraw"}},
+		{"method annotation", "def withdraw(self, n):", "def withdraw(self, n: int) -> None:", []string{"Account", "Account.withdraw"}},
 		{"statement moved out of an if body", "        y = x * b\n", "    y = x * b\n", []string{"f"}},
 		{"new top-level function", "\n\ndef g():", "\n\ndef h():\n    pass\n\n\ndef g():", []string{"<defs>", "h"}},
 		{"function renamed", "def g():", "def g2():", []string{"<defs>", "g", "g.<locals>.inner", "g2", "g2.<locals>.inner"}},
@@ -882,6 +895,38 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Whitespace inside an f-string's replacement field is layout, except with
+// a "=" specifier, which prints the field's text as written.
+func TestFStringFields(t *testing.T) {
+	tests := []struct {
+		name     string
+		old, new string
+		same     bool
+	}{
+		{"spaces around an expression", `f"{x}"`, `f"{ x }"`, true},
+		{"spaces in a comparison", `f"{x == y}"`, `f"{x==y}"`, true},
+		{"format spec stays verbatim", `f"{x:>4}"`, `f"{x:> 4}"`, false},
+		{"= specifier: space before", `f"{x=}"`, `f"{x =}"`, false},
+		{"= specifier: spaces around", `f"{x=}"`, `f"{x = }"`, false},
+		{"= specifier: leading space", `f"{x=}"`, `f"{ x=}"`, false},
+		{"= specifier with conversion", `f"{x=!r}"`, `f"{x= !r}"`, false},
+		{"= specifier in a nested field", `f"{x:{w=}}"`, `f"{x:{w = }}"`, false},
+		{"= specifier, same text", `f"{x = }"`, `f"{x = }"`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := parse(t, "def show(x, y, w):\n    return "+tt.old+"\n")
+			b := parse(t, "def show(x, y, w):\n    return "+tt.new+"\n")
+			if !a.Parsed || !b.Parsed {
+				t.Fatal("not parsed")
+			}
+			if got := maps.Equal(sums(a), sums(b)); got != tt.same {
+				t.Errorf("same checksums: %v, want %v (changed %q)", got, tt.same, changed(a, b))
+			}
+		})
+	}
 }
 
 // A panic while parsing (a parser bug) makes the file one Whole block and

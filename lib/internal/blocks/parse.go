@@ -1,6 +1,7 @@
 package blocks
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"runtime"
@@ -107,6 +108,10 @@ type frame struct {
 	pos, end uint32
 	mark     byte    // the tag recorded on entering the node, or 0
 	imp      impKind // the node's part in an import statement
+	start    uint32  // where the node starts
+	sym      uint16
+	field    uint16 // the node's field in its parent
+	verbatim bool   // roleInterp: a "=" specifier makes its text count as written
 	vk       valueKind
 	vm       valueMode // inside a statement being analysed: see stmts.go
 	// classBody: the node is a class's body, whose statements are
@@ -144,6 +149,7 @@ type splitter struct {
 	last   uint32 // end of the last token, comments aside
 	imp    importer
 	ok     bool
+	reads  map[string][]int32 // identifier -> the blocks it occurs in
 
 	// The statement analysis of SPEC 4.8 (stmts.go).
 	module  *scopeState
@@ -169,6 +175,7 @@ func newSplitter(src []byte) *splitter {
 		bare:    [][]string{nil},
 		dynamic: []bool{false},
 		plain:   []bool{false},
+		reads:   map[string][]int32{},
 	}
 	s.module = &scopeState{depth: 1, loose: contenthash.Offset}
 	s.scopes = []*scopeState{s.module}
@@ -221,6 +228,8 @@ func (s *splitter) enter(e event) {
 	c := s.childCtx(parent, e.field)
 	if r == roleSkip {
 		c.sinks = nil
+	} else if s.runsAtImport(parent, e) {
+		c.sinks = with(c.sinks, 0)
 	}
 	if e.kind == evLeaf {
 		if r != roleSkip && e.end > e.start {
@@ -229,9 +238,15 @@ func (s *splitter) enter(e event) {
 				s.imp.leaf(parent, s.src[e.start:e.end])
 			}
 		}
+		if parent.role == roleInterp && string(s.src[e.start:e.end]) == "=" {
+			// f"{x = }" prints "x = 1": the field's text is output.
+			parent.verbatim = true
+		}
 		defName := (parent.role == roleFunc || parent.role == roleClass) && e.field == s.g.fieldName
 		if defName {
 			s.name(parent, string(s.src[e.start:e.end]))
+		} else if s.g.ident(e.sym) && e.field != s.g.fieldAttribute {
+			s.read(string(s.src[e.start:e.end]), c.sinks)
 		}
 		if vk == vkIdent && r != roleSkip {
 			s.ident(parent, c.scope, e.field, s.src[e.start:e.end], defName)
@@ -241,7 +256,7 @@ func (s *splitter) enter(e event) {
 		s.record(c.sinks, closing(mark))
 		return
 	}
-	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark, vk: vk, vm: vm}
+	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark, start: e.start, sym: e.sym, field: e.field, vk: vk, vm: vm}
 	if k := s.g.imp(e.sym); k != impNone {
 		s.imp.scope = c.scope
 		f.imp = s.imp.enter(s.g, parent, k, e.field)
@@ -299,6 +314,95 @@ func (s *splitter) enter(e event) {
 	s.stack = append(s.stack, f)
 }
 
+// read notes that an identifier occurs in the code of sinks.
+func (s *splitter) read(ident string, sinks []int32) {
+	at := s.reads[ident]
+	for _, k := range sinks {
+		if !slices.Contains(at, k) {
+			at = append(at, k)
+		}
+	}
+	s.reads[ident] = at
+}
+
+// readers returns File.Readers: for each top-level definition's name, and
+// for Dynamic, the names of the blocks that mention it.
+func (s *splitter) readers(names []string) map[string][]string {
+	out := map[string][]string{}
+	add := func(key string, at []int32) {
+		for _, k := range at {
+			if n := s.blocks[k].Name; !slices.Contains(out[key], n) {
+				out[key] = append(out[key], n)
+			}
+		}
+	}
+	for _, n := range names {
+		if !strings.ContainsAny(n, ".#") {
+			add(n, s.reads[n])
+		}
+	}
+	// The statement analysis's rule (dynamicNames): one list of the names
+	// that reach a module's names without naming them.
+	for k, dyn := range s.dynamic {
+		if dyn {
+			add(Dynamic, []int32{int32(k)})
+		}
+	}
+	for _, imp := range s.imp.imports {
+		if slices.Contains(imp.Names, "*") {
+			add(Dynamic, []int32{0})
+		}
+	}
+	for _, v := range out {
+		slices.Sort(v)
+	}
+	return out
+}
+
+// runsAtImport reports whether node e, a child of parent, is a default or
+// an annotation in the header of a module-level def: Python evaluates those
+// when the module runs the def, so they belong to "<module>" as well as to
+// the function (SPEC 4.1): "def mul(a, b=1 // 0)" breaks every importer.
+// (The header of a method or nested def is in the enclosing block already.)
+// A literal default computes nothing and cannot fail: only the tests that
+// call the function see it, through its own block.
+func (s *splitter) runsAtImport(parent *frame, e event) bool {
+	g := s.g
+	if e.field == g.fieldReturnType {
+		return parent.role == roleFunc && parent.outer.scope == 0
+	}
+	if e.field != g.fieldValue && e.field != g.fieldType {
+		return false
+	}
+	kind := g.param(parent.sym)
+	if kind == paramNone || e.field == g.fieldValue && kind != paramDefault || len(s.stack) < 3 {
+		return false
+	}
+	params, fn := &s.stack[len(s.stack)-2], &s.stack[len(s.stack)-3]
+	if params.field != g.fieldParameters || fn.role != roleFunc || fn.outer.scope != 0 {
+		return false
+	}
+	return e.field == g.fieldType || !s.literal(e)
+}
+
+// literal reports whether a default value is a literal constant: a number,
+// True, False, None, ..., a string that is no f-string, or a signed number.
+func (s *splitter) literal(e event) bool {
+	text := s.src[e.start:e.end]
+	switch s.g.param(e.sym) {
+	case paramLiteral:
+		return true
+	case paramString:
+		prefix := text[:max(bytes.IndexAny(text, `"'`), 0)]
+		return !bytes.ContainsAny(prefix, "fFtT")
+	case paramSigned:
+		rest := bytes.TrimLeft(text, "+-~ \t")
+		return len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9' &&
+			len(bytes.Trim(rest, "0123456789_.xXoObBjJeE+-abcdefABCDEF")) == 0
+	}
+	return false
+}
+
 func stripSpace(b []byte) []byte {
 	var out []byte
 	for _, c := range b {
@@ -337,6 +441,9 @@ func (s *splitter) leave() {
 	}
 	f := &s.stack[len(s.stack)-1]
 	s.gap(f, f.end)
+	if f.verbatim {
+		s.text(f.ctx.sinks, tagGap, s.src[f.start:f.end])
+	}
 	s.record(f.ctx.sinks, closing(f.mark))
 	switch f.role {
 	case roleFunc, roleClass:
@@ -508,7 +615,7 @@ func (s *splitter) file() File {
 		binds[i] = s.imp.binds(i, imp)
 	}
 	return File{
-		Blocks: blocks, Parsed: true, Names: names, Imports: imports, spans: buildSpans(blocks), bare: s.bare, binds: binds,
+		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, binds: binds,
 		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, loose: s.module.loose,
 	}
 }

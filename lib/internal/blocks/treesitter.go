@@ -156,6 +156,9 @@ const (
 	roleSkip     // comments and line continuations: layout, not syntax
 	roleVerbatim // string contents: the text between children is data
 	roleBlock    // a statement block, which Python never allows to be empty
+	// An f-string replacement field: its whitespace is layout unless it
+	// has a "=" specifier, which prints the expression's text as written.
+	roleInterp
 )
 
 // impKind says how a node type takes part in reading import statements
@@ -182,11 +185,30 @@ const (
 type grammar struct {
 	roles                             []role
 	imps                              []impKind
+	params                            []paramKind
+	idents                            []bool // identifier tokens
 	vks                               []valueKind
 	fieldName, fieldBody, fieldModule uint16
 	// Fields the statement analysis (stmts.go) reads.
 	fieldLeft, fieldRight, fieldType, fieldKey, fieldValue, fieldAlias, fieldSuperclasses uint16
+	// The parts of a def header that Python evaluates when it runs the
+	// def: defaults and annotations (fieldValue and fieldType too).
+	fieldParameters, fieldReturnType uint16
+	fieldAttribute                   uint16 // the name after "."
 }
+
+// paramKind says how a node type takes part in a def's signature.
+type paramKind uint8
+
+const (
+	paramNone    paramKind = iota
+	paramDefault           // a parameter with a default, maybe annotated
+	paramTyped             // an annotated parameter without a default
+	// Literals: a default that cannot fail and computes nothing.
+	paramLiteral
+	paramString // a literal, unless an f-string
+	paramSigned // a unary operator: a literal when applied to a number
+)
 
 var pythonGrammar = sync.OnceValue(func() *grammar {
 	lang := C.tree_sitter_python()
@@ -194,6 +216,8 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	n := int(C.ts_language_symbol_count(lang))
 	g.roles = make([]role, n)
 	g.imps = make([]impKind, n)
+	g.params = make([]paramKind, n)
+	g.idents = make([]bool, n)
 	g.vks = make([]valueKind, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
@@ -218,6 +242,19 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 		case "wildcard_import":
 			g.imps[i] = impWildcard
 		}
+		g.idents[i] = name == "identifier"
+		switch name {
+		case "default_parameter", "typed_default_parameter":
+			g.params[i] = paramDefault
+		case "typed_parameter":
+			g.params[i] = paramTyped
+		case "integer", "float", "true", "false", "none", "ellipsis":
+			g.params[i] = paramLiteral
+		case "string":
+			g.params[i] = paramString
+		case "unary_operator":
+			g.params[i] = paramSigned
+		}
 		switch name {
 		case "function_definition":
 			g.roles[i] = roleFunc
@@ -231,6 +268,8 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 			g.roles[i] = roleVerbatim
 		case "block":
 			g.roles[i] = roleBlock
+		case "interpolation", "format_expression": // f"{x:{w}}" nests the second
+			g.roles[i] = roleInterp
 		}
 	}
 	field := func(s string) uint16 {
@@ -241,6 +280,9 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.fieldName = field("name")
 	g.fieldBody = field("body")
 	g.fieldModule = field("module_name")
+	g.fieldParameters = field("parameters")
+	g.fieldReturnType = field("return_type")
+	g.fieldAttribute = field("attribute")
 	g.fieldLeft = field("left")
 	g.fieldRight = field("right")
 	g.fieldType = field("type")
@@ -256,6 +298,17 @@ func (g *grammar) role(sym uint16) role {
 		return g.roles[sym]
 	}
 	return roleNone
+}
+
+func (g *grammar) ident(sym uint16) bool {
+	return int(sym) < len(g.idents) && g.idents[sym]
+}
+
+func (g *grammar) param(sym uint16) paramKind {
+	if int(sym) < len(g.params) {
+		return g.params[sym]
+	}
+	return paramNone
 }
 
 func (g *grammar) vk(sym uint16) valueKind {

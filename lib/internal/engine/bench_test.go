@@ -79,7 +79,7 @@ func BenchmarkRecord1000(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", fmt.Sprintf("%d.db", i)), Record: true, Env: map[string]string{"python": "3.11"}})
+		s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", fmt.Sprintf("%d.db", i)), Record: true, Env: map[string]string{"python": "3.11"}, StartedNs: afterEdits()})
 		if err != nil {
 			b.Fatal(err)
 		}

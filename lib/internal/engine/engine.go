@@ -7,6 +7,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +52,10 @@ type Config struct {
 	// source lies outside the project to that directory: their files are
 	// stored as "<dist:NAME>/..." and tracked by content, not by version.
 	Editable map[string]string `json:"editable"`
+	// StartedNs is when the session began importing project code (ns since
+	// the epoch; 0: when the session opened). A file that changed since may
+	// differ from what the tests ran: see fileInfo.untrusted.
+	StartedNs int64 `json:"started_ns"`
 	// DebugPanic, for tests of the C ABI only, makes the session panic at
 	// the named point: "open", "select", "record", "finish" or "close".
 	DebugPanic string `json:"debug_panic"`
@@ -111,6 +116,11 @@ type fileInfo struct {
 	state   fingerprint.State
 	cur     *selection.Current // nil until needed
 	changed bool               // differs from the recorded fingerprint
+	// untrusted: the file changed while the session ran (after it began
+	// importing code, or between two reads), so what was read may not be
+	// what the tests ran. Tests recorded against it depend on a version
+	// that is never current ("<edited>"), and a test file is not complete.
+	untrusted bool
 	// Block ids of the current versions, filled while recording.
 	skeleton []int64
 	byName   map[string]int64
@@ -130,6 +140,9 @@ func Open(cfg Config) (*Session, error) {
 	}
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 100000
+	}
+	if cfg.StartedNs <= 0 {
+		cfg.StartedNs = time.Now().UnixNano()
 	}
 	if cfg.EnvName == "" {
 		cfg.EnvName = DefaultEnv
@@ -252,7 +265,7 @@ func (s *Session) selectTests() (*Selection, error) {
 			continue
 		}
 		paths = append(paths, r.Path)
-		known = append(known, fingerprint.Known{Size: r.Size, MtimeNs: r.MtimeNs, Hash: r.Hash})
+		known = append(known, fingerprint.Known{Size: r.Size, Key: r.MtimeNs, Hash: r.Hash})
 		ids = append(ids, r.ID)
 	}
 	if len(unsafe) > 0 {
@@ -262,10 +275,14 @@ func (s *Session) selectTests() (*Selection, error) {
 	states, changed := fingerprint.Check(s.root, paths, known)
 
 	var toParse []*fingerprint.State
-	var changedInfos []*fileInfo
+	var changedInfos, rekeyed []*fileInfo
 	for i, p := range paths {
-		fi := &fileInfo{id: ids[i], state: states[i], changed: changed[i]}
+		fi := &fileInfo{id: ids[i], state: states[i], changed: changed[i], untrusted: s.changedSinceStart(states[i])}
 		s.files[p] = fi
+		if !changed[i] && states[i].Key != 0 && states[i].Key != known[i].Key {
+			// Hashed and unchanged: its stat can vouch for it from now on.
+			rekeyed = append(rekeyed, fi)
+		}
 		if changed[i] {
 			sel.ChangedFiles = append(sel.ChangedFiles, p)
 			changedInfos = append(changedInfos, fi)
@@ -298,10 +315,11 @@ func (s *Session) selectTests() (*Selection, error) {
 		if err != nil {
 			return fmt.Errorf("read the block versions of %s: %w", path, err)
 		}
+		versions := selection.VersionsOf(bs)
 		for _, b := range bs {
-			stale := selection.Stale(b, *fi.cur)
+			stale := selection.Stale(b, *fi.cur, versions)
 			if stale {
-				staleBlocks[b.ID] = selection.Reason(path, b, *fi.cur)
+				staleBlocks[b.ID] = selection.Reason(path, b, *fi.cur, versions)
 				if s.cfg.Why && !store.IsEnvPath(path) && fi.cur.File != nil && selection.IsName(b.Name) {
 					staleNames[b.ID] = nameChange{path: path, block: b.Name}
 				}
@@ -349,7 +367,9 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 	for _, b := range marked {
 		if !recomputed[b.FileID] {
-			if p, ok := pathOf[b.FileID]; ok {
+			if p, ok := pathOf[b.FileID]; ok && b.Name == selection.Edited {
+				staleBlocks[b.ID] = p + " changed while the tests ran"
+			} else if ok {
 				staleBlocks[b.ID] = fmt.Sprintf("%s::%s changed", p, b.Name)
 			} else {
 				staleBlocks[b.ID] = fmt.Sprintf("%s changed (its file is no longer in the baseline)", b.Name)
@@ -358,7 +378,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 
 	if s.cfg.Record {
-		if err := s.storeFingerprints(changedInfos, flips); err != nil {
+		if err := s.storeFingerprints(append(changedInfos, rekeyed...), flips); err != nil {
 			return nil, fmt.Errorf("store the new fingerprints: %w", err)
 		}
 	}
@@ -385,54 +405,10 @@ func (s *Session) selectTests() (*Selection, error) {
 		testFileOf[t.NodeID] = store.TestFile(t.NodeID)
 	}
 	byName := map[string]nameChange{} // with Why: tests selected by a name block
-	if len(staleBlocks) > 0 {
-		// Shared lists first: one check serves every test of a file.
-		sets, err := store.Depsets(s.db)
-		if err != nil {
-			return nil, fmt.Errorf("read the dependency sets: %w", err)
-		}
-		setReason := map[int64]string{}
-		for id, deps := range sets {
-			err := store.DecodeIDs(deps, func(b int64) bool {
-				if r, ok := staleBlocks[b]; ok {
-					setReason[id] = "imports: " + r
-					return false
-				}
-				return true
-			})
-			if err != nil {
-				setReason[id] = damagedRecord
-			}
-		}
-		err = store.EachTestIn(s.db, s.envID, func(t *store.Test) error {
-			if _, ok := reasons[t.NodeID]; ok {
-				return nil
-			}
-			if r, ok := setReason[t.Depset]; ok {
-				reasons[t.NodeID] = r
-				testFileOf[t.NodeID] = store.TestFile(t.NodeID)
-				return nil
-			}
-			err := store.DecodeIDs(t.Deps, func(id int64) bool {
-				if r, ok := staleBlocks[id]; ok {
-					reasons[t.NodeID] = r
-					testFileOf[t.NodeID] = store.TestFile(t.NodeID)
-					if nc, ok := staleNames[id]; ok {
-						nc.deps = slices.Clone(t.Deps)
-						byName[t.NodeID] = nc
-					}
-					return false
-				}
-				return true
-			})
-			if err != nil {
-				// What it depended on is unknown: when in doubt, select.
-				reasons[t.NodeID] = damagedRecord
-				testFileOf[t.NodeID] = store.TestFile(t.NodeID)
-			}
-			return nil
-		})
-		if err != nil {
+	// With no file changed and no version stale, no test's dependencies
+	// can have changed: the tests are not read at all.
+	if len(staleBlocks) > 0 || len(changedInfos) > 0 {
+		if err := s.affected(staleBlocks, staleNames, reasons, testFileOf, byName); err != nil {
 			return nil, fmt.Errorf("read baseline: %w", err)
 		}
 	}
@@ -510,6 +486,107 @@ func (s *Session) addDurations(sel *Selection, affected map[string]string) error
 // cannot be decoded.
 const damagedRecord = "its record in the baseline is damaged"
 
+// missingRows is the reason given for a test whose record refers to block
+// versions or a shared list that the baseline no longer holds.
+const missingRows = "its record refers to rows missing from the baseline"
+
+// affected adds to reasons the tests that depend on a stale block version.
+// A row that a record refers to and that is missing (a damaged or
+// hand-edited baseline) leaves what the test depended on unknown: missing
+// means stale, as merge refuses such a baseline.
+func (s *Session) affected(stale map[int64]string, staleNames map[int64]nameChange, reasons, testFileOf map[string]string, byName map[string]nameChange) error {
+	orphans, err := store.OrphanBlocks(s.db)
+	if err != nil {
+		return err
+	}
+	for _, b := range orphans {
+		if _, ok := stale[b.ID]; !ok {
+			stale[b.ID] = fmt.Sprintf("%s changed (its file is missing from the baseline)", b.Name)
+		}
+	}
+	sets, err := store.Depsets(s.db)
+	if err != nil {
+		return err
+	}
+	var tests []store.Test
+	err = store.EachTestIn(s.db, s.envID, func(t *store.Test) error {
+		if _, ok := reasons[t.NodeID]; !ok {
+			c := *t
+			c.Deps = slices.Clone(t.Deps)
+			tests = append(tests, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Which referenced versions exist, asked once for all of them.
+	refs := map[int64]bool{}
+	note := func(deps []byte) {
+		_ = store.DecodeIDs(deps, func(id int64) bool {
+			if _, ok := stale[id]; !ok {
+				refs[id] = true
+			}
+			return true
+		})
+	}
+	for _, deps := range sets {
+		note(deps)
+	}
+	for _, t := range tests {
+		note(t.Deps)
+	}
+	missing, err := store.MissingBlocks(s.db, slices.Collect(maps.Keys(refs)))
+	if err != nil {
+		return err
+	}
+	for _, id := range missing {
+		stale[id] = missingRows
+	}
+	// Shared lists first: one check serves every test of a file.
+	setReason := map[int64]string{}
+	for id, deps := range sets {
+		if r, _ := depsReason(deps, stale); r != "" {
+			setReason[id] = "imports: " + r
+		}
+	}
+	for _, t := range tests {
+		r, ok := setReason[t.Depset]
+		if _, stored := sets[t.Depset]; !stored && t.Depset != 0 {
+			r, ok = missingRows, true
+		}
+		if !ok {
+			var id int64
+			r, id = depsReason(t.Deps, stale)
+			if nc, named := staleNames[id]; named && r != "" {
+				// With Why: which code read the changed name.
+				nc.deps = slices.Clone(t.Deps)
+				byName[t.NodeID] = nc
+			}
+		}
+		if r != "" {
+			reasons[t.NodeID] = r
+			testFileOf[t.NodeID] = store.TestFile(t.NodeID)
+		}
+	}
+	return nil
+}
+
+// depsReason says why a stored dependency list selects its tests: a stale
+// block version (and its id), or damage; "" when it does not.
+func depsReason(deps []byte, stale map[int64]string) (string, int64) {
+	reason, which := "", int64(0)
+	err := store.DecodeIDs(deps, func(id int64) bool {
+		reason, which = stale[id], id
+		return reason == ""
+	})
+	if err != nil {
+		// What it depended on is unknown: when in doubt, select.
+		return damagedRecord, 0
+	}
+	return reason, which
+}
+
 // unsafeWarning is the one line that says which stored paths are ignored.
 func unsafeWarning(unsafe []store.File) string {
 	var examples []string
@@ -561,7 +638,7 @@ func (s *Session) storeFingerprints(changed []*fileInfo, flips []store.Block) er
 }
 
 func upsertFileState(q store.Querier, fi *fileInfo) error {
-	f := store.File{Path: fi.state.Path, Size: fi.state.Size, MtimeNs: fi.state.MtimeNs, Hash: fi.state.Hash}
+	f := store.File{Path: fi.state.Path, Size: fi.state.Size, MtimeNs: fi.state.Key, Hash: fi.state.Hash}
 	if !fi.state.Exists || fi.state.Unreadable {
 		f.Size, f.MtimeNs, f.Hash = fingerprint.Missing, 0, 0
 	}
@@ -575,19 +652,25 @@ func upsertFileState(q store.Querier, fi *fileInfo) error {
 
 // current returns a file's current blocks, reading and parsing it on first
 // use. Files first seen while recording are read now.
+//
+// A read after selection is never trusted on its own: the tests ran what
+// the import read, maybe earlier. A file that changed since the session
+// began, or whose content differs from the one read at selection, is
+// untrusted; the fingerprint stored for it stays the one taken at
+// selection, so that the next run sees the change and checks every
+// version recorded against it.
 func (s *Session) current(path string) *fileInfo {
 	fi := s.files[path]
 	if fi == nil {
-		fi = &fileInfo{state: fingerprint.Read(s.root, path), changed: true}
+		st := fingerprint.Read(s.root, path)
+		fi = &fileInfo{state: st, changed: true, untrusted: s.changedSinceStart(st)}
 		s.files[path] = fi
 	}
 	if fi.cur == nil {
 		if fi.state.Content == nil && fi.state.Exists && !fi.state.Unreadable {
 			st := fingerprint.Read(s.root, path)
-			// The recorded fingerprint stays the one taken at the start;
-			// a file edited mid-run is caught by the next run's stat.
-			if st.Hash != fi.state.Hash {
-				fi.changed = true
+			if st.Hash != fi.state.Hash || !st.Exists || st.Unreadable || s.changedSinceStart(st) {
+				fi.untrusted = true
 			}
 			fi.state = st
 		}
@@ -603,4 +686,16 @@ func (s *Session) current(path string) *fileInfo {
 		s.parsed++
 	}
 	return fi
+}
+
+// changedSinceStart reports whether a Python file may have changed after
+// the session began importing code (the racy-timestamp rule of
+// fingerprint.Settled, against the session's start): a module runs as it
+// was when imported, maybe long before the engine reads it. A data file is
+// read by the test itself, often after the test wrote it (its own output,
+// tmp_path under rootdir): for data, only a change between the engine's
+// reads counts (see current).
+func (s *Session) changedSinceStart(st fingerprint.State) bool {
+	return fingerprint.IsPython(st.Path) && st.Exists && !st.Unreadable &&
+		!fingerprint.Settled(st.ChangedNs, time.Unix(0, s.cfg.StartedNs))
 }

@@ -78,7 +78,7 @@ func write(t testing.TB, root, rel, content string) {
 
 func session(t *testing.T, root string, record bool) *Session {
 	t.Helper()
-	s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: record, Env: map[string]string{"python": "3.11"}})
+	s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: record, Env: map[string]string{"python": "3.11"}, StartedNs: afterEdits()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestSelect(t *testing.T) {
 			if tt.env != "" {
 				env["python"] = tt.env
 			}
-			s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Env: env, Why: true, Durations: true})
+			s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Env: env, Why: true, Durations: true, StartedNs: afterEdits()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -427,5 +427,71 @@ func recordBaseline(t *testing.T, root string, batch []TestRecord) {
 	}
 	if _, err := s.Finish(Finish{Files: files, WholeSuite: true}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// afterEdits is a session start later than every edit a test makes: the
+// runs it simulates begin once their files are written (Config.StartedNs).
+func afterEdits() int64 { return time.Now().Add(time.Hour).UnixNano() }
+
+// A file saved while a recording run runs is never trusted: the tests
+// recorded against it run again, whichever version they ran, and a test file
+// saved mid-run is not complete (it may hold tests never collected).
+func TestEditDuringRecording(t *testing.T) {
+	tests := []struct {
+		name string
+		edit string // the file saved after Select, before Record
+		want []string
+	}{
+		{"nothing saved", "", nil},
+		{"source saved", "calc.py", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
+		{"test file saved", "test_calc.py", []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := baseline(t, nil)
+			// The files settle before the run (write dates them ahead).
+			past := time.Now().Add(-time.Hour)
+			for _, f := range []string{"calc.py", "test_calc.py"} {
+				os.Chtimes(filepath.Join(root, f), past, past)
+			}
+			time.Sleep(150 * time.Millisecond)
+			s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: true, Env: map[string]string{"python": "3.11"}, StartedNs: time.Now().UnixNano()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Select(); err != nil {
+				t.Fatal(err)
+			}
+			if tt.edit != "" {
+				p := filepath.Join(root, tt.edit)
+				src, _ := os.ReadFile(p)
+				os.WriteFile(p, append(src, "\n\ndef test_new():\n    pass\n"...), 0o644)
+			}
+			if err := s.Record(records(nil)); err != nil {
+				t.Fatal(err)
+			}
+			nodeids := []string{"test_calc.py::test_add", "test_calc.py::test_mul", "test_calc.py::test_withdraw"}
+			if _, err := s.Finish(Finish{Files: map[string]CollectedFile{"test_calc.py": {Complete: true, NodeIDs: nodeids}}}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			s, err = Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Why: true, Env: map[string]string{"python": "3.11"}, StartedNs: afterEdits()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			sel, err := s.Select()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := affected(t, sel); !slices.Equal(got, tt.want) {
+				t.Errorf("selected %v, want %v (%v)", got, tt.want, sel.Reasons)
+			}
+			skipped := slices.Contains(sel.SkipFiles, "test_calc.py")
+			if want := tt.edit == ""; skipped != want {
+				t.Errorf("test_calc.py skipped: %v, want %v", skipped, want)
+			}
+		})
 	}
 }

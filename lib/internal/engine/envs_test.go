@@ -126,7 +126,7 @@ func runEnvStep(t *testing.T, root string, i int, st envStep) {
 		config = "cfg"
 	}
 	env := map[string]string{"python": st.env, "pytest-config": config}
-	s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: st.record, Force: st.force, EnvName: st.env, Env: env})
+	s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: st.record, Force: st.force, EnvName: st.env, Env: env, StartedNs: afterEdits()})
 	if err != nil {
 		t.Fatal(err)
 	}

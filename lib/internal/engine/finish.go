@@ -80,9 +80,17 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 		fi := s.files[path]
 		if fi == nil && s.root.Safe(path) {
 			st := fingerprint.Read(s.root, path)
-			fi = &fileInfo{state: st}
+			fi = &fileInfo{state: st, untrusted: s.changedSinceStart(st)}
 		}
 		if fi == nil || !fi.state.Exists || fi.state.Unreadable {
+			continue
+		}
+		if fi.untrusted {
+			// Edited while the run collected it: it may hold tests that
+			// were never collected.
+			if err := store.DeleteTestFile(tx, s.envID, path); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err := store.SetTestFile(tx, s.envID, path, fi.state.Hash); err != nil {

@@ -52,7 +52,7 @@ func FuzzDecodeRecords(f *testing.F) {
 	root := f.TempDir()
 	os.WriteFile(filepath.Join(root, "calc.py"), []byte(calc), 0o644)
 	os.WriteFile(filepath.Join(root, "test_calc.py"), []byte(testCalc), 0o644)
-	s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: true, Env: map[string]string{"python": "3.11"}})
+	s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: true, Env: map[string]string{"python": "3.11"}, StartedNs: afterEdits()})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -25,7 +25,7 @@ const killChildEnv = "DIFFTEST_TEST_KILL_CHILD"
 // killChild is the process killed by TestKillDuringWrite: it records
 // batches of 50 tests, in one transaction each, as fast as it can.
 func killChild(root string) {
-	s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: true, BatchSize: 50, Env: map[string]string{"python": "3.11"}})
+	s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: true, BatchSize: 50, Env: map[string]string{"python": "3.11"}, StartedNs: afterEdits()})
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
@@ -147,7 +147,7 @@ func TestDamagedDependencyList(t *testing.T) {
 	s.Close()
 
 	write(t, root, "calc.py", strings.Replace(calc, "a + b", "b + a", 1))
-	s, err = Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: true, Why: true, Env: map[string]string{"python": "3.11"}})
+	s, err = Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Record: true, Why: true, Env: map[string]string{"python": "3.11"}, StartedNs: afterEdits()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestUnsafePathsAreNeverRead(t *testing.T) {
 	}
 	rel, _ := filepath.Rel(root, outside)
 	relFifo, _ := filepath.Rel(root, fifo)
-	paths := []string{outside, rel, relFifo, "./calc.py", "sub/../calc.py", "calc.py/", ""}
+	paths := []string{outside, rel, relFifo, "./calc.py", "sub/../calc.py", "calc.py//", ""}
 	db, _, err := store.Open(filepath.Join(root, "db", "d.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestUnsafePathsAreNeverRead(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Why: true, Env: map[string]string{"python": "3.11"}})
+		s, err := Open(Config{Root: root, DBPath: filepath.Join(root, "db", "d.db"), Why: true, Env: map[string]string{"python": "3.11"}, StartedNs: afterEdits()})
 		if err != nil {
 			t.Error(err)
 			return

@@ -6,6 +6,7 @@ package fingerprint
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
@@ -13,8 +14,10 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
@@ -27,7 +30,14 @@ type State struct {
 	Exists  bool
 	Size    int64
 	MtimeNs int64
-	Hash    uint64 // of the content; 0 when missing or unreadable
+	// ChangedNs is when the file last changed, as far as the file system
+	// says (the later of mtime and ctime); 0 when unknown.
+	ChangedNs int64
+	// Key stands for the stat (device, inode, size, mtime, ctime) when it
+	// can vouch for the content: taken on this machine once the file had
+	// settled (see Settled). 0 when it cannot: the file is then hashed.
+	Key  int64
+	Hash uint64 // of the content; 0 when missing or unreadable
 	// Unreadable is set when the file exists but could not be read (a
 	// permission, a symlink loop, a directory where a file was): such a file
 	// counts as changed in every block.
@@ -37,9 +47,9 @@ type State struct {
 
 // Known is the fingerprint recorded for a file.
 type Known struct {
-	Size    int64
-	MtimeNs int64
-	Hash    uint64
+	Size int64
+	Key  int64 // State.Key when recorded
+	Hash uint64
 }
 
 // Missing is the Known.Size of a file that did not exist when recorded.
@@ -47,8 +57,17 @@ const Missing = -1
 
 // Safe reports whether a stored path may be read: relative, POSIX, and
 // inside the root (SPEC 3.2). A hostile or foreign baseline can hold
-// anything; such paths are never touched.
+// anything; such paths are never touched. A directory listing's path ends
+// with "/" ("./" for the root itself: see IsListing).
 func Safe(rel string) bool {
+	if IsListing(rel) {
+		dir := strings.TrimSuffix(rel, "/")
+		return dir == "." || !strings.HasSuffix(dir, "/") && safeFile(dir)
+	}
+	return safeFile(rel)
+}
+
+func safeFile(rel string) bool {
 	if rel == "" || strings.HasPrefix(rel, "/") || strings.Contains(rel, "\\") || strings.ContainsRune(rel, 0) {
 		return false
 	}
@@ -113,21 +132,32 @@ func (r Root) resolve(rel string) (string, bool) {
 	return filepath.Join(r.Dir, filepath.FromSlash(rel)), true
 }
 
+// IsListing reports whether a path stands for a directory's listing: its
+// content is the sorted names of its entries, so that a test that listed
+// it is selected when an entry comes or goes.
+func IsListing(rel string) bool {
+	return strings.HasSuffix(rel, "/")
+}
+
+// notListed are entries left out of a listing: the caches that running
+// tests creates, which no test means to depend on.
+var notListed = map[string]bool{"__pycache__": true, ".pytest_cache": true}
+
 // IsPython reports whether a path is parsed into blocks.
 func IsPython(rel string) bool {
 	return strings.HasSuffix(rel, ".py") || strings.HasSuffix(rel, ".pyw")
 }
 
 // Check returns, for each path, its current state and whether its content
-// differs from known[i]. Unchanged files are not read when their size and
-// mtime match.
+// differs from known[i]. Unchanged files are not read when their stat key
+// matches the recorded one.
 func Check(root Root, paths []string, known []Known) ([]State, []bool) {
 	states := make([]State, len(paths))
 	changed := make([]bool, len(paths))
 	parallel(len(paths), func(i int) {
 		st := Stat(root, paths[i])
 		k := known[i]
-		if st.Exists && !st.Unreadable && k.Size == st.Size && k.MtimeNs == st.MtimeNs {
+		if st.Exists && !st.Unreadable && k.Key != 0 && k.Key == st.Key && k.Size == st.Size {
 			st.Hash = k.Hash
 			states[i] = st
 			return
@@ -167,14 +197,50 @@ func Stat(root Root, rel string) State {
 	case err != nil:
 		st.Exists, st.Unreadable = true, true
 		return st
-	case !info.Mode().IsRegular():
+	case info.IsDir() != IsListing(rel) || !info.IsDir() && !info.Mode().IsRegular():
 		st.Exists, st.Unreadable = true, true
 		return st
 	}
 	st.Exists = true
+	st.describe(info)
+	return st
+}
+
+// describe fills in what a stat says about the file.
+func (st *State) describe(info fs.FileInfo) {
 	st.Size = info.Size()
 	st.MtimeNs = info.ModTime().UnixNano()
-	return st
+	st.ChangedNs, st.Key = st.MtimeNs, 0
+	dev, ino, ctime, ok := inode(info)
+	if !ok {
+		return
+	}
+	st.ChangedNs = max(st.MtimeNs, ctime)
+	if !Settled(st.ChangedNs, time.Now()) {
+		return
+	}
+	h := contenthash.Offset
+	var b [8]byte
+	for _, v := range []uint64{dev, ino, uint64(st.Size), uint64(st.MtimeNs), uint64(ctime)} {
+		binary.LittleEndian.PutUint64(b[:], v)
+		h = contenthash.Add(h, b[:])
+	}
+	st.Key = int64(h>>1) | 1
+}
+
+// Settled reports whether a file that last changed at changedNs (State.
+// ChangedNs) has not changed since `since`, and cannot change again within
+// the same tick of the file system's clock: git's racy-timestamp rule. A
+// write lands on a coarse clock (a few milliseconds behind, and whole
+// seconds on some file systems, which a time on a whole second suggests),
+// so a change less than a margin before `since` may be followed by another
+// that leaves mtime and ctime as they were.
+func Settled(changedNs int64, since time.Time) bool {
+	margin := 100 * time.Millisecond
+	if changedNs%int64(time.Second) == 0 {
+		margin = 2 * time.Second
+	}
+	return changedNs < since.Add(-margin).UnixNano()
 }
 
 // Read returns the state of one file with its content and hash.
@@ -187,6 +253,9 @@ func Read(root Root, rel string) State {
 }
 
 func read(root Root, st State) State {
+	if IsListing(st.Path) {
+		return readListing(root, st)
+	}
 	f, err := openNoBlock(root.Abs(st.Path))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -205,7 +274,9 @@ func read(root Root, st State) State {
 		st.Unreadable = true
 		return st
 	}
-	st.MtimeNs = info.ModTime().UnixNano()
+	// What was read is what this stat describes (a change during the read
+	// moves mtime and ctime on, and the next stat differs).
+	st.describe(info)
 	if !IsPython(st.Path) {
 		// Only the hash of a data file is needed: stream it rather than
 		// hold a file of any size in memory.
@@ -230,6 +301,40 @@ func read(root Root, st State) State {
 	st.Content = b
 	st.Size = int64(len(b))
 	st.Hash = contenthash.Sum(b)
+	return st
+}
+
+// readListing hashes the sorted names of a directory's entries.
+func readListing(root Root, st State) State {
+	dir := root.Abs(st.Path)
+	f, err := os.Open(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return State{Path: st.Path}
+		}
+		st.Unreadable = true
+		return st
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil || !info.IsDir() {
+		st.Unreadable = true
+		return st
+	}
+	st.describe(info)
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		st.Unreadable = true
+		return st
+	}
+	slices.Sort(names)
+	h := contenthash.Offset
+	for _, n := range names {
+		if !notListed[n] {
+			h = contenthash.AddZero(contenthash.Add(h, []byte(n)))
+		}
+	}
+	st.Hash = h
 	return st
 }
 

@@ -19,12 +19,12 @@ import (
 )
 
 func TestSafe(t *testing.T) {
-	for _, p := range []string{"a.py", "pkg/a.py", "a..b.py", "..a/b.py", ".hidden/x.py"} {
+	for _, p := range []string{"a.py", "pkg/a.py", "a..b.py", "..a/b.py", ".hidden/x.py", "a/", "pkg/cases/", "./"} {
 		if !Safe(p) {
 			t.Errorf("Safe(%q) = false", p)
 		}
 	}
-	for _, p := range []string{"", ".", "..", "/etc/passwd", "../x.py", "a/../../x.py", "a/../b.py", "./a.py", "a//b.py", "a/", `a\b.py`, "a\x00.py", "pkg/.."} {
+	for _, p := range []string{"", ".", "..", "/etc/passwd", "../x.py", "a/../../x.py", "a/../b.py", "./a.py", "a//b.py", "a//", "/", "../", "a/../", ".//", `a\b.py`, "a\x00.py", "pkg/.."} {
 		if Safe(p) {
 			t.Errorf("Safe(%q) = true", p)
 		}
@@ -104,7 +104,7 @@ func TestUnreadableFiles(t *testing.T) {
 	paths := append(append(append([]string{}, unreadable...), missing...), readable...)
 	known := make([]Known, len(paths))
 	for i := range known {
-		known[i] = Known{Size: 3, MtimeNs: 4, Hash: 5}
+		known[i] = Known{Size: 3, Key: 4, Hash: 5}
 	}
 	var states []State
 	var changed []bool
@@ -229,5 +229,134 @@ func TestWorkerPanicReachesTheCaller(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if g := runtime.NumGoroutine(); g > 10 {
 		t.Errorf("%d goroutines left", g)
+	}
+}
+
+func TestSettled(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 500_000_000, time.UTC)
+	tests := []struct {
+		name    string
+		changed time.Time
+		want    bool
+	}{
+		{"well before", now.Add(-time.Hour), true},
+		{"just outside the margin", now.Add(-150 * time.Millisecond), true},
+		{"within the margin", now.Add(-50 * time.Millisecond), false},
+		{"same instant", now, false},
+		{"in the future (clock skew)", now.Add(time.Minute), false},
+		// A whole second suggests a file system with 1 or 2 s resolution.
+		{"whole second, 1.5 s before", now.Add(-1500 * time.Millisecond).Truncate(time.Second), false},
+		{"whole second, 3 s before", now.Add(-3 * time.Second).Truncate(time.Second), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Settled(tt.changed.UnixNano(), now); got != tt.want {
+				t.Errorf("Settled = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A stat vouches for a file's content only once the file settled, and only
+// for the same inode: an edit that keeps size and mtime (within one tick, or
+// restored by a tool), or a copy elsewhere with the same mtimes, is hashed.
+func TestStatKey(t *testing.T) {
+	dir := t.TempDir()
+	root := Root{Dir: dir}
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle := func() { time.Sleep(150 * time.Millisecond) }
+	write("a.py", "x = 1\n")
+	if k := Stat(root, "a.py").Key; k != 0 {
+		t.Errorf("just written: key %d, want none", k)
+	}
+	settle()
+	first := Stat(root, "a.py")
+	if first.Key == 0 {
+		t.Fatal("settled: no key")
+	}
+	if again := Stat(root, "a.py"); again.Key != first.Key {
+		t.Errorf("unchanged: key %d, then %d", first.Key, again.Key)
+	}
+	if r := Read(root, "a.py"); r.Key != first.Key {
+		t.Errorf("read: key %d, stat: %d", r.Key, first.Key)
+	}
+	// The same size, the mtime put back: the ctime moved.
+	write("a.py", "x = 2\n")
+	mtime := time.Unix(0, first.MtimeNs)
+	if err := os.Chtimes(filepath.Join(dir, "a.py"), mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	if edited := Stat(root, "a.py"); edited.Key == first.Key || edited.MtimeNs != first.MtimeNs || edited.Size != first.Size {
+		t.Errorf("edited, mtime restored: %+v, first %+v", edited, first)
+	}
+	// A copy with the same size and mtime is another inode.
+	write("b.py", "x = 1\n")
+	if err := os.Chtimes(filepath.Join(dir, "b.py"), mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	if copied := Stat(root, "b.py"); copied.Key == first.Key {
+		t.Errorf("copy: same key as the original")
+	}
+	// Check goes by the key: a foreign or unsettled one means a hash.
+	states, changed := Check(root, []string{"a.py", "a.py"}, []Known{
+		{Size: first.Size, Key: first.Key, Hash: first.Hash},
+		{Size: first.Size, Key: 0, Hash: contenthash.Sum([]byte("x = 2\n"))},
+	})
+	if !changed[0] || changed[1] || states[1].Content != nil {
+		t.Errorf("Check: changed %v, state %+v", changed, states[1])
+	}
+}
+
+// A listing's content is the sorted names of its entries, without the
+// caches that running tests creates.
+func TestListing(t *testing.T) {
+	root := t.TempDir()
+	mk := func(p string) {
+		p = filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("cases/b.json")
+	mk("cases/a.json")
+	first := Read(Root{Dir: root}, "cases/")
+	if !first.Exists || first.Unreadable || first.Content != nil {
+		t.Fatalf("listing: %+v", first)
+	}
+	steps := []struct {
+		name   string
+		change func()
+		same   bool
+	}{
+		{"read again", func() {}, true},
+		{"entry content changed", func() { os.WriteFile(filepath.Join(root, "cases/a.json"), []byte("{}"), 0o644) }, true},
+		{"caches created", func() { mk("cases/__pycache__/x.pyc"); mk("cases/.pytest_cache/y") }, true},
+		{"entry added", func() { mk("cases/c.json") }, false},
+	}
+	for _, st := range steps {
+		st.change()
+		got := Read(Root{Dir: root}, "cases/")
+		if (got.Hash == first.Hash) != st.same {
+			t.Errorf("%s: same listing %v, want %v", st.name, got.Hash == first.Hash, st.same)
+		}
+	}
+	if st := Read(Root{Dir: root}, "missing/"); st.Exists {
+		t.Errorf("missing directory: %+v", st)
+	}
+	if st := Read(Root{Dir: root}, "cases/a.json/"); !st.Unreadable {
+		t.Errorf("a file listed: %+v", st)
+	}
+	if st := Read(Root{Dir: root}, "cases"); !st.Unreadable {
+		t.Errorf("a directory read as a file: %+v", st)
+	}
+	if st := Read(Root{Dir: root}, "./"); !st.Exists || st.Unreadable {
+		t.Errorf("the root listed: %+v", st)
 	}
 }

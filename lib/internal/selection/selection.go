@@ -33,6 +33,9 @@ const (
 	// "Account:<names>" and "Account:fee" for its attributes.
 	ClassEffects = ":<effects>"
 	ClassBound   = ":<names>"
+	// Edited is a version no file ever matches: what tests depend on when
+	// their file changed while they ran, so that they run again.
+	Edited = "<edited>"
 )
 
 // Current is what a file's blocks are now.
@@ -103,8 +106,25 @@ func EnvCurrent(env map[string]string) Current {
 	return c
 }
 
+// Versions are the checksums of the recorded versions of a file's blocks, by
+// block name.
+type Versions map[string]map[uint64]bool
+
+// VersionsOf indexes the recorded versions of a file's blocks.
+func VersionsOf(bs []store.Block) Versions {
+	v := Versions{}
+	for _, b := range bs {
+		if v[b.Name] == nil {
+			v[b.Name] = map[uint64]bool{}
+		}
+		v[b.Name][b.Checksum] = true
+	}
+	return v
+}
+
 // Stale reports whether a recorded block version differs from the file now.
-func Stale(b store.Block, cur Current) bool {
+// recorded holds the file's recorded versions (for "<defs>").
+func Stale(b store.Block, cur Current, recorded Versions) bool {
 	if !cur.Exists || cur.Unreadable {
 		return true
 	}
@@ -141,17 +161,7 @@ func Stale(b store.Block, cur Current) bool {
 		}
 	}
 	if b.Name == Defs {
-		// Stale only when a name went away: a new function is no reason to
-		// re-run anything, a deleted one is (a test may patch or import it).
-		if !cur.Parsed {
-			return true
-		}
-		for _, n := range b.Names {
-			if !cur.Names[n] {
-				return true
-			}
-		}
-		return false
+		return defsChange(b, cur, recorded) != ""
 	}
 	if strings.HasPrefix(b.Name, NamePrefix) {
 		// A name not bound (recorded as 0: a from-import of a name the
@@ -162,8 +172,86 @@ func Stale(b store.Block, cur Current) bool {
 	return !ok || sum != b.Checksum
 }
 
+// defsChange says how the names a file defines changed in a way that can
+// change what code reads, or "" when they did not: a name went away (a test
+// may import or patch it), or a new top-level definition may shadow what a
+// name stood for (SPEC 4.1). A new definition is harmless only when nothing
+// read its name before: no other definition of it, no code that mentions it
+// and ran unchanged, no code that reads names without naming them, and no
+// tool that looks it up by name (pytest hooks, setup_module...).
+func defsChange(b store.Block, cur Current, recorded Versions) string {
+	if !cur.Parsed {
+		return "cannot be parsed"
+	}
+	old := make(map[string]bool, len(b.Names))
+	for _, n := range b.Names {
+		if !cur.Names[n] {
+			return fmt.Sprintf("%s was removed or renamed", n)
+		}
+		old[n] = true
+	}
+	for _, n := range cur.File.Names {
+		if old[n] || strings.Contains(n, ".") {
+			continue // nested definitions change their enclosing block
+		}
+		base, _, again := strings.Cut(n, "#")
+		switch {
+		case again || cur.Names[base+"#2"]:
+			return fmt.Sprintf("%s is defined again", base)
+		case lookedUpByName(base):
+			return fmt.Sprintf("new %s", base)
+		case cur.Names["__getattr__"]:
+			return fmt.Sprintf("new %s, which the module's __getattr__ may have answered", base)
+		}
+		for _, key := range []string{base, blocks.Dynamic} {
+			for _, reader := range cur.File.Readers[key] {
+				if unchanged(reader, cur, recorded) {
+					if key == blocks.Dynamic {
+						return fmt.Sprintf("new %s, and %s reads names dynamically", base, reader)
+					}
+					return fmt.Sprintf("new %s shadows the %s that %s reads", base, base, reader)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// unchanged reports whether a block's code is as some test recorded it: a
+// mention of a name there was read before the new definition came. The
+// module and class blocks are in the same tests' dependencies as "<defs>",
+// so a change there selects them anyway: they count as unchanged.
+func unchanged(block string, cur Current, recorded Versions) bool {
+	if block == Module || !cur.isFunction(block) {
+		return true
+	}
+	return recorded[block][cur.Checksums[block]]
+}
+
+func (c Current) isFunction(name string) bool {
+	for _, b := range c.File.Blocks {
+		if b.Name == name {
+			return b.Kind == blocks.Function
+		}
+	}
+	return false
+}
+
+// lookedUpByName reports whether tools look a module-level name up by
+// itself: pytest's hooks and xunit-style fixtures, unittest's load_tests,
+// and the module protocol's dunders.
+func lookedUpByName(name string) bool {
+	switch name {
+	case "setup_module", "teardown_module", "setUpModule", "tearDownModule",
+		"setup_function", "teardown_function", "setup", "teardown", "load_tests":
+		return true
+	}
+	return strings.HasPrefix(name, "pytest_") ||
+		len(name) > 4 && strings.HasPrefix(name, "__") && strings.HasSuffix(name, "__")
+}
+
 // Reason says in a few words why a stale block version selects its tests.
-func Reason(path string, b store.Block, cur Current) string {
+func Reason(path string, b store.Block, cur Current, recorded Versions) string {
 	switch {
 	case store.IsEnvPath(path):
 		old := ""
@@ -177,10 +265,12 @@ func Reason(path string, b store.Block, cur Current) string {
 		return path + " unreadable"
 	case b.Name == Content:
 		return path + " changed"
+	case b.Name == Edited:
+		return path + " changed while the tests ran"
 	case !cur.Parsed && cur.File != nil:
 		return path + " cannot be parsed"
 	case b.Name == Defs:
-		return path + ": a function or class was removed or renamed"
+		return path + ": " + defsChange(b, cur, recorded)
 	case b.Name == WholePy:
 		return path + " changed"
 	case b.Name == Bound:

@@ -3,8 +3,11 @@ package store
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // Whole-database reading and writing, for tools that copy baselines (merge)
@@ -124,12 +127,20 @@ func (l *Loader) Block(b Block) error {
 }
 
 // Depset inserts a shared dependency list with its ID; hash identifies its
-// content (see UpsertDepset).
+// content (see UpsertDepset). The lists of one load are distinct, so a hash
+// already taken belongs to other bytes: the list takes the next free one.
 func (l *Loader) Depset(id int64, hash uint64, deps []byte) error {
-	if _, err := l.depsets.Exec(id, int64(hash), deps); err != nil {
-		return fmt.Errorf("write dependency set %d: %w", id, err)
+	for probe := 0; ; probe++ {
+		_, err := l.depsets.Exec(id, int64(hash), deps)
+		var se sqlite3.Error
+		if err == nil || probe == maxProbes || !errors.As(err, &se) || se.ExtendedCode != sqlite3.ErrConstraintUnique {
+			if err != nil {
+				return fmt.Errorf("write dependency set %d: %w", id, err)
+			}
+			return nil
+		}
+		hash++
 	}
-	return nil
 }
 
 // Test inserts a test record.

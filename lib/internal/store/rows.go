@@ -1,19 +1,23 @@
 package store
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // File is a row of the files table. Size -1 records a missing file.
 type File struct {
-	ID      int64
-	Path    string
-	Size    int64
+	ID   int64
+	Path string
+	Size int64
+	// MtimeNs (the column's name since schema 1) holds the stat key of
+	// fingerprint.State.Key: 0 when no stat may vouch for the content.
 	MtimeNs int64
 	Hash    uint64
 }
@@ -433,14 +437,35 @@ func queryStrings(q Querier, query string, args ...any) ([]string, error) {
 }
 
 // UpsertDepset stores a shared dependency list (from EncodeIDs) once and
-// returns its id.
+// returns its id. Lists are found by hash, but a hash only narrows the
+// search: a list whose hash is taken by other bytes goes to the next free
+// hash (hash+1, ...), and a match is one whose bytes are equal. Returning a
+// colliding list would give a test the dependencies of another.
 func UpsertDepset(q Querier, deps []byte, hash uint64) (int64, error) {
-	var id int64
-	err := q.QueryRow(`INSERT INTO depsets (hash, deps) VALUES (?, ?)
-		ON CONFLICT (hash) DO UPDATE SET hash = excluded.hash
-		RETURNING id`, int64(hash), deps).Scan(&id)
-	return id, err
+	for probe := 0; probe < maxProbes; probe++ {
+		var id int64
+		var have []byte
+		err := q.QueryRow("SELECT id, deps FROM depsets WHERE hash = ?", int64(hash)).Scan(&id, &have)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			res, err := q.Exec("INSERT INTO depsets (hash, deps) VALUES (?, ?)", int64(hash), deps)
+			if err != nil {
+				return 0, fmt.Errorf("store dependency set: %w", err)
+			}
+			return res.LastInsertId()
+		case err != nil:
+			return 0, fmt.Errorf("read dependency set: %w", err)
+		case bytes.Equal(have, deps):
+			return id, nil
+		}
+		hash++
+	}
+	return 0, fmt.Errorf("store dependency set: %d hashes in a row are taken", maxProbes)
 }
+
+// maxProbes bounds the search for a free hash: with 64-bit hashes even two
+// collisions in a row mean a damaged or forged table.
+const maxProbes = 64
 
 // Depsets returns every shared dependency list by id.
 func Depsets(q Querier) (map[int64][]byte, error) {
@@ -480,4 +505,41 @@ func Durations(q Querier, env int64) (map[string]float64, error) {
 		out[nodeid] = seconds(us)
 	}
 	return out, rows.Err()
+}
+
+// MissingBlocks returns those of ids (distinct) that no block row holds;
+// SQLite checks them in one statement, which costs far less than reading
+// every id out.
+func MissingBlocks(q Querier, ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list := make([]byte, 0, len(ids)*6+2)
+	list = append(list, '[')
+	for i, id := range ids {
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = strconv.AppendInt(list, id, 10)
+	}
+	list = append(list, ']')
+	rows, err := q.Query("SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE id = value)", string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// OrphanBlocks returns the block versions whose file row is missing.
+func OrphanBlocks(q Querier) ([]Block, error) {
+	return queryBlocks(q, "SELECT id, file_id, name, checksum, stale, names FROM blocks WHERE file_id NOT IN (SELECT id FROM files)")
 }

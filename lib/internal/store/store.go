@@ -86,8 +86,11 @@ CREATE TABLE meta (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 ) WITHOUT ROWID;
--- The fingerprint of each file at the last recording run: a stat match means
--- unchanged without reading; size -1 means the file did not exist.
+-- The fingerprint of each file at the last recording run: size -1 means the
+-- file did not exist. mtime_ns holds a stat key (device, inode, size, mtime,
+-- ctime), taken on this machine once the file had settled, or 0: a match
+-- means unchanged without reading, and a baseline from elsewhere never
+-- matches.
 CREATE TABLE files (
 	id       INTEGER PRIMARY KEY,
 	path     TEXT NOT NULL UNIQUE,
