@@ -127,10 +127,6 @@ def test_wheel_installs_and_selects_without_go(wheel: Path, tmp_path: Path, pyth
             [str(bin_dir / "python"), "-m", "pytest", "-v", "-p", "no:randomly", *args],
             cwd=project, env=env, capture_output=True, text=True,
         )
-        if p.returncode != 0 and python == "3.13" and "Another profiling tool is already active" in p.stdout:
-            # Recording on 3.12+ (sys.monitoring) is another issue's work;
-            # the engine itself loaded (the --diff run below did).
-            pytest.xfail("recording under Python 3.12+ is not supported yet")
         assert p.returncode == 0, p.stdout + p.stderr
         return ran(p.stdout), p.stdout
 
