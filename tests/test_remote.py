@@ -29,6 +29,7 @@ from conftest import (
     bump_mtime,
     db_file,
     diff,
+    nodes,
     output,
     project,
     ran,

@@ -20,8 +20,8 @@ from pytest_difftest.digest import config_digest
 from pytest_difftest.environment import cache_dir, environment, search_paths, site_paths
 from pytest_difftest.layout import layout
 from pytest_difftest.options import Settings
-from pytest_difftest.plugin import STARTED_NS
 from pytest_difftest.selection import Collector, outside_root
+from pytest_difftest.stash import STARTED_NS
 
 PLUGIN_NAME = "difftest-controller"
 

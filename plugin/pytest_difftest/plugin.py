@@ -11,11 +11,7 @@ import time
 import pytest
 
 from pytest_difftest import options
-
-# When the session began importing project code (conftest.py files first),
-# in ns since the epoch: a file changed after that may differ from what the
-# tests ran (the engine's Config.StartedNs).
-STARTED_NS = pytest.StashKey[int]()
+from pytest_difftest.stash import STARTED_NS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
