@@ -418,16 +418,16 @@ func RecordedTestFiles(q Querier, env int64) ([]string, error) {
 	}
 }
 
-// queryStrings returns the single text column of a query's rows.
-func queryStrings(q Querier, query string, args ...any) ([]string, error) {
+// queryColumn returns the single column of a query's rows.
+func queryColumn[T any](q Querier, query string, args ...any) ([]T, error) {
 	rows, err := q.Query(query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var v string
+		var v T
 		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}

@@ -30,20 +30,7 @@ func CountByOutcome(q Querier) (map[Outcome]int, error) {
 // EnvsOfTest returns the ids of the environments that hold a record of the
 // test.
 func EnvsOfTest(q Querier, nodeid string) ([]int64, error) {
-	rows, err := q.Query("SELECT env FROM tests WHERE nodeid = ? ORDER BY env", nodeid)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return queryColumn[int64](q, "SELECT env FROM tests WHERE nodeid = ? ORDER BY env", nodeid)
 }
 
 // CountBlocks returns how many block versions are recorded, and how many of
@@ -103,7 +90,7 @@ func FilePaths(q Querier) (map[int64]string, error) {
 
 // SimilarPaths returns up to n known paths ending with suffix, for hints.
 func SimilarPaths(q Querier, suffix string, n int) ([]string, error) {
-	return queryStrings(q, "SELECT path FROM files WHERE path LIKE ? ESCAPE '\\' ORDER BY path LIMIT ?",
+	return queryColumn[string](q, "SELECT path FROM files WHERE path LIKE ? ESCAPE '\\' ORDER BY path LIMIT ?",
 		"%"+escapeLike(suffix), n)
 }
 
