@@ -6,6 +6,7 @@ makes one change and asserts the exact node ids that ran."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -477,3 +478,73 @@ def test_module_handed_to_library_code_falls_back_to_the_whole_module(pytester: 
     touch_edit(pytester, "calc/settings.py", "LEVEL = 1", "LEVEL = 2")
     result = diff(pytester)
     assert ran(result) == nodes("tests/test_settings.py", "test_rendered"), output(result)
+
+
+def test_a_dotted_path_in_a_string_makes_the_module_whole(pytester: pytest.Pytester) -> None:
+    # pkgutil.resolve_name, mock.patch, entry points: a library resolves the
+    # string and reads the module's names; no project code names them.
+    extra = {
+        "tests/test_resolve.py": """
+            import pkgutil
+
+            def test_resolved():
+                assert pkgutil.resolve_name("calc.ops:OTHER") > 0
+
+            def test_unrelated():
+                assert "setup.py" and "example.com"
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_resolve.py", "test_resolved", "test_unrelated"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    selects(pytester, nodes("tests/test_resolve.py", "test_resolved"))
+
+
+def test_a_patch_target_string_selects_when_the_name_goes(pytester: pytest.Pytester) -> None:
+    extra = {
+        "tests/test_patch.py": """
+            from unittest import mock
+
+            @mock.patch("calc.ops.RATE", 0.5)
+            def test_patched():
+                assert True
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_patch.py", "test_patched"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nMORE = 1")
+    selects(pytester, nodes("tests/test_patch.py", "test_patched"))
+
+
+def test_a_module_a_plugin_imports_by_name_is_whole_for_every_test(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest-django's way: a plugin outside the project imports the module
+    # named in the configuration and reads its settings with dir/getattr.
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "byname_plugin.py").write_text(
+        "import importlib\n"
+        "SETTINGS = {}\n"
+        "def pytest_addoption(parser):\n"
+        "    parser.addini('settings_module', 'settings')\n"
+        "def pytest_configure(config):\n"
+        "    mod = importlib.import_module(config.getini('settings_module'))\n"
+        "    SETTINGS.update((n, getattr(mod, n)) for n in dir(mod) if n.isupper())\n"
+    )
+    extra = {
+        "calc/settings.py": 'APPS = ["a"]\nDEBUG = False\n',
+        "pytest.ini": "[pytest]\naddopts = -p byname_plugin\nsettings_module = calc.settings\n",
+        "tests/test_apps.py": """
+            import byname_plugin
+
+            def test_apps():
+                assert byname_plugin.SETTINGS["APPS"]
+        """,
+    }
+    monkeypatch.setenv("PYTHONPATH", f"{lib}{os.pathsep}{pytester.path}")
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_apps.py", "test_apps"))
+    touch_edit(pytester, "calc/settings.py", 'APPS = ["a"]', 'APPS = ["b"]')
+    selects(pytester, EVERYTHING | nodes("tests/test_apps.py", "test_apps"))
+    # A project module that project code imports stays precise.
+    baseline(pytester)
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nMORE = 1")
+    selects(pytester, set())

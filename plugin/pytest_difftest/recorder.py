@@ -179,6 +179,10 @@ class ImportGraph:
         fresh, self.fresh = self.fresh, []
         return fresh
 
+    def session_state(self) -> tuple[set[CodeType], set[str]]:
+        """What session windows ran and opened so far."""
+        return self.session_codes, self.session_opened
+
     def take_session(self) -> Optional[tuple[set[CodeType], set[str]]]:
         """What session windows ran and opened, when it grew since last
         taken."""

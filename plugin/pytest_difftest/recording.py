@@ -15,8 +15,9 @@ from pytest_difftest.children import Children
 from pytest_difftest.environment import TopLevelMapper, cache_dir
 from pytest_difftest.layout import layout
 from pytest_difftest.recorder import Capture
-from pytest_difftest.watch import shared_recorder, startup_imports
+from pytest_difftest.watch import shared_recorder, startup_imports, take_by_name
 from pytest_difftest.records import (
+    WHOLE_MODULE,
     ATTRIBUTE,
     CHILD_KILLED,
     IMPORTS,
@@ -46,6 +47,7 @@ class TestRecording:
         exclude = [PLUGIN_DIR, *where.installed, str(cache_dir(config))]
         self.mapper = PathMapper(str(config.rootpath), exclude, TopLevelMapper(PLUGIN_DIR).module, where)
         relpath = self.mapper.relpath
+        self.by_name: list[str] = []  # byname.py: sent with every session record
         self.recorder.imports.is_project = lambda code: relpath(code.co_filename) is not None
         # Objects a test module's import built, which its tests share.
         self.shared = SharedState(self.recorder.imports.is_project, lambda filename: relpath(filename) is not None)
@@ -367,8 +369,15 @@ class TestRecording:
                 deps = self.mapper.deps(codes, opened)
                 modules[path] = merge_deps(modules[path], deps) if path in modules else deps
         session = self.recorder.imports.take_session()
-        if session is not None:
-            deps = self.mapper.deps(*session)
+        by_name = take_by_name(self.mapper.relpath)
+        if by_name:
+            self.by_name.extend(by_name)
+        if session is not None or by_name:
+            # The session record replaces the previous one: it carries every
+            # module imported by name so far.
+            deps = self.mapper.deps(*session) if session is not None else self.mapper.deps(*self.recorder.imports.session_state())
+            for path in self.by_name:
+                deps["files"].setdefault(path, []).append(WHOLE_MODULE)
             if deps["files"] or deps["data"] or deps["dists"]:
                 modules[SESSION] = deps
         return modules

@@ -17,6 +17,9 @@ PASSED, FAILED, ERROR, SKIPPED, XFAILED = range(5)
 MERGE_DEPS = 255  # adds to a record written earlier in the session
 IMPORT_DEPS = 254  # what importing a module ran; the record's node id is the module's path
 KIND_LINES, KIND_DATA, KIND_DIST = 0, 1, 2
+# A KIND_LINES line: the module's whole top level is a dependency (code the
+# recorder does not watch imported it by name and may read any of its names).
+WHOLE_MODULE = 0xFFFFFFFF
 
 # Attributes of a teardown report that carry what the test depended on to
 # the process that writes records (through pytest-xdist when in use).

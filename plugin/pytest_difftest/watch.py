@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Optional
 
+from pytest_difftest.byname import ByNameImports
 from pytest_difftest.recorder import Recorder
 from pytest_difftest.recorder_monitoring import MonitoringRecorder, NoToolId
 from pytest_difftest.recorder_profile import ProfileRecorder
@@ -16,6 +17,8 @@ from pytest_difftest.recorder_profile import ProfileRecorder
 # The recorder of this process, created when the plugin's first hook starts
 # watching the start-up imports (conftest.py files, their hooks).
 _shared: Optional[Recorder] = None
+# Imports by name from outside the project (byname.py), while recording.
+_byname: Optional[ByNameImports] = None
 
 
 def _new_recorder() -> Recorder:
@@ -37,9 +40,19 @@ def shared_recorder() -> Recorder:
 
 
 def watch_startup_imports() -> None:
+    global _byname
+    if _byname is None:
+        _byname = ByNameImports()
+        _byname.install()
     recorder = shared_recorder()
     _unwatch_assertion_rewriting(recorder)
     recorder.session_begin()
+
+
+def take_by_name(project_path: Callable[[str], Optional[str]]) -> list[str]:
+    """Stored paths of project modules imported by name from outside the
+    project, not taken before (byname.py)."""
+    return _byname.take(project_path) if _byname is not None else []
 
 
 def startup_imports() -> None:
@@ -53,8 +66,11 @@ def release() -> None:
     """Undo what recording changed in the process (pytest_unconfigure), so
     that a second session in the same process (pytester's in-process runs,
     a second pytest.main()) starts from scratch."""
-    global _shared
+    global _shared, _byname
     recorder, _shared = _shared, None
+    if _byname is not None:
+        _byname.uninstall()
+        _byname = None
     _restore_assertion_rewriting()
     if recorder is not None:
         if recorder._stack:

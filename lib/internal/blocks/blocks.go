@@ -66,6 +66,7 @@ type File struct {
 	spans   []span     // line table of BlockAt
 	idents  [][]string // per block: see Idents
 	bare    [][]string // per block: see Bare
+	paths   [][]string // per block: see ModulePaths
 	binds   [][]string // per import: see ImportBinds
 	dynamic []bool     // per block: see Dynamic
 	loose   uint64     // module-level tokens outside any statement

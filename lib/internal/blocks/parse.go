@@ -159,6 +159,7 @@ type splitter struct {
 	plain   []bool     // per block: a class with no decorator nor bases
 	idents  [][]string // per block: identifiers its own code reads
 	bare    [][]string // per block: identifiers used as plain values
+	paths   [][]string // per block: strings that read as dotted module paths
 	dynamic []bool     // per block: reaches names dynamically
 }
 
@@ -173,6 +174,7 @@ func newSplitter(src []byte) *splitter {
 		ok:      true,
 		idents:  [][]string{nil},
 		bare:    [][]string{nil},
+		paths:   [][]string{nil},
 		dynamic: []bool{false},
 		plain:   []bool{false},
 		reads:   map[string][]int32{},
@@ -250,6 +252,9 @@ func (s *splitter) enter(e event) {
 		}
 		if vk == vkIdent && r != roleSkip {
 			s.ident(parent, c.scope, e.field, s.src[e.start:e.end], defName)
+		}
+		if vk == vkStringPart && r != roleSkip && dottedPath.Match(s.src[e.start:e.end]) {
+			s.paths[c.scope] = append(s.paths[c.scope], string(s.src[e.start:e.end]))
 		}
 		s.record(c.sinks, mark)
 		s.text(c.sinks, tagToken, s.src[e.start:e.end])
@@ -478,6 +483,7 @@ func (s *splitter) open(start uint32) int32 {
 	s.sums = append(s.sums, contenthash.Offset)
 	s.idents = append(s.idents, nil)
 	s.bare = append(s.bare, nil)
+	s.paths = append(s.paths, nil)
 	s.dynamic = append(s.dynamic, false)
 	s.plain = append(s.plain, false)
 	s.scopeOf = append(s.scopeOf, nil)
@@ -615,7 +621,7 @@ func (s *splitter) file() File {
 		binds[i] = s.imp.binds(i, imp)
 	}
 	return File{
-		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, binds: binds,
+		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, paths: s.paths, binds: binds,
 		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, loose: s.module.loose,
 	}
 }

@@ -782,6 +782,22 @@ func (f *File) Bare(i int) []string {
 	return f.bare[i]
 }
 
+// ModulePaths returns the strings in block i that read as a dotted path
+// ("pkg.settings", "pkg.settings.FLAG", "pkg.mod:func"). Code that hands such
+// a string to a library (pkgutil.resolve_name, mock.patch, Django's
+// settings, entry points, plugin registries) reaches that module's names
+// without naming them.
+func (f *File) ModulePaths(i int) []string {
+	if i < 0 || i >= len(f.paths) {
+		return nil
+	}
+	return f.paths[i]
+}
+
+// dottedPath matches a whole string literal that reads as a dotted path,
+// with an optional ":attr" suffix (the resolve_name/entry-point form).
+var dottedPath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?::[A-Za-z_][A-Za-z0-9_.]*)?$|^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_.]*$`)
+
 // ImportBinds returns the names f.Imports[i] binds.
 func (f *File) ImportBinds(i int) []string {
 	if i < 0 || i >= len(f.binds) {

@@ -365,8 +365,9 @@ func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
 		prev = newReads()
 		s.importReads[t.NodeID] = prev
 	}
-	for n := range r.names {
-		if !prev.names[n] {
+	prevAll := prev.all()
+	for n := range r.all() {
+		if !prevAll[n] {
 			added = true
 		}
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,14 +24,37 @@ import (
 
 // reads gathers what a test's code reads.
 type reads struct {
-	names   map[string]bool
+	// names are read as attributes (x.NAME) or otherwise not by a plain
+	// name: they may belong to any module the test reaches.
+	names map[string]bool
+	// local are the plain names (NAME, not x.NAME) read by the functions
+	// of each file: a plain name is a global of the function's own module
+	// (or of what that module star-imports), never of another.
+	local   map[string]map[string]bool
 	files   []string // Python files it ran code in, or reached by imports inside functions
 	seen    map[string]bool
 	dynamic bool
 }
 
 func newReads() *reads {
-	return &reads{names: map[string]bool{}, seen: map[string]bool{}}
+	return &reads{names: map[string]bool{}, local: map[string]map[string]bool{}, seen: map[string]bool{}}
+}
+
+// all returns every name read, whichever module's.
+func (r *reads) all() map[string]bool {
+	if len(r.local) == 0 {
+		return r.names
+	}
+	out := make(map[string]bool, len(r.names))
+	for n := range r.names {
+		out[n] = true
+	}
+	for _, names := range r.local {
+		for n := range names {
+			out[n] = true
+		}
+	}
+	return out
 }
 
 func (r *reads) addFile(path string) {
@@ -40,11 +64,21 @@ func (r *reads) addFile(path string) {
 	}
 }
 
-func (r *reads) addBlock(f *blocks.File, i int) {
+func (r *reads) addBlock(path string, f *blocks.File, i int) {
 	if r == nil {
 		return
 	}
+	bare := f.Bare(i) // sorted
+	local := r.local[path]
 	for _, n := range f.Idents(i) {
+		if _, plain := slices.BinarySearch(bare, n); plain {
+			if local == nil {
+				local = map[string]bool{}
+				r.local[path] = local
+			}
+			local[n] = true
+			continue
+		}
 		r.names[n] = true
 	}
 	if f.Dynamic(i) {
@@ -59,10 +93,62 @@ func (r *reads) merge(o *reads) {
 	for n := range o.names {
 		r.names[n] = true
 	}
+	for path, names := range o.local {
+		local := r.local[path]
+		if local == nil {
+			local = map[string]bool{}
+			r.local[path] = local
+		}
+		for n := range names {
+			local[n] = true
+		}
+	}
 	for _, f := range o.files {
 		r.addFile(f)
 	}
 	r.dynamic = r.dynamic || o.dynamic
+}
+
+// starLocal returns r.local with each file's plain names also given to
+// the modules it star-imports, transitively: "from m import *" makes m's
+// names plain globals of the importer.
+func (s *Session) starLocal(r *reads) map[string]map[string]bool {
+	if len(r.local) == 0 {
+		return nil
+	}
+	out := make(map[string]map[string]bool, len(r.local))
+	var give func(path string, names map[string]bool, depth int)
+	give = func(path string, names map[string]bool, depth int) {
+		m := out[path]
+		if m == nil {
+			m = map[string]bool{}
+			out[path] = m
+		}
+		grew := false
+		for n := range names {
+			if !m[n] {
+				m[n] = true
+				grew = true
+			}
+		}
+		fi := s.current(path)
+		if !grew || depth > 16 || fi.cur == nil || fi.cur.File == nil {
+			return
+		}
+		for _, imp := range fi.cur.File.Imports {
+			if !slices.Contains(imp.Names, "*") {
+				continue
+			}
+			files, _ := s.resolver.Resolve(path, imp)
+			for _, g := range files {
+				give(g, names, depth+1)
+			}
+		}
+	}
+	for path, names := range r.local {
+		give(path, names, 0)
+	}
+	return out
 }
 
 // fileClosure returns the project files one module reaches by import,
@@ -91,6 +177,12 @@ func (s *Session) ensureFile(q store.Querier, fi *fileInfo) error {
 // nameIDs returns the name blocks of the given files for the names read;
 // none of the file skip (a test file, whose whole top level counts).
 func (s *Session) nameIDs(q store.Querier, files []string, names map[string]bool, skip string) ([]int64, error) {
+	return s.nameIDsLocal(q, files, names, nil, skip)
+}
+
+// nameIDsLocal is nameIDs with, per file, the plain names its own code
+// reads (see reads.local).
+func (s *Session) nameIDsLocal(q store.Querier, files []string, names map[string]bool, local map[string]map[string]bool, skip string) ([]int64, error) {
 	var ids []int64
 	for _, path := range files {
 		if path == skip {
@@ -102,6 +194,17 @@ func (s *Session) nameIDs(q store.Querier, files []string, names map[string]bool
 		}
 		if err := s.ensureFile(q, fi); err != nil {
 			return nil, err
+		}
+		names := names
+		if own := local[path]; len(own) > 0 {
+			merged := make(map[string]bool, len(names)+len(own))
+			for n := range names {
+				merged[n] = true
+			}
+			for n := range own {
+				merged[n] = true
+			}
+			names = merged
 		}
 		for _, n := range hits(fi.cur.Top, names) {
 			id, err := s.blockID(q, fi, selection.NamePrefix+n, nil)
@@ -175,14 +278,14 @@ func (s *Session) moduleIDs(q store.Querier, files []string) ([]int64, error) {
 func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string) (ids []int64, dynamic bool, err error) {
 	names := map[string]bool{}
 	if r := s.importReads[SessionDeps]; r != nil {
-		for n := range r.names {
+		for n := range r.all() {
 			names[n] = true
 		}
 		dynamic = r.dynamic
 	}
 	for _, path := range files {
 		if r := s.importReads[path]; r != nil {
-			for n := range r.names {
+			for n := range r.all() {
 				names[n] = true
 			}
 			dynamic = dynamic || r.dynamic
@@ -200,6 +303,11 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 				names[n] = true
 			}
 			dynamic = dynamic || f.Dynamic(i) || s.escapes(path, f, i, "")
+			whole, err := s.wholeIDs(q, s.namedFiles(path, f, i))
+			if err != nil {
+				return nil, false, err
+			}
+			ids = append(ids, whole...)
 		}
 		for _, imp := range f.Imports {
 			if imp.Scope != "" || len(imp.Names) == 0 {
@@ -284,6 +392,75 @@ func (s *Session) escapes(path string, f *blocks.File, i int, scope string) bool
 		}
 	}
 	return false
+}
+
+// namedFiles returns the project modules that strings in block i of the
+// file at path name as dotted paths ("pkg.mod", "pkg.mod.NAME",
+// "pkg.mod:NAME"): a library that resolves such a string (pkgutil,
+// mock.patch, Django settings, entry points) reads the module's names
+// without the project's code naming them, so the module counts whole.
+func (s *Session) namedFiles(path string, f *blocks.File, i int) []string {
+	var out []string
+	for _, p := range f.ModulePaths(i) {
+		key := pathpkg.Dir(path) + "\x00" + p
+		files, ok := s.pathModules[key]
+		if !ok {
+			mod, _, _ := strings.Cut(p, ":")
+			parts := strings.Split(mod, ".")
+			if _, ext := fileSuffixes[parts[len(parts)-1]]; !ext {
+				for k := len(parts); k >= 1 && files == nil; k-- {
+					name := strings.Join(parts[:k], ".")
+					got, _ := s.resolver.Resolve(path, blocks.Import{Module: name})
+					if len(got) == 0 {
+						continue
+					}
+					// The resolver gives the packages on the way too; the
+					// module itself is last, when it exists.
+					last, rel := got[len(got)-1], strings.ReplaceAll(name, ".", "/")
+					if last == rel+".py" || last == rel+"/__init__.py" || strings.HasSuffix(last, "/"+rel+".py") || strings.HasSuffix(last, "/"+rel+"/__init__.py") {
+						files = got[len(got)-1:]
+					}
+				}
+			}
+			s.pathModules[key] = files
+		}
+		out = append(out, files...)
+	}
+	return out
+}
+
+// fileSuffixes end strings that name a file ("setup.py", "data.json"),
+// not a module's attribute.
+var fileSuffixes = map[string]struct{}{
+	"py": {}, "pyi": {}, "txt": {}, "json": {}, "yaml": {}, "yml": {}, "toml": {}, "cfg": {}, "ini": {},
+	"csv": {}, "html": {}, "xml": {}, "md": {}, "rst": {}, "log": {}, "gz": {}, "zip": {}, "com": {}, "org": {},
+}
+
+// wholeIDs returns the blocks that stand for the whole of each parsed
+// file: its top level and the names it defines.
+func (s *Session) wholeIDs(q store.Querier, files []string) ([]int64, error) {
+	var ids []int64
+	for _, path := range files {
+		fi := s.current(path)
+		if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
+			continue
+		}
+		if err := s.ensureFile(q, fi); err != nil {
+			return nil, err
+		}
+		for _, name := range []string{selection.Module, selection.Defs} {
+			var names []string
+			if name == selection.Defs {
+				names = fi.cur.File.Names
+			}
+			id, err := s.blockID(q, fi, name, names)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }
 
 // importPrecise tells, for the module at path, whether one of its import

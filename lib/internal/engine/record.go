@@ -19,6 +19,10 @@ const (
 	DepLines = 0 // a Python file and the first lines of code objects run in it
 	DepData  = 1 // a file opened for reading
 	DepDist  = 2 // installed code ran (Path: its top-level module name)
+
+	// WholeModule, as a DepLines line, makes the module's whole top level
+	// a dependency: code outside the project imported it by name.
+	WholeModule = 0xFFFFFFFF
 )
 
 // Dep is one file a test depended on.
@@ -394,7 +398,7 @@ func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo, full bool
 			}
 		}
 	}
-	ids, err := s.nameIDs(q, files, r.names, info.testFile)
+	ids, err := s.nameIDsLocal(q, files, r.names, s.starLocal(r), info.testFile)
 	if err != nil || !full {
 		return ids, err
 	}
@@ -491,6 +495,15 @@ func (s *Session) depIDs(q store.Querier, d Dep, r *reads) ([]int64, error) {
 	if !f.Parsed {
 		return out, nil
 	}
+	if slices.Contains(d.Lines, WholeModule) {
+		// Imported by name from code the recorder does not watch, which may
+		// read any of its names: the whole top level (SPEC 4.8).
+		v, err := id(selection.Module)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
 	r.addFile(d.Path)
 	for _, line := range d.Lines {
 		i := f.BlockAt(int(line))
@@ -503,10 +516,15 @@ func (s *Session) depIDs(q store.Querier, d Dep, r *reads) ([]int64, error) {
 			return nil, err
 		}
 		out = append(out, v)
-		r.addBlock(f, i)
+		r.addBlock(d.Path, f, i)
 		if r != nil && !r.dynamic && s.escapes(d.Path, f, i, name) {
 			r.dynamic = true
 		}
+		whole, err := s.wholeIDs(q, s.namedFiles(d.Path, f, i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, whole...)
 		scoped, err := s.scopedImportIDs(q, d.Path, name)
 		if err != nil {
 			return nil, err
