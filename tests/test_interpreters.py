@@ -69,6 +69,26 @@ def test_edit_a_function_runs_exactly_its_tests(pytester: pytest.Pytester) -> No
     assert ran(result) == nodes("test_lib.py", "test_mul"), output(result)
 
 
+GAP_CONFTEST = """
+import lib
+
+
+def pytest_runtest_logreport(report):
+    # Runs between the phases of every test, outside any capture.
+    lib.mul(1, 1)
+"""
+
+
+def test_code_run_between_phases_still_counts_when_a_test_runs_it(pytester: pytest.Pytester) -> None:
+    # The monitoring recorder disables what runs between phases until the
+    # next test; project code there must not hide from the phase after.
+    everything = nodes("test_lib.py", "test_add", "test_mul", "test_other")
+    _record(pytester, {"lib.py": LIB, "test_lib.py": TESTS, "conftest.py": GAP_CONFTEST}, everything)
+    touch_edit(pytester, "lib.py", "return a * b", "return b * a")
+    result = diff(pytester)
+    assert ran(result) == nodes("test_lib.py", "test_mul"), output(result)
+
+
 def test_recorder_is_said_with_diff_v(pytester: pytest.Pytester) -> None:
     """--diff-v names the mechanism only when it is not the usual one: a
     project that holds both monitoring tool ids we may use falls back to

@@ -548,3 +548,20 @@ def test_a_module_a_plugin_imports_by_name_is_whole_for_every_test(
     baseline(pytester)
     touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nMORE = 1")
     selects(pytester, set())
+
+
+def test_getattr_on_a_standard_module_and_an_exception_subclass_stay_precise(pytester: pytest.Pytester) -> None:
+    # more-itertools: _sumprod = getattr(math, "sumprod", ...); attrs and
+    # marshmallow subclass AttributeError and NameError. Neither reaches
+    # the module's own names.
+    ops = OPS + """
+    import math
+
+    _sumprod = getattr(math, "sumprod", None)
+
+    class Frozen(AttributeError):
+        pass
+"""
+    recorded(pytester, {"calc/ops.py": ops})
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "RATE = 0.2")
+    selects(pytester, nodes("tests/test_ops.py", "test_scaled"))

@@ -62,12 +62,77 @@ def _every(code: CodeType, offset: int) -> None:
     _add(code)
 
 
+# Code that runs between the phases of a test and between tests (pytest's
+# own protocol, reporting): noted apart and disabled, so that it costs one
+# callback until the next restart_events(). Turning our events off and on
+# instead would cost more: each set_events() makes every code object that
+# runs afterwards instrument itself again, six times per test.
+_gap_add: Callable[[CodeType], None] = set().add
+
+
+def _gap(code: CodeType, offset: int) -> Any:
+    _gap_add(code)
+    return _DISABLE
+
+
+def _tool_dirs() -> tuple[str, ...]:
+    """pytest's, pluggy's and this plugin's directories: their code is
+    never a dependency."""
+    import os
+
+    dirs = []
+    for name in ("_pytest", "pluggy", "pytest_difftest"):
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path:
+            dirs.append(os.path.join(os.path.dirname(path), ""))
+    return tuple(dirs)
+
+
+def _unwatched_dirs() -> tuple[str, ...]:
+    """Where code lives whose being disabled between phases loses no
+    dependency: pytest, pluggy, this plugin, the standard library and
+    generated code ("<string>": dataclasses' methods, exec), none of which
+    is recorded."""
+    import os
+    import sysconfig
+
+    stdlib = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")}
+    return _tool_dirs() + tuple(os.path.join(d, "") for d in stdlib if d) + ("<",)
+
+
 def _edges(code: CodeType, offset: int) -> None:
     _add(code)
     # Frame 0 is this callback, frame 1 the code starting; its f_back is
     # the nearest Python caller (through C functions such as map()).
     caller: Optional[FrameType] = _getframe(1).f_back
     _edge((caller.f_code if caller is not None else None, code))
+
+
+# Code whose calls need no edges (see _unwatched_dirs), by code object:
+# in an edge window it is disabled after its first call. Its callees still
+# report it as their caller (f_back), and the import machinery's own frames
+# are never a callee that matters (ImportGraph skips them).
+_quiet: dict[CodeType, bool] = {}
+# _armed_for after an edge window that disabled only such code.
+_QUIET = object()
+_quiet_dirs: tuple[str, ...] = ("<frozen importlib",)
+
+
+def _edges_once(code: CodeType, offset: int) -> Any:
+    _add(code)
+    caller: Optional[FrameType] = _getframe(1).f_back
+    _edge((caller.f_code if caller is not None else None, code))
+    quiet = _quiet.get(code)
+    if quiet is None:
+        quiet = _quiet[code] = code.co_filename.startswith(_quiet_dirs)
+    return _DISABLE if quiet else None
+
+
+def _paused(code: CodeType, offset: int) -> Any:
+    quiet = _quiet.get(code)
+    if quiet is None:
+        quiet = _quiet[code] = code.co_filename.startswith(_quiet_dirs)
+    return _DISABLE if quiet else None
 
 
 def _graph(edges: set[tuple[Optional[CodeType], CodeType]]) -> tuple[list[CodeType], dict[CodeType, list[CodeType]]]:
@@ -111,6 +176,10 @@ class MonitoringRecorder(Recorder):
         self._test_edges: Optional[set[tuple[Optional[CodeType], CodeType]]] = None
         self._test_on = False
         self._unwatched = 0
+        # What ran, and was disabled, outside any capture since the last
+        # restart_events() (see _gap).
+        self._gap: set[CodeType] = set()
+        self._gap_dirs: Optional[tuple[str, ...]] = None
 
     # -- feeding ---------------------------------------------------------------
 
@@ -142,15 +211,35 @@ class MonitoringRecorder(Recorder):
             return
         target = self._target()
         if target is None:
-            if self._on:
-                _mon.set_events(self._tool, 0)
-                self._on = False
+            if self._unwatched or not self._exclusive():
+                if self._on:
+                    _mon.set_events(self._tool, 0)
+                    self._on = False
+                return
+            if self._collect is not None:
+                # Item building, between pytest_generate_tests calls (once
+                # per test function): pytest's code is disabled as in the
+                # edge window around it, nothing is noted.
+                self._use(_paused)
+            else:
+                global _gap_add
+                _gap_add = self._gap.add
+                self._use(_gap)
             return
         codes, edges = target
+        if self._gap:
+            matters = self._gap_matters()
+            self._gap = set()
+            if matters:
+                self._armed_for = object()  # restart below
         if edges is not None:
             cb: Callable[..., Any] = _edges
             _edge = edges.add
             armed = None
+            if self._exclusive():
+                global _quiet_dirs
+                _quiet_dirs = _tool_dirs() + ("<frozen importlib",)
+                cb = _edges_once
         elif self._exclusive():
             cb = _once
             armed = codes
@@ -159,11 +248,17 @@ class MonitoringRecorder(Recorder):
             armed = None
         # Code disabled for another code set would not be seen by this one;
         # call edges need every call seen, even of code already noted.
-        if self._armed_for is not None and (edges is not None or self._armed_for is not codes):
+        quiet = cb is _edges_once
+        if self._armed_for is not None and (
+            (edges is not None and not (quiet and self._armed_for is _QUIET)) or (edges is None and self._armed_for is not codes)
+        ):
             _mon.restart_events()
             self._armed_for = None
         if armed is not None:
             self._armed_for = armed
+        elif quiet:
+            # pytest's code is disabled: the next capture re-arms.
+            self._armed_for = _QUIET
         _add = codes.add
         if cb is not self._cb:
             _mon.register_callback(self._tool, _mon.events.PY_START, cb)
@@ -172,6 +267,26 @@ class MonitoringRecorder(Recorder):
         if not self._on:
             _mon.set_events(self._tool, _EVENTS)
             self._on = True
+
+    def _use(self, cb: Callable[..., Any]) -> None:
+        """Events on, with cb as the callback."""
+        if self._cb is not cb:
+            _mon.register_callback(self._tool, _mon.events.PY_START, cb)
+            _mon.register_callback(self._tool, _mon.events.PY_RESUME, cb)
+            self._cb = cb
+        if not self._on:
+            _mon.set_events(self._tool, _EVENTS)
+            self._on = True
+
+    def _gap_matters(self) -> bool:
+        """Whether code disabled outside any capture may be a dependency
+        (project code, installed code other than pytest's): then the next
+        capture must re-arm everything, or it would not see that code."""
+        dirs = self._gap_dirs
+        if dirs is None:
+            dirs = self._gap_dirs = _unwatched_dirs()
+        # A copy: the loop's own code reaches the callback, which adds.
+        return any(not code.co_filename.startswith(dirs) for code in list(self._gap))
 
     def _still_ours(self) -> bool:
         """Whether our tool id, events and callbacks survived what ran."""
@@ -352,11 +467,13 @@ class MonitoringRecorder(Recorder):
         self._test_on = False
         self._session = self._collect = None
         self._unwatched = 0
-        self._refresh()
+        if self._on and not self._lost and _mon.get_tool(self._tool) == NAME:
+            _mon.set_events(self._tool, 0)
+        self._on = False
         if not self._lost and _mon.get_tool(self._tool) == NAME:
             for event in (_mon.events.PY_START, _mon.events.PY_RESUME):
                 _mon.register_callback(self._tool, event, None)
-            if self._armed_for is not None:
+            if self._armed_for is not None or self._gap:
                 # Give back what we disabled (the next user of the id would
                 # not see it otherwise; 3.12 and 3.13 keep it past free).
                 _mon.restart_events()

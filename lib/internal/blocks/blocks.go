@@ -69,5 +69,6 @@ type File struct {
 	paths   [][]string // per block: see ModulePaths
 	binds   [][]string // per import: see ImportBinds
 	dynamic []bool     // per block: see Dynamic
+	targets [][]string // per block: see DynamicTargets
 	loose   uint64     // module-level tokens outside any statement
 }

@@ -117,6 +117,9 @@ type frame struct {
 	// classBody: the node is a class's body, whose statements are
 	// analysed (its scope is pushed on entering it).
 	classBody bool
+	// dyn: getattr/hasattr/delattr called here (a call node), or the
+	// arguments of such a call whose first one is still to come.
+	dyn dynState
 }
 
 // Records fed to the checksums: the text of every token, and of the tree's
@@ -161,6 +164,7 @@ type splitter struct {
 	bare    [][]string // per block: identifiers used as plain values
 	paths   [][]string // per block: strings that read as dotted module paths
 	dynamic []bool     // per block: reaches names dynamically
+	targets [][]string // per block: getattr(NAME, ...) first arguments
 }
 
 func newSplitter(src []byte) *splitter {
@@ -176,6 +180,7 @@ func newSplitter(src []byte) *splitter {
 		bare:    [][]string{nil},
 		paths:   [][]string{nil},
 		dynamic: []bool{false},
+		targets: [][]string{nil},
 		plain:   []bool{false},
 		reads:   map[string][]int32{},
 	}
@@ -228,6 +233,16 @@ func (s *splitter) enter(e event) {
 		mark = tagStmt
 	}
 	c := s.childCtx(parent, e.field)
+	if parent.dyn == dynFirstArg && vk != vkAnon && r != roleSkip {
+		// getattr(math, "x") reads an installed module's names; the
+		// engine decides on the name. Anything else reaches anything.
+		parent.dyn = dynNone
+		if e.kind == evLeaf && vk == vkIdent {
+			s.targets[c.scope] = append(s.targets[c.scope], string(s.src[e.start:e.end]))
+		} else {
+			s.dynamic[c.scope] = true
+		}
+	}
 	if r == roleSkip {
 		c.sinks = nil
 	} else if s.runsAtImport(parent, e) {
@@ -262,6 +277,9 @@ func (s *splitter) enter(e event) {
 		return
 	}
 	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark, start: e.start, sym: e.sym, field: e.field, vk: vk, vm: vm}
+	if parent.dyn == dynCallee && e.field == s.g.fieldArguments {
+		f.dyn = dynFirstArg
+	}
 	if k := s.g.imp(e.sym); k != impNone {
 		s.imp.scope = c.scope
 		f.imp = s.imp.enter(s.g, parent, k, e.field)
@@ -485,6 +503,7 @@ func (s *splitter) open(start uint32) int32 {
 	s.bare = append(s.bare, nil)
 	s.paths = append(s.paths, nil)
 	s.dynamic = append(s.dynamic, false)
+	s.targets = append(s.targets, nil)
 	s.plain = append(s.plain, false)
 	s.scopeOf = append(s.scopeOf, nil)
 	return int32(len(s.blocks) - 1)
@@ -622,7 +641,7 @@ func (s *splitter) file() File {
 	}
 	return File{
 		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, paths: s.paths, binds: binds,
-		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, loose: s.module.loose,
+		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, targets: s.targets, loose: s.module.loose,
 	}
 }
 

@@ -437,7 +437,18 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, text []byte, 
 	name := string(text)
 	if dynamicNames[name] && parent.imp == impNone {
 		// Using importlib, not importing it, reaches names dynamically.
-		s.dynamic[scope] = true
+		switch {
+		case caughtNames[name]:
+			// Catching one hides a missing name; subclassing or raising
+			// it does not.
+			if s.inExcept() {
+				s.dynamic[scope] = true
+			}
+		case attrFuncs[name] && field == s.g.fieldFunction && int(parent.sym) < len(s.g.calls) && s.g.calls[parent.sym]:
+			parent.dyn = dynCallee // decided by the first argument
+		default:
+			s.dynamic[scope] = true
+		}
 	}
 	param := parent.vk == vkParam || parent.vk == vkDefaultParam && field == s.g.fieldName
 	if !param && parent.vk != vkAttribute && parent.imp == impNone {
@@ -476,6 +487,47 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, text []byte, 
 // code that mentions one of these depends on every name (SPEC 4.8).
 // AttributeError, NameError and ImportError are here because code that
 // catches them may behave differently once a name it looked for exists.
+// dynState follows a getattr/hasattr/delattr call to its first argument.
+type dynState uint8
+
+const (
+	dynNone     dynState = iota
+	dynCallee            // a call node whose function is getattr & co.
+	dynFirstArg          // its argument list, before the first argument
+)
+
+// caughtNames are the exceptions whose catching hides a missing name.
+var caughtNames = map[string]bool{"AttributeError": true, "NameError": true, "ImportError": true, "ModuleNotFoundError": true}
+
+// attrFuncs read one object's attributes by a computed name.
+var attrFuncs = map[string]bool{"getattr": true, "hasattr": true, "delattr": true}
+
+// inExcept reports whether the token being entered lies in an except
+// clause's exception types (not its body).
+func (s *splitter) inExcept() bool {
+	for k := len(s.stack) - 1; k >= 0; k-- {
+		f := &s.stack[k]
+		if f.role == roleBlock {
+			return false
+		}
+		if int(f.sym) < len(s.g.excepts) && s.g.excepts[f.sym] {
+			return true
+		}
+	}
+	return false
+}
+
+// DynamicTargets returns the first arguments of the getattr, hasattr and
+// delattr calls in block i that are plain names: the engine counts the
+// block as reaching names dynamically unless each names a module from
+// outside the project.
+func (f *File) DynamicTargets(i int) []string {
+	if i < 0 || i >= len(f.targets) {
+		return nil
+	}
+	return f.targets[i]
+}
+
 var dynamicNames = map[string]bool{
 	"globals": true, "vars": true, "locals": true, "dir": true,
 	"getattr": true, "hasattr": true, "delattr": true,

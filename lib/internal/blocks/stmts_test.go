@@ -276,3 +276,39 @@ func TestDeriveClass(t *testing.T) {
 		})
 	}
 }
+
+func TestDynamicAccess(t *testing.T) {
+	tests := []struct {
+		name    string
+		src     string
+		dynamic bool     // the module's top level (block 0)
+		targets []string // getattr & co. first arguments, decided by the engine
+		paths   []string // strings that read as module paths
+	}{
+		{"getattr on a name", "import math\nx = getattr(math, 'sumprod', None)\n", false, []string{"math"}, nil},
+		{"hasattr on a name", "ok = hasattr(os, 'fork')\n", false, []string{"os"}, nil},
+		{"getattr on an expression", "x = getattr(a.b, 'c')\n", true, nil, nil},
+		{"getattr passed on", "g = getattr\n", true, nil, nil},
+		{"globals", "x = globals()\n", true, nil, nil},
+		{"subclassing AttributeError", "class E(AttributeError):\n    pass\n", false, nil, nil},
+		{"raising NameError", "def f():\n    raise NameError('x')\n", false, nil, nil},
+		{"catching ImportError", "try:\n    import fast\nexcept ImportError:\n    fast = None\n", true, nil, nil},
+		{"catching in a tuple", "try:\n    x = m.y\nexcept (KeyError, AttributeError):\n    x = None\n", true, nil, nil},
+		{"raising in an except body", "try:\n    x = 1\nexcept KeyError:\n    raise AttributeError('x')\n", false, nil, nil},
+		{"module paths", "a = 'pkg.mod:NAME'\nb = 'pkg.mod.NAME'\nc = 'plain words'\nd = 'x'\n", false, nil, []string{"pkg.mod:NAME", "pkg.mod.NAME"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parse(t, tt.src)
+			if got := f.Dynamic(0); got != tt.dynamic {
+				t.Errorf("Dynamic(0) = %v, want %v", got, tt.dynamic)
+			}
+			if got := f.DynamicTargets(0); !slices.Equal(got, tt.targets) {
+				t.Errorf("DynamicTargets(0) = %q, want %q", got, tt.targets)
+			}
+			if got := f.ModulePaths(0); !slices.Equal(got, tt.paths) {
+				t.Errorf("ModulePaths(0) = %q, want %q", got, tt.paths)
+			}
+		})
+	}
+}

@@ -195,6 +195,9 @@ type grammar struct {
 	// def: defaults and annotations (fieldValue and fieldType too).
 	fieldParameters, fieldReturnType uint16
 	fieldAttribute                   uint16 // the name after "."
+	// Dynamic access (stmts.go): which calls and except clauses are which.
+	fieldFunction, fieldArguments uint16
+	calls, excepts                []bool
 }
 
 // paramKind says how a node type takes part in a def's signature.
@@ -219,6 +222,8 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.params = make([]paramKind, n)
 	g.idents = make([]bool, n)
 	g.vks = make([]valueKind, n)
+	g.calls = make([]bool, n)
+	g.excepts = make([]bool, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
 		// Type 0 is a named node, 2 an anonymous token (punctuation,
@@ -243,6 +248,8 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 			g.imps[i] = impWildcard
 		}
 		g.idents[i] = name == "identifier"
+		g.calls[i] = name == "call"
+		g.excepts[i] = name == "except_clause" || name == "except_group_clause"
 		switch name {
 		case "default_parameter", "typed_default_parameter":
 			g.params[i] = paramDefault
@@ -290,6 +297,8 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.fieldValue = field("value")
 	g.fieldAlias = field("alias")
 	g.fieldSuperclasses = field("superclasses")
+	g.fieldFunction = field("function")
+	g.fieldArguments = field("arguments")
 	return g
 })
 

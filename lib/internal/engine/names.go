@@ -302,7 +302,7 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 			for _, n := range f.Idents(i) {
 				names[n] = true
 			}
-			dynamic = dynamic || f.Dynamic(i) || s.escapes(path, f, i, "")
+			dynamic = dynamic || f.Dynamic(i) || s.dynamicTargets(path, f, i) || s.escapes(path, f, i, "")
 			whole, err := s.wholeIDs(q, s.namedFiles(path, f, i))
 			if err != nil {
 				return nil, false, err
@@ -388,6 +388,30 @@ func (s *Session) escapes(path string, f *blocks.File, i int, scope string) bool
 	}
 	for _, n := range bare {
 		if mods[n] {
+			return true
+		}
+	}
+	return false
+}
+
+// dynamicTargets reports whether block i of the file at path calls
+// getattr, hasattr or delattr on a name other than a module imported from
+// outside the project (getattr(math, "sumprod", None) reads only math's
+// names).
+func (s *Session) dynamicTargets(path string, f *blocks.File, i int) bool {
+	for _, t := range f.DynamicTargets(i) {
+		external := false
+		for j, imp := range f.Imports {
+			if imp.Scope != "" || !slices.Contains(f.ImportBinds(j), t) {
+				continue
+			}
+			files, ext := s.resolver.Resolve(path, imp)
+			external = len(files) == 0 && ext != ""
+			if !external {
+				break
+			}
+		}
+		if !external {
 			return true
 		}
 	}

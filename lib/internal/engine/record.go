@@ -517,6 +517,9 @@ func (s *Session) depIDs(q store.Querier, d Dep, r *reads) ([]int64, error) {
 		}
 		out = append(out, v)
 		r.addBlock(d.Path, f, i)
+		if r != nil && !r.dynamic && s.dynamicTargets(d.Path, f, i) {
+			r.dynamic = true
+		}
 		if r != nil && !r.dynamic && s.escapes(d.Path, f, i, name) {
 			r.dynamic = true
 		}
