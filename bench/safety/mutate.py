@@ -101,6 +101,8 @@ class Mutant:
 
     @property
     def group(self) -> str:
+        # The results' two share columns: function bodies, and everything that
+        # runs at import or definition time (the module-level classes included).
         return "function body" if self.kind in FUNCTION_BODY else "module/class/default/decorator"
 
     def describe(self) -> str:
