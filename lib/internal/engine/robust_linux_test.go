@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store/storetest"
 )
@@ -158,7 +159,7 @@ func TestDamagedDependencyList(t *testing.T) {
 	if got := affected(t, sel); !slices.Equal(got, want) {
 		t.Errorf("selected %v, want %v", got, want)
 	}
-	if r := sel.Reasons["test_calc.py::test_mul"]; r != damagedRecord {
+	if r := sel.Reasons["test_calc.py::test_mul"]; r != selection.DamagedRecord {
 		t.Errorf("reason %q", r)
 	}
 	// Only test_add is recorded (say -k): the damaged record stays, and
