@@ -55,25 +55,15 @@ type Config struct {
 	// the epoch; 0: when the session opened). A file that changed since may
 	// differ from what the tests ran: see fileInfo.untrusted.
 	StartedNs int64 `json:"started_ns"`
-	// DebugPanic, for tests of the C ABI only, makes the session panic at
-	// the named point: "open", "select", "record", "finish" or "close".
-	DebugPanic string `json:"debug_panic"`
 }
 
 // DefaultEnv is the environment of a configuration that names none.
 const DefaultEnv = "default"
 
-// debugPanic panics if the configuration asks for a panic at point (tests
-// of the recovery at the C ABI; include/difftest.h).
-func (c *Config) debugPanic(point string) {
-	if c.DebugPanic == point {
-		panic("debug_panic at " + point)
-	}
-}
-
 // Session is one pytest session's view of the baseline.
 type Session struct {
 	cfg      Config
+	panicAt  string // tests only: see OpenPanicking
 	root     fingerprint.Root
 	db       *store.DB
 	warnings []string
@@ -135,6 +125,10 @@ type blockKey struct {
 
 // Open opens (or creates) the baseline.
 func Open(cfg Config) (*Session, error) {
+	return open(cfg, "")
+}
+
+func open(cfg Config, panicAt string) (*Session, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 20
 	}
@@ -150,7 +144,7 @@ func Open(cfg Config) (*Session, error) {
 	if err := store.CheckEnvName(cfg.EnvName); err != nil {
 		return nil, err
 	}
-	cfg.debugPanic("open")
+	debugPanic(panicAt, "open")
 	db, aside, err := store.Open(cfg.DBPath)
 	if err != nil {
 		return nil, err
@@ -167,7 +161,7 @@ func Open(cfg Config) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("read baseline: %w", err)
 	}
-	s := &Session{cfg: cfg, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, moduleNames: map[string]map[string]bool{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
+	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, moduleNames: map[string]map[string]bool{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}
@@ -182,7 +176,7 @@ func Open(cfg Config) (*Session, error) {
 
 // Close releases the database.
 func (s *Session) Close() error {
-	s.cfg.debugPanic("close")
+	s.debugPanic("close")
 	if s.p != nil {
 		s.p.Close()
 	}
@@ -271,7 +265,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	if len(unsafe) > 0 {
 		sel.Warnings = append(sel.Warnings, unsafeWarning(unsafe))
 	}
-	s.cfg.debugPanic("select")
+	s.debugPanic("select")
 	states, changed := fingerprint.Check(s.root, paths, known)
 
 	var toParse []*fingerprint.State

@@ -296,12 +296,10 @@ func TestDebugPanic(t *testing.T) {
 		fn()
 		return nil
 	}
-	cfg.DebugPanic = "open"
-	if v := panics(func() { Open(cfg) }); v == nil {
+	if v := panics(func() { OpenPanicking(cfg, "open") }); v == nil {
 		t.Error("open: no panic")
 	}
-	cfg.DebugPanic = "record"
-	s, err := Open(cfg)
+	s, err := OpenPanicking(cfg, "record")
 	if err != nil {
 		t.Fatal(err)
 	}
