@@ -77,9 +77,11 @@
  *       files and block versions are shared. A name that is longer than
  *       100 bytes or holds whitespace or invisible characters is an error
  *       (code 1). A selection-only session never adds an environment,
- *   "debug_panic": TEST ONLY, never set otherwise: "open", "select",
- *       "record", "finish" or "close" makes the session panic at that
- *       point, so that tests can check the panic comes back as DT_INTERNAL
+ *   "debug_panic": read only by a test build of the library (go build
+ *       -tags difftest_debug; the shipped library ignores the key):
+ *       "open", "select", "record", "finish" or "close" makes the session
+ *       panic at that point, so that tests can check the panic comes back
+ *       as DT_INTERNAL
  * }
  * A database file that is not usable (not SQLite, another schema version,
  * damaged) is renamed aside and a new one started; dt_select's "warnings"

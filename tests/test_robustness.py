@@ -1058,13 +1058,20 @@ def test_deep_nesting_and_symlink_loops_in_imported_modules(pytester: pytest.Pyt
 
 # -- internal errors of the engine (SPEC 9.3) ---------------------------------
 
-# Test-only: the engine's "debug_panic" configuration key (include/difftest.h)
-# makes it panic at a named point; the conftest adds it to the configuration
-# the plugin passes.
-PANIC_CONFTEST = '''
+# Test-only: the engine built with the build tag difftest_debug
+# (lib/cabi/debug_on.go) reads the configuration key "debug_panic"
+# (include/difftest.h) and panics at that point; the shipped library has no
+# such key. This plugin module, loaded with -p before the plugin loads the
+# engine, points the plugin at the test build (when DIFFTEST_DEBUG_LIBRARY
+# names one) and adds the key to the configuration it passes.
+PANIC_PLUGIN = '''
 import os
+from pathlib import Path
 
 from pytest_difftest import engine
+
+if os.environ.get("DIFFTEST_DEBUG_LIBRARY"):
+    engine.LIBRARY = Path(os.environ["DIFFTEST_DEBUG_LIBRARY"])
 
 _init = engine.Session.__init__
 
@@ -1075,6 +1082,29 @@ def _with_panic(self, config):
 
 engine.Session.__init__ = _with_panic
 '''
+
+
+@pytest.fixture(scope="session")
+def debug_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The engine library built with the build tag difftest_debug."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail("the engine panic tests build a test library of the engine: they need Go on PATH")
+    lib = tmp_path_factory.mktemp("debug-library") / "_difftest_debug.so"
+    proc = subprocess.run(
+        [go, "build", "-tags", "difftest_debug", "-buildmode=c-shared", "-trimpath", "-o", str(lib), "./lib/cabi"],
+        cwd=REPO,
+        env={**os.environ, "CGO_ENABLED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return lib
+
+
+def run_panicking(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return run(pytester, "-p", "difftest_panic", *args)
 
 
 @pytest.mark.parametrize(
@@ -1089,15 +1119,21 @@ engine.Session.__init__ = _with_panic
     ],
 )
 def test_engine_panic_becomes_one_line_and_a_safe_fallback(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str, point: str, fallback: str
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    debug_library: Path,
+    mode: str,
+    point: str,
+    fallback: str,
 ) -> None:
-    project(pytester, {**SIMPLE, "conftest.py": PANIC_CONFTEST})
+    project(pytester, {**SIMPLE, "difftest_panic.py": PANIC_PLUGIN})
+    monkeypatch.setenv("DIFFTEST_DEBUG_LIBRARY", str(debug_library))
     if mode == "--diff":
         # A baseline exists: without the fallback, nothing would run.
         monkeypatch.setenv("DIFFTEST_DEBUG_PANIC", "")
-        assert run(pytester, "--diff-baseline").ret == 0
+        assert run_panicking(pytester, "--diff-baseline").ret == 0
     monkeypatch.setenv("DIFFTEST_DEBUG_PANIC", point)
-    result = run(pytester, mode, "--diff-batch-size", "1")
+    result = run_panicking(pytester, mode, "--diff-batch-size", "1")
     text = output(result)
     assert result.ret == 0, text
     assert "Traceback" not in text and "goroutine " not in text and "INTERNALERROR" not in text, text
@@ -1114,17 +1150,32 @@ def test_engine_panic_becomes_one_line_and_a_safe_fallback(
         assert recorded(pytester) == {}  # the batch was rolled back
     if point == "finish":
         assert set(recorded(pytester)) == SIMPLE_TESTS
-    result = run(pytester, "--diff-baseline")
+    result = run_panicking(pytester, "--diff-baseline")
     assert result.ret == 0 and engine_lines(result) == [], output(result)
-    assert ran(run(pytester, "--diff")) == set()
+    assert ran(run_panicking(pytester, "--diff")) == set()
 
 
-def test_engine_panic_detail_with_diff_v(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    project(pytester, {**SIMPLE, "conftest.py": PANIC_CONFTEST})
+def test_engine_panic_detail_with_diff_v(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, debug_library: Path
+) -> None:
+    project(pytester, {**SIMPLE, "difftest_panic.py": PANIC_PLUGIN})
+    monkeypatch.setenv("DIFFTEST_DEBUG_LIBRARY", str(debug_library))
     monkeypatch.setenv("DIFFTEST_DEBUG_PANIC", "select")
-    result = run(pytester, "--diff", "--diff-v")
+    result = run_panicking(pytester, "--diff", "--diff-v")
     assert result.ret == 0
     assert "goroutine " in output(result)  # the Go stack, for a bug report
+
+
+def test_shipped_library_cannot_be_made_to_panic(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the test build reads "debug_panic": the shipped library ignores it."""
+    project(pytester, {**SIMPLE, "difftest_panic.py": PANIC_PLUGIN})
+    monkeypatch.delenv("DIFFTEST_DEBUG_LIBRARY", raising=False)
+    for point in ("open", "select", "record", "finish", "close"):
+        monkeypatch.setenv("DIFFTEST_DEBUG_PANIC", point)
+        result = run_panicking(pytester, "--diff-baseline", "--diff-batch-size", "1")
+        assert result.ret == 0 and engine_lines(result) == [], output(result)
+        assert ran(result) == (SIMPLE_TESTS if point == "open" else set()), point
+    assert set(recorded(pytester)) == SIMPLE_TESTS
 
 
 ABI_CALLS = '''

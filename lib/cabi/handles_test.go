@@ -16,6 +16,13 @@ import (
 // open registers a recording session on a one-test project.
 func open(t *testing.T, cfg engine.Config) uintptr {
 	t.Helper()
+	return openPanicking(t, cfg, "")
+}
+
+// openPanicking is open with a session that panics at point (see
+// engine.OpenPanicking).
+func openPanicking(t *testing.T, cfg engine.Config, point string) uintptr {
+	t.Helper()
 	root := t.TempDir()
 	for name, src := range map[string]string{
 		"calc.py":      "def add(a, b):\n    return a + b\n",
@@ -27,13 +34,13 @@ func open(t *testing.T, cfg engine.Config) uintptr {
 	}
 	cfg.Root, cfg.DBPath, cfg.Record = root, filepath.Join(root, "d.db"), true
 	cfg.Env = map[string]string{"python": "3.11"}
-	s, err := engine.Open(cfg)
+	s, err := engine.OpenPanicking(cfg, point)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := register(s)
 	t.Cleanup(func() {
-		defer func() { recover() }() // DebugPanic "close"
+		defer func() { recover() }() // a session panicking at "close"
 		closeHandle(h)
 	})
 	if _, err := selectOn(h); err != nil {
@@ -160,7 +167,7 @@ func TestInvalidHandles(t *testing.T) {
 // A close that fails keeps the handle and the session: the database is not
 // leaked behind a forgotten handle.
 func TestFailedCloseKeepsTheHandle(t *testing.T) {
-	h := open(t, engine.Config{DebugPanic: "close"})
+	h := openPanicking(t, engine.Config{}, "close")
 	func() {
 		defer func() {
 			if recover() == nil {

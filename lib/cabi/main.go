@@ -105,11 +105,12 @@ func dtgo_open(config *C.char, handle *C.uintptr_t, out **C.char) (code C.int) {
 	if handle == nil {
 		return reply(out, nil, misuse("dt_open: handle is NULL"))
 	}
+	raw := []byte(C.GoString(config))
 	var cfg engine.Config
-	if err := json.Unmarshal([]byte(C.GoString(config)), &cfg); err != nil {
+	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return reply(out, nil, fmt.Errorf("bad configuration: %w", err))
 	}
-	s, err := engine.Open(cfg)
+	s, err := openSession(raw, cfg)
 	if err != nil {
 		return reply(out, nil, err)
 	}

@@ -7,7 +7,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -56,25 +55,15 @@ type Config struct {
 	// the epoch; 0: when the session opened). A file that changed since may
 	// differ from what the tests ran: see fileInfo.untrusted.
 	StartedNs int64 `json:"started_ns"`
-	// DebugPanic, for tests of the C ABI only, makes the session panic at
-	// the named point: "open", "select", "record", "finish" or "close".
-	DebugPanic string `json:"debug_panic"`
 }
 
 // DefaultEnv is the environment of a configuration that names none.
 const DefaultEnv = "default"
 
-// debugPanic panics if the configuration asks for a panic at point (tests
-// of the recovery at the C ABI; include/difftest.h).
-func (c *Config) debugPanic(point string) {
-	if c.DebugPanic == point {
-		panic("debug_panic at " + point)
-	}
-}
-
 // Session is one pytest session's view of the baseline.
 type Session struct {
 	cfg      Config
+	panicAt  string // tests only: see OpenPanicking
 	root     fingerprint.Root
 	db       *store.DB
 	warnings []string
@@ -136,6 +125,10 @@ type blockKey struct {
 
 // Open opens (or creates) the baseline.
 func Open(cfg Config) (*Session, error) {
+	return open(cfg, "")
+}
+
+func open(cfg Config, panicAt string) (*Session, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 20
 	}
@@ -151,7 +144,7 @@ func Open(cfg Config) (*Session, error) {
 	if err := store.CheckEnvName(cfg.EnvName); err != nil {
 		return nil, err
 	}
-	cfg.debugPanic("open")
+	debugPanic(panicAt, "open")
 	db, aside, err := store.Open(cfg.DBPath)
 	if err != nil {
 		return nil, err
@@ -168,7 +161,7 @@ func Open(cfg Config) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("read baseline: %w", err)
 	}
-	s := &Session{cfg: cfg, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, moduleNames: map[string]map[string]bool{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
+	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, moduleNames: map[string]map[string]bool{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}
@@ -183,7 +176,7 @@ func Open(cfg Config) (*Session, error) {
 
 // Close releases the database.
 func (s *Session) Close() error {
-	s.cfg.debugPanic("close")
+	s.debugPanic("close")
 	if s.p != nil {
 		s.p.Close()
 	}
@@ -272,7 +265,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	if len(unsafe) > 0 {
 		sel.Warnings = append(sel.Warnings, unsafeWarning(unsafe))
 	}
-	s.cfg.debugPanic("select")
+	s.debugPanic("select")
 	states, changed := fingerprint.Check(s.root, paths, known)
 
 	var toParse []*fingerprint.State
@@ -303,33 +296,16 @@ func (s *Session) selectTests() (*Selection, error) {
 
 	// Which block versions are stale: those already marked, and those of
 	// changed files (recomputed, since a file can also change back).
-	staleBlocks := map[int64]string{} // id -> reason
-	staleNames := map[int64]nameChange{}
-	recomputed := map[int64]bool{}
-	var flips []store.Block // rows whose stale flag must change
+	changes := selection.NewChanges()
 	check := func(path string, fi *fileInfo) error {
 		if fi.id == 0 {
 			return nil
 		}
-		recomputed[fi.id] = true
 		bs, err := store.BlocksOfFile(s.db, fi.id)
 		if err != nil {
 			return fmt.Errorf("read the block versions of %s: %w", path, err)
 		}
-		versions := selection.VersionsOf(bs)
-		for _, b := range bs {
-			stale := selection.Stale(b, *fi.cur, versions)
-			if stale {
-				staleBlocks[b.ID] = selection.Reason(path, b, *fi.cur, versions)
-				if s.cfg.Why && !store.IsEnvPath(path) && fi.cur.File != nil && selection.IsName(b.Name) {
-					staleNames[b.ID] = nameChange{path: path, block: b.Name}
-				}
-			}
-			if stale != b.Stale {
-				b.Stale = stale
-				flips = append(flips, b)
-			}
-		}
+		changes.CheckFile(fi.id, path, bs, *fi.cur, s.cfg.Why)
 		return nil
 	}
 	for _, fi := range changedInfos {
@@ -340,23 +316,12 @@ func (s *Session) selectTests() (*Selection, error) {
 	if err := check(envPath, s.envInfo); err != nil {
 		return nil, err
 	}
-	// A path that is absolute or outside the root is never read (SPEC
-	// 3.2): what depends on it cannot be vouched for, so it is selected. A
-	// recording run marks those versions stale for good, so that they go
-	// once no test refers to them.
 	for _, f := range unsafe {
 		bs, err := store.BlocksOfFile(s.db, f.ID)
 		if err != nil {
 			return nil, fmt.Errorf("read the block versions of %q: %w", f.Path, err)
 		}
-		for _, b := range bs {
-			staleBlocks[b.ID] = fmt.Sprintf("%q: unsafe path in the baseline", f.Path)
-			recomputed[f.ID] = true
-			if !b.Stale {
-				b.Stale = true
-				flips = append(flips, b)
-			}
-		}
+		changes.Unsafe(f, bs)
 	}
 	marked, err := store.StaleBlocks(s.db)
 	if err != nil {
@@ -366,20 +331,10 @@ func (s *Session) selectTests() (*Selection, error) {
 	for _, r := range rows {
 		pathOf[r.ID] = r.Path
 	}
-	for _, b := range marked {
-		if !recomputed[b.FileID] {
-			if p, ok := pathOf[b.FileID]; ok && b.Name == selection.Edited {
-				staleBlocks[b.ID] = p + " changed while the tests ran"
-			} else if ok {
-				staleBlocks[b.ID] = fmt.Sprintf("%s::%s changed", p, b.Name)
-			} else {
-				staleBlocks[b.ID] = fmt.Sprintf("%s changed (its file is no longer in the baseline)", b.Name)
-			}
-		}
-	}
+	changes.Marked(marked, pathOf)
 
 	if s.cfg.Record {
-		if err := s.storeFingerprints(append(changedInfos, rekeyed...), flips); err != nil {
+		if err := s.storeFingerprints(append(changedInfos, rekeyed...), changes.Flips); err != nil {
 			return nil, fmt.Errorf("store the new fingerprints: %w", err)
 		}
 	}
@@ -395,21 +350,16 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 
 	// Affected tests: failing ones, and those depending on a stale block.
-	reasons := map[string]string{}
-	testFileOf := map[string]string{}
 	failing, err := store.FailingTests(s.db, s.envID)
 	if err != nil {
 		return nil, fmt.Errorf("read the failing tests: %w", err)
 	}
-	for _, t := range failing {
-		reasons[t.NodeID] = t.Outcome.String() + " last time"
-		testFileOf[t.NodeID] = store.TestFile(t.NodeID)
-	}
-	byName := map[string]nameChange{} // with Why: tests selected by a name block
+	reasons := selection.Failing(failing)
+	var byName map[string]selection.NameChange // with Why: tests selected by a name block
 	// With no file changed and no version stale, no test's dependencies
 	// can have changed: the tests are not read at all.
-	if len(staleBlocks) > 0 || len(changedInfos) > 0 {
-		if err := s.affected(staleBlocks, staleNames, reasons, testFileOf, byName); err != nil {
+	if changes.Any() || len(changedInfos) > 0 {
+		if byName, err = s.affected(changes, reasons); err != nil {
 			return nil, fmt.Errorf("read baseline: %w", err)
 		}
 	}
@@ -422,10 +372,6 @@ func (s *Session) selectTests() (*Selection, error) {
 
 	// Test files to collect: those holding an affected test, and those that
 	// may hold tests we never recorded.
-	collect := map[string]bool{}
-	for _, f := range testFileOf {
-		collect[f] = true
-	}
 	complete, err := store.TestFiles(s.db, s.envID)
 	if err != nil {
 		return nil, err
@@ -435,22 +381,12 @@ func (s *Session) selectTests() (*Selection, error) {
 		return nil, err
 	}
 	var collected []string
-	for _, f := range testFiles {
-		if !collect[f] && s.unchangedComplete(f, complete) {
-			sel.SkipFiles = append(sel.SkipFiles, f)
-			continue
-		}
-		collected = append(collected, f)
-	}
+	sel.SkipFiles, collected = selection.Collect(testFiles, reasons, complete, s.unchangedHash)
 	inCollected, err := store.TestsInFiles(s.db, s.envID, collected)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range inCollected {
-		if _, ok := reasons[t.NodeID]; !ok {
-			sel.Deselect = append(sel.Deselect, t.NodeID)
-		}
-	}
+	sel.Deselect = selection.Deselect(inCollected, reasons)
 	sel.SkippedTests = nTests - len(inCollected)
 	if s.cfg.Why {
 		sel.Reasons = reasons
@@ -483,31 +419,18 @@ func (s *Session) addDurations(sel *Selection, affected map[string]string) error
 	return nil
 }
 
-// damagedRecord is the reason given for a test whose stored dependency list
-// cannot be decoded.
-const damagedRecord = "its record in the baseline is damaged"
-
-// missingRows is the reason given for a test whose record refers to block
-// versions or a shared list that the baseline no longer holds.
-const missingRows = "its record refers to rows missing from the baseline"
-
-// affected adds to reasons the tests that depend on a stale block version.
-// A row that a record refers to and that is missing (a damaged or
-// hand-edited baseline) leaves what the test depended on unknown: missing
-// means stale, as merge refuses such a baseline.
-func (s *Session) affected(stale map[int64]string, staleNames map[int64]nameChange, reasons, testFileOf map[string]string, byName map[string]nameChange) error {
+// affected reads the rows selection.Changes.Affected decides on: the
+// versions without a file, the shared lists, the tests not yet selected,
+// and which of the versions they refer to are missing.
+func (s *Session) affected(changes *selection.Changes, reasons map[string]string) (map[string]selection.NameChange, error) {
 	orphans, err := store.OrphanBlocks(s.db)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, b := range orphans {
-		if _, ok := stale[b.ID]; !ok {
-			stale[b.ID] = fmt.Sprintf("%s changed (its file is missing from the baseline)", b.Name)
-		}
-	}
+	changes.Orphans(orphans)
 	sets, err := store.Depsets(s.db)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var tests []store.Test
 	err = store.EachTestIn(s.db, s.envID, func(t *store.Test) error {
@@ -519,73 +442,15 @@ func (s *Session) affected(stale map[int64]string, staleNames map[int64]nameChan
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Which referenced versions exist, asked once for all of them.
-	refs := map[int64]bool{}
-	note := func(deps []byte) {
-		_ = store.DecodeIDs(deps, func(id int64) bool {
-			if _, ok := stale[id]; !ok {
-				refs[id] = true
-			}
-			return true
-		})
-	}
-	for _, deps := range sets {
-		note(deps)
-	}
-	for _, t := range tests {
-		note(t.Deps)
-	}
-	missing, err := store.MissingBlocks(s.db, slices.Collect(maps.Keys(refs)))
+	missing, err := store.MissingBlocks(s.db, changes.Refs(sets, tests))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, id := range missing {
-		stale[id] = missingRows
-	}
-	// Shared lists first: one check serves every test of a file.
-	setReason := map[int64]string{}
-	for id, deps := range sets {
-		if r, _ := depsReason(deps, stale); r != "" {
-			setReason[id] = "imports: " + r
-		}
-	}
-	for _, t := range tests {
-		r, ok := setReason[t.Depset]
-		if _, stored := sets[t.Depset]; !stored && t.Depset != 0 {
-			r, ok = missingRows, true
-		}
-		if !ok {
-			var id int64
-			r, id = depsReason(t.Deps, stale)
-			if nc, named := staleNames[id]; named && r != "" {
-				// With Why: which code read the changed name.
-				nc.deps = slices.Clone(t.Deps)
-				byName[t.NodeID] = nc
-			}
-		}
-		if r != "" {
-			reasons[t.NodeID] = r
-			testFileOf[t.NodeID] = store.TestFile(t.NodeID)
-		}
-	}
-	return nil
-}
-
-// depsReason says why a stored dependency list selects its tests: a stale
-// block version (and its id), or damage; "" when it does not.
-func depsReason(deps []byte, stale map[int64]string) (string, int64) {
-	reason, which := "", int64(0)
-	err := store.DecodeIDs(deps, func(id int64) bool {
-		reason, which = stale[id], id
-		return reason == ""
-	})
-	if err != nil {
-		// What it depended on is unknown: when in doubt, select.
-		return damagedRecord, 0
-	}
-	return reason, which
+	changes.Missing(missing)
+	return changes.Affected(sets, tests, reasons), nil
 }
 
 // unsafeWarning is the one line that says which stored paths are ignored.
@@ -602,18 +467,15 @@ func unsafeWarning(unsafe []store.File) string {
 		len(unsafe), strings.Join(examples, ", "), more)
 }
 
-// unchangedComplete reports whether a test file's every test was recorded
-// and the file has not changed since.
-func (s *Session) unchangedComplete(path string, complete map[string]uint64) bool {
-	h, ok := complete[path]
-	if !ok {
-		return false
-	}
+// unchangedHash returns a file's content hash in this run, and false when
+// it was not fingerprinted, is missing or unreadable, or changed since the
+// baseline (see selection.Collect).
+func (s *Session) unchangedHash(path string) (uint64, bool) {
 	fi := s.files[path]
 	if fi == nil || !fi.state.Exists || fi.state.Unreadable || fi.changed {
-		return false
+		return 0, false
 	}
-	return fi.state.Hash == h
+	return fi.state.Hash, true
 }
 
 // storeFingerprints records the new state of changed files and the stale

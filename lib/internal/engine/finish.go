@@ -129,7 +129,7 @@ func (s *Session) Finish(f Finish) (*Summary, error) {
 		}
 	}
 
-	s.cfg.debugPanic("finish")
+	s.debugPanic("finish")
 	if deleted, err := collectGarbage(tx); err != nil {
 		return nil, err
 	} else if deleted {

@@ -581,24 +581,17 @@ func isIdentChar(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
-// nameChange is a changed name block that selected a test, for --diff-why.
-type nameChange struct {
-	path  string // the file binding the name
-	block string // "<module>:RATE", "Account:fee"
-	deps  []byte // the test's own dependency list
-}
-
 // readBy names a function of the changed file, among those the test ran,
 // whose code reads the changed name ("scaled"); "" if none does (the name
 // is read by import-time code, or by code in another file).
-func (s *Session) readBy(nc nameChange) string {
-	name := nc.block[strings.LastIndexByte(nc.block, ':')+1:]
-	fi := s.current(nc.path)
+func (s *Session) readBy(nc selection.NameChange) string {
+	name := nc.Block[strings.LastIndexByte(nc.Block, ':')+1:]
+	fi := s.current(nc.Path)
 	if fi.cur == nil || fi.cur.File == nil || fi.id == 0 {
 		return ""
 	}
 	var ids []int64
-	if store.DecodeIDs(nc.deps, func(id int64) bool { ids = append(ids, id); return true }) != nil {
+	if store.DecodeIDs(nc.Deps, func(id int64) bool { ids = append(ids, id); return true }) != nil {
 		return ""
 	}
 	rows, err := store.BlocksByID(s.db, ids)

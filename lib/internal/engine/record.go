@@ -248,7 +248,7 @@ func (s *Session) Record(batch []TestRecord) error {
 		if err := store.UpsertTest(tx, rec); err != nil {
 			return err
 		}
-		s.cfg.debugPanic("record")
+		s.debugPanic("record")
 	}
 	if err := tx.Commit(); err != nil {
 		return err

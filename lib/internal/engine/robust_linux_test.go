@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store/storetest"
 )
@@ -86,9 +87,11 @@ func TestKillDuringWrite(t *testing.T) {
 			t.Fatalf("round %d: Open after kill -9: %v, %v", round, aside, err)
 		}
 		var check string
-		if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		raw := storetest.SQL(t, db.Path)
+		if err := raw.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
 			t.Fatalf("round %d: integrity_check: %q, %v", round, check, err)
 		}
+		raw.Close()
 		// Whole batches only: every (pid, batch) prefix has 50 tests.
 		perBatch := map[string]int{}
 		store.EachTest(db, func(tt *store.Test) error {
@@ -121,12 +124,9 @@ func TestKillDuringWrite(t *testing.T) {
 
 func exec1(t *testing.T, root, query string, args ...any) {
 	t.Helper()
-	db, aside, err := store.Open(filepath.Join(root, "db", "d.db"))
-	if err != nil || aside != nil {
-		t.Fatalf("open: %v, %v", aside, err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(query, args...); err != nil {
+	raw := storetest.SQL(t, filepath.Join(root, "db", "d.db"))
+	defer raw.Close()
+	if _, err := raw.Exec(query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 }
@@ -159,7 +159,7 @@ func TestDamagedDependencyList(t *testing.T) {
 	if got := affected(t, sel); !slices.Equal(got, want) {
 		t.Errorf("selected %v, want %v", got, want)
 	}
-	if r := sel.Reasons["test_calc.py::test_mul"]; r != damagedRecord {
+	if r := sel.Reasons["test_calc.py::test_mul"]; r != selection.DamagedRecord {
 		t.Errorf("reason %q", r)
 	}
 	// Only test_add is recorded (say -k): the damaged record stays, and
@@ -219,11 +219,13 @@ func TestUnsafePathsAreNeverRead(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	var deps []byte
-	db.QueryRow("SELECT deps FROM tests WHERE nodeid = 'test_calc.py::test_mul'").Scan(&deps)
-	store.DecodeIDs(deps, func(id int64) bool { ids = append(ids, id); return true })
-	db.Exec("UPDATE tests SET deps = ? WHERE nodeid = 'test_calc.py::test_mul'", store.EncodeIDs(ids))
 	db.Close()
+	raw := storetest.SQL(t, filepath.Join(root, "db", "d.db"))
+	var deps []byte
+	raw.QueryRow("SELECT deps FROM tests WHERE nodeid = 'test_calc.py::test_mul'").Scan(&deps)
+	store.DecodeIDs(deps, func(id int64) bool { ids = append(ids, id); return true })
+	raw.Exec("UPDATE tests SET deps = ? WHERE nodeid = 'test_calc.py::test_mul'", store.EncodeIDs(ids))
+	raw.Close()
 
 	done := make(chan struct{})
 	go func() {
@@ -294,12 +296,10 @@ func TestDebugPanic(t *testing.T) {
 		fn()
 		return nil
 	}
-	cfg.DebugPanic = "open"
-	if v := panics(func() { Open(cfg) }); v == nil {
+	if v := panics(func() { OpenPanicking(cfg, "open") }); v == nil {
 		t.Error("open: no panic")
 	}
-	cfg.DebugPanic = "record"
-	s, err := Open(cfg)
+	s, err := OpenPanicking(cfg, "record")
 	if err != nil {
 		t.Fatal(err)
 	}

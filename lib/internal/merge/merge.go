@@ -286,15 +286,13 @@ func writeDB(u *union, path string) (Counts, error) {
 		return Counts{}, aside.Cause
 	}
 	// A temporary file needs no journal: on failure it is deleted.
-	for _, pragma := range []string{"PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF"} {
-		if _, err := db.Exec(pragma); err != nil {
-			db.Close()
-			return Counts{}, err
-		}
+	if err := db.Unjournaled(); err != nil {
+		db.Close()
+		return Counts{}, err
 	}
 	counts, err := u.write(db)
 	if err == nil {
-		_, err = db.Exec("PRAGMA journal_mode=DELETE")
+		err = db.SelfContained()
 	}
 	if cerr := db.Close(); err == nil {
 		err = cerr

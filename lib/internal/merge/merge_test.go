@@ -242,8 +242,9 @@ func read(t testing.TB, path string) content {
 	}
 	c.sets = len(sets)
 	hashes := map[int64]uint64{}
+	raw := storetest.SQL(t, path)
 	for id := range sets {
-		if hashes[id], err = hashOf(db, id); err != nil {
+		if hashes[id], err = hashOf(raw, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -293,7 +294,7 @@ func read(t testing.TB, path string) content {
 	return c
 }
 
-func hashOf(db *store.DB, depset int64) (uint64, error) {
+func hashOf(db *sql.DB, depset int64) (uint64, error) {
 	var h int64
 	err := db.QueryRow("SELECT hash FROM depsets WHERE id = ?", depset).Scan(&h)
 	return uint64(h), err
@@ -651,10 +652,7 @@ func TestMergeErrorsLeaveOutputUntouched(t *testing.T) {
 	}()
 	newer := shardB.create(t, dir, "newer.db")
 	func() {
-		db, err := store.OpenExisting(newer)
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := storetest.SQL(t, newer)
 		defer db.Close()
 		if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
 			t.Fatal(err)
@@ -665,10 +663,7 @@ func TestMergeErrorsLeaveOutputUntouched(t *testing.T) {
 	dangling := baseline{files: map[string]uint64{"a.py": 1}, blocks: []blk{{ref: "a.py::f@1"}},
 		tests: []tst{{"t.py::x", store.Passed, 1, []string{"a.py::f@1"}}}}.create(t, dir, "dangling.db")
 	func() {
-		db, err := store.OpenExisting(dangling)
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := storetest.SQL(t, dangling)
 		defer db.Close()
 		if _, err := db.Exec("UPDATE tests SET deps = ?", store.EncodeIDs([]int64{1, 99})); err != nil {
 			t.Fatal(err)
@@ -850,15 +845,12 @@ func TestMergeDanglingDepset(t *testing.T) {
 	dir := t.TempDir()
 	p := baseline{files: map[string]uint64{"a.py": 1}, blocks: []blk{{ref: "a.py::f@1"}},
 		tests: []tst{{"t.py::x", store.Passed, 1, []string{"a.py::f@1"}}}}.create(t, dir, "in.db")
-	db, err := store.OpenExisting(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.SQL(t, p)
 	if _, err := db.Exec("UPDATE tests SET depset = 42"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	_, err = Run(context.Background(), filepath.Join(dir, "out.db"), []string{p}, Options{})
+	_, err := Run(context.Background(), filepath.Join(dir, "out.db"), []string{p}, Options{})
 	if want := p + ": damaged: test t.py::x: its dependency set 42 does not exist"; err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
 	}
@@ -884,12 +876,10 @@ func copyFile(t *testing.T, src, dst string) {
 // the database open leaves it.
 func crashedWriter(t *testing.T, from, path string) {
 	t.Helper()
-	db, err := store.OpenExisting(from)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.SQL(t, from)
 	defer db.Close()
 	for _, q := range []string{
+		"PRAGMA journal_mode = WAL",
 		"PRAGMA wal_autocheckpoint = 0",
 		"INSERT INTO meta (key, value) VALUES ('only_in_the_wal', 'yes')",
 	} {

@@ -16,7 +16,7 @@ import (
 // EachBlock calls fn for every block version, until fn returns an error.
 // The Block passed to fn is reused between calls.
 func EachBlock(q Querier, fn func(b *Block) error) error {
-	rows, err := q.Query("SELECT id, file_id, name, checksum, stale, names FROM blocks")
+	rows, err := q.query("SELECT id, file_id, name, checksum, stale, names FROM blocks")
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func EachBlock(q Querier, fn func(b *Block) error) error {
 
 // AllMeta returns the whole meta table.
 func AllMeta(q Querier) (map[string]string, error) {
-	rows, err := q.Query("SELECT key, value FROM meta")
+	rows, err := q.query("SELECT key, value FROM meta")
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func AllMeta(q Querier) (map[string]string, error) {
 // MaxRecordedAt returns the latest tests.recorded_at, 0 for no tests.
 func MaxRecordedAt(q Querier) (int64, error) {
 	var v sql.NullInt64
-	err := q.QueryRow("SELECT max(recorded_at) FROM tests").Scan(&v)
+	err := q.queryRow("SELECT max(recorded_at) FROM tests").Scan(&v)
 	return v.Int64, err
 }
 
@@ -73,7 +73,7 @@ type Loader struct {
 }
 
 // NewLoader prepares the insert statements on tx.
-func NewLoader(tx *sql.Tx) (*Loader, error) {
+func NewLoader(tx *Tx) (*Loader, error) {
 	l := &Loader{}
 	for _, s := range []struct {
 		dst **sql.Stmt
@@ -87,7 +87,7 @@ func NewLoader(tx *sql.Tx) (*Loader, error) {
 		{&l.testFiles, "INSERT INTO test_files (env, path, hash) VALUES (?, ?, ?)"},
 		{&l.meta, "INSERT INTO meta (key, value) VALUES (?, ?)"},
 	} {
-		st, err := tx.Prepare(s.sql)
+		st, err := tx.tx.Prepare(s.sql)
 		if err != nil {
 			l.Close()
 			return nil, err

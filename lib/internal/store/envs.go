@@ -44,7 +44,7 @@ func CheckEnvName(name string) error {
 
 // EnvByName returns an environment's id; ok is false when it has no row.
 func EnvByName(q Querier, name string) (id int64, ok bool, err error) {
-	err = q.QueryRow("SELECT id FROM envs WHERE name = ?", name).Scan(&id)
+	err = q.queryRow("SELECT id FROM envs WHERE name = ?", name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -54,7 +54,7 @@ func EnvByName(q Querier, name string) (id int64, ok bool, err error) {
 // EnsureEnv returns an environment's id, adding its row if needed.
 func EnsureEnv(q Querier, name string) (int64, error) {
 	var id int64
-	err := q.QueryRow(`INSERT INTO envs (name) VALUES (?)
+	err := q.queryRow(`INSERT INTO envs (name) VALUES (?)
 		ON CONFLICT (name) DO UPDATE SET name = excluded.name
 		RETURNING id`, name).Scan(&id)
 	if err != nil {
@@ -69,13 +69,13 @@ func SetEnvRecorded(q Querier, id, at int64, vars map[string]string) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec("UPDATE envs SET recorded_at = ?, vars = ? WHERE id = ?", at, string(b), id)
+	_, err = q.exec("UPDATE envs SET recorded_at = ?, vars = ? WHERE id = ?", at, string(b), id)
 	return err
 }
 
 // Envs returns every environment, by id.
 func Envs(q Querier) ([]Env, error) {
-	rows, err := q.Query("SELECT id, name, recorded_at, vars FROM envs ORDER BY id")
+	rows, err := q.query("SELECT id, name, recorded_at, vars FROM envs ORDER BY id")
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func Envs(q Querier) ([]Env, error) {
 
 // CountTestsByEnv returns how many tests each environment holds, by id.
 func CountTestsByEnv(q Querier) (map[int64]int, error) {
-	rows, err := q.Query("SELECT env, count(*) FROM tests GROUP BY env")
+	rows, err := q.query("SELECT env, count(*) FROM tests GROUP BY env")
 	if err != nil {
 		return nil, err
 	}

@@ -35,12 +35,12 @@ func sampleDB(tb testing.TB) []byte {
 		}
 	}
 	SetTestFile(db, env, "t.py", 3)
-	db.Exec("INSERT INTO meta (key, value) VALUES ('commit', 'abc')")
-	db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	db.conn.Exec("INSERT INTO meta (key, value) VALUES ('commit', 'abc')")
+	db.conn.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	// Small pages keep the seed small, and the fuzzer fast.
-	db.Exec("PRAGMA journal_mode = DELETE")
-	db.Exec("PRAGMA page_size = 512")
-	if _, err := db.Exec("VACUUM"); err != nil {
+	db.conn.Exec("PRAGMA journal_mode = DELETE")
+	db.conn.Exec("PRAGMA page_size = 512")
+	if _, err := db.conn.Exec("VACUUM"); err != nil {
 		tb.Fatal(err)
 	}
 	db.Close()
@@ -73,8 +73,8 @@ func readEverything(db *DB) {
 	for _, d := range sets {
 		DecodeIDs(d, func(int64) bool { return true })
 	}
-	db.CountTests()
-	db.Meta("commit")
+	CountTests(db)
+	Meta(db, "commit")
 	EachBlock(db, func(*Block) error { return nil })
 	AllMeta(db)
 	MaxRecordedAt(db)
@@ -117,7 +117,7 @@ func FuzzOpen(f *testing.F) {
 		readEverything(db)
 		if aside != nil {
 			// Set aside: what is open now is a new, empty baseline.
-			if n, err := db.CountTests(); err != nil || n != 0 {
+			if n, err := CountTests(db); err != nil || n != 0 {
 				t.Fatalf("after setting aside: %d tests, %v", n, err)
 			}
 		}
@@ -136,7 +136,7 @@ func TestOpenSetsAsideForgedSchemas(t *testing.T) {
 			}
 			defer db.Close()
 			for _, s := range stmts {
-				if _, err := db.Exec(s); err != nil {
+				if _, err := db.conn.Exec(s); err != nil {
 					t.Fatalf("%s: %v", s, err)
 				}
 			}
@@ -220,7 +220,7 @@ func TestOpenWithLeftoverWAL(t *testing.T) {
 		if err != nil || aside != nil {
 			t.Fatalf("garbage=%v: Open: %v, %v", garbage, aside, err)
 		}
-		n, err := db.CountTests()
+		n, err := CountTests(db)
 		want := 3
 		if garbage {
 			want = 2
@@ -241,7 +241,7 @@ func TestSampleDBIsSmallAndValid(t *testing.T) {
 		t.Fatalf("Open: %v, %v", aside, err)
 	}
 	defer db.Close()
-	if n, _ := db.CountTests(); n != 2 || len(b) > 16<<10 {
+	if n, _ := CountTests(db); n != 2 || len(b) > 16<<10 {
 		t.Errorf("%d tests, %d bytes", n, len(b))
 	}
 }

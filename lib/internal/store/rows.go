@@ -98,16 +98,32 @@ func IsEnvPath(path string) bool {
 	return strings.HasPrefix(path, envPrefix) && strings.HasSuffix(path, ">")
 }
 
-// Querier is what both *sql.DB and *sql.Tx offer.
+// Querier is a *DB or a *Tx: the functions of this package run on either.
+// Its methods are unexported so that only this package writes SQL.
 type Querier interface {
+	query(query string, args ...any) (*sql.Rows, error)
+	queryRow(query string, args ...any) *sql.Row
+	exec(query string, args ...any) (sql.Result, error)
+}
+
+// sqlQuerier is what both *sql.DB and *sql.Tx offer.
+type sqlQuerier interface {
 	Query(query string, args ...any) (*sql.Rows, error)
 	QueryRow(query string, args ...any) *sql.Row
 	Exec(query string, args ...any) (sql.Result, error)
 }
 
+func (db *DB) query(q string, args ...any) (*sql.Rows, error) { return db.conn.Query(q, args...) }
+func (db *DB) queryRow(q string, args ...any) *sql.Row        { return db.conn.QueryRow(q, args...) }
+func (db *DB) exec(q string, args ...any) (sql.Result, error) { return db.conn.Exec(q, args...) }
+
+func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) { return tx.tx.Query(q, args...) }
+func (tx *Tx) queryRow(q string, args ...any) *sql.Row        { return tx.tx.QueryRow(q, args...) }
+func (tx *Tx) exec(q string, args ...any) (sql.Result, error) { return tx.tx.Exec(q, args...) }
+
 // Files returns every file row.
 func Files(q Querier) ([]File, error) {
-	rows, err := q.Query("SELECT id, path, size, mtime_ns, hash FROM files")
+	rows, err := q.query("SELECT id, path, size, mtime_ns, hash FROM files")
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +144,7 @@ func Files(q Querier) ([]File, error) {
 // UpsertFile stores a file's fingerprint and returns its id.
 func UpsertFile(q Querier, f File) (int64, error) {
 	var id int64
-	err := q.QueryRow(`INSERT INTO files (path, size, mtime_ns, hash) VALUES (?, ?, ?, ?)
+	err := q.queryRow(`INSERT INTO files (path, size, mtime_ns, hash) VALUES (?, ?, ?, ?)
 		ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, hash = excluded.hash
 		RETURNING id`, f.Path, f.Size, f.MtimeNs, int64(f.Hash)).Scan(&id)
 	if err != nil {
@@ -165,7 +181,7 @@ func BlocksByID(q Querier, ids []int64) ([]Block, error) {
 }
 
 func queryBlocks(q Querier, query string, args ...any) ([]Block, error) {
-	rows, err := q.Query(query, args...)
+	rows, err := q.query(query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +211,7 @@ func InsertBlock(q Querier, fileID int64, name string, checksum uint64, names []
 	}
 	// Exec and the rowid it reports: cheaper than RETURNING, which runs a
 	// statement with rows to step through and reset.
-	res, err := q.Exec("INSERT INTO blocks (file_id, name, checksum, names) VALUES (?, ?, ?, ?)",
+	res, err := q.exec("INSERT INTO blocks (file_id, name, checksum, names) VALUES (?, ?, ?, ?)",
 		fileID, name, int64(checksum), namesArg)
 	if err != nil {
 		return 0, err
@@ -206,7 +222,7 @@ func InsertBlock(q Querier, fileID int64, name string, checksum uint64, names []
 // SetStale sets the stale flag of the given block versions.
 func SetStale(q Querier, ids []int64, stale bool) error {
 	for _, id := range ids {
-		if _, err := q.Exec("UPDATE blocks SET stale = ? WHERE id = ?", stale, id); err != nil {
+		if _, err := q.exec("UPDATE blocks SET stale = ? WHERE id = ?", stale, id); err != nil {
 			return err
 		}
 	}
@@ -232,7 +248,7 @@ func EachTestIn(q Querier, env int64, fn func(t *Test) error) error {
 }
 
 func eachTest(q Querier, fn func(t *Test) error, query string, args ...any) error {
-	rows, err := q.Query(query, args...)
+	rows, err := q.query(query, args...)
 	if err != nil {
 		return err
 	}
@@ -266,7 +282,7 @@ func TestsInFiles(q Querier, env int64, files []string) ([]Test, error) {
 }
 
 func queryTests(q Querier, query string, args ...any) ([]Test, error) {
-	rows, err := q.Query(query, args...)
+	rows, err := q.query(query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +305,7 @@ func UpsertTest(q Querier, t Test) error {
 	if t.Deps == nil {
 		t.Deps = []byte{}
 	}
-	_, err := q.Exec(`INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps, depset) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := q.exec(`INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps, depset) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (env, nodeid) DO UPDATE SET outcome = excluded.outcome, duration_us = excluded.duration_us,
 		recorded_at = excluded.recorded_at, deps = excluded.deps, depset = excluded.depset`,
 		t.Env, t.NodeID, t.Outcome, micros(t.Duration), t.RecordedAt, t.Deps, t.Depset)
@@ -302,7 +318,7 @@ func UpsertTest(q Querier, t Test) error {
 // TestFiles returns the test files whose every test was recorded in an
 // environment, with the content hash they had then.
 func TestFiles(q Querier, env int64) (map[string]uint64, error) {
-	rows, err := q.Query("SELECT path, hash FROM test_files WHERE env = ?", env)
+	rows, err := q.query("SELECT path, hash FROM test_files WHERE env = ?", env)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +337,7 @@ func TestFiles(q Querier, env int64) (map[string]uint64, error) {
 
 // SetTestFile notes a completely recorded test file in an environment.
 func SetTestFile(q Querier, env int64, path string, hash uint64) error {
-	if _, err := q.Exec(`INSERT INTO test_files (env, path, hash) VALUES (?, ?, ?)
+	if _, err := q.exec(`INSERT INTO test_files (env, path, hash) VALUES (?, ?, ?)
 		ON CONFLICT (env, path) DO UPDATE SET hash = excluded.hash`, env, path, int64(hash)); err != nil {
 		return fmt.Errorf("note test file %s: %w", path, err)
 	}
@@ -331,7 +347,7 @@ func SetTestFile(q Querier, env int64, path string, hash uint64) error {
 // DeleteTestFile forgets that a test file was completely recorded in an
 // environment.
 func DeleteTestFile(q Querier, env int64, path string) error {
-	if _, err := q.Exec("DELETE FROM test_files WHERE env = ? AND path = ?", env, path); err != nil {
+	if _, err := q.exec("DELETE FROM test_files WHERE env = ? AND path = ?", env, path); err != nil {
 		return fmt.Errorf("forget test file %s: %w", path, err)
 	}
 	return nil
@@ -339,14 +355,14 @@ func DeleteTestFile(q Querier, env int64, path string) error {
 
 // DeleteTest drops a test's record in one environment.
 func DeleteTest(q Querier, env int64, nodeid string) error {
-	_, err := q.Exec("DELETE FROM tests WHERE env = ? AND nodeid = ?", env, nodeid)
+	_, err := q.exec("DELETE FROM tests WHERE env = ? AND nodeid = ?", env, nodeid)
 	return err
 }
 
 // DeleteTestsInFile drops the records of a test file's tests in one
 // environment and returns how many there were.
 func DeleteTestsInFile(q Querier, env int64, file string) (int, error) {
-	res, err := q.Exec("DELETE FROM tests WHERE "+inFile, file, env)
+	res, err := q.exec("DELETE FROM tests WHERE "+inFile, file, env)
 	if err != nil {
 		return 0, err
 	}
@@ -356,7 +372,7 @@ func DeleteTestsInFile(q Querier, env int64, file string) (int, error) {
 
 // DeleteFileIfUnused drops a files row that no block version refers to.
 func DeleteFileIfUnused(q Querier, id int64) error {
-	if _, err := q.Exec("DELETE FROM files WHERE id = ? AND NOT EXISTS (SELECT 1 FROM blocks WHERE file_id = ?)", id, id); err != nil {
+	if _, err := q.exec("DELETE FROM files WHERE id = ? AND NOT EXISTS (SELECT 1 FROM blocks WHERE file_id = ?)", id, id); err != nil {
 		return fmt.Errorf("delete file row %d: %w", id, err)
 	}
 	return nil
@@ -364,7 +380,7 @@ func DeleteFileIfUnused(q Querier, id int64) error {
 
 // DeleteDepset drops a dependency set.
 func DeleteDepset(q Querier, id int64) error {
-	if _, err := q.Exec("DELETE FROM depsets WHERE id = ?", id); err != nil {
+	if _, err := q.exec("DELETE FROM depsets WHERE id = ?", id); err != nil {
 		return fmt.Errorf("delete dependency set %d: %w", id, err)
 	}
 	return nil
@@ -372,7 +388,7 @@ func DeleteDepset(q Querier, id int64) error {
 
 // DeleteBlock drops a block version.
 func DeleteBlock(q Querier, id int64) error {
-	if _, err := q.Exec("DELETE FROM blocks WHERE id = ?", id); err != nil {
+	if _, err := q.exec("DELETE FROM blocks WHERE id = ?", id); err != nil {
 		return fmt.Errorf("delete block version %d: %w", id, err)
 	}
 	return nil
@@ -393,7 +409,7 @@ func RecordedTestFiles(q Querier, env int64) ([]string, error) {
 		// as is, this seek (one per test file, on the no-change path) took
 		// two to three times as long (SQLite 3.54.1, go-sqlite3 1.14.53),
 		// for the same query plan.
-		err := q.QueryRow("SELECT nodeid FROM tests WHERE env = CAST(? AS INTEGER) AND nodeid >= ? ORDER BY nodeid LIMIT 1", env, from).Scan(&nodeid)
+		err := q.queryRow("SELECT nodeid FROM tests WHERE env = CAST(? AS INTEGER) AND nodeid >= ? ORDER BY nodeid LIMIT 1", env, from).Scan(&nodeid)
 		if errors.Is(err, sql.ErrNoRows) {
 			// A file's tests need not be contiguous: "a.py", "a.py-b::t",
 			// "a.py::t" sort in this order.
@@ -420,7 +436,7 @@ func RecordedTestFiles(q Querier, env int64) ([]string, error) {
 
 // queryColumn returns the single column of a query's rows.
 func queryColumn[T any](q Querier, query string, args ...any) ([]T, error) {
-	rows, err := q.Query(query, args...)
+	rows, err := q.query(query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -445,10 +461,10 @@ func UpsertDepset(q Querier, deps []byte, hash uint64) (int64, error) {
 	for probe := 0; probe < maxProbes; probe++ {
 		var id int64
 		var have []byte
-		err := q.QueryRow("SELECT id, deps FROM depsets WHERE hash = ?", int64(hash)).Scan(&id, &have)
+		err := q.queryRow("SELECT id, deps FROM depsets WHERE hash = ?", int64(hash)).Scan(&id, &have)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			res, err := q.Exec("INSERT INTO depsets (hash, deps) VALUES (?, ?)", int64(hash), deps)
+			res, err := q.exec("INSERT INTO depsets (hash, deps) VALUES (?, ?)", int64(hash), deps)
 			if err != nil {
 				return 0, fmt.Errorf("store dependency set: %w", err)
 			}
@@ -469,7 +485,7 @@ const maxProbes = 64
 
 // Depsets returns every shared dependency list by id.
 func Depsets(q Querier) (map[int64][]byte, error) {
-	rows, err := q.Query("SELECT id, deps FROM depsets")
+	rows, err := q.query("SELECT id, deps FROM depsets")
 	if err != nil {
 		return nil, err
 	}
@@ -490,7 +506,7 @@ func Depsets(q Querier) (map[int64][]byte, error) {
 // environment, keyed by node id (for splitting a selection over CI
 // shards).
 func Durations(q Querier, env int64) (map[string]float64, error) {
-	rows, err := q.Query("SELECT nodeid, duration_us FROM tests WHERE env = ?", env)
+	rows, err := q.query("SELECT nodeid, duration_us FROM tests WHERE env = ?", env)
 	if err != nil {
 		return nil, err
 	}
@@ -523,7 +539,7 @@ func MissingBlocks(q Querier, ids []int64) ([]int64, error) {
 		list = strconv.AppendInt(list, id, 10)
 	}
 	list = append(list, ']')
-	rows, err := q.Query("SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE id = value)", string(list))
+	rows, err := q.query("SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE id = value)", string(list))
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 
 // CountByOutcome returns how many tests have each outcome.
 func CountByOutcome(q Querier) (map[Outcome]int, error) {
-	rows, err := q.Query("SELECT outcome, count(*) FROM tests GROUP BY outcome")
+	rows, err := q.query("SELECT outcome, count(*) FROM tests GROUP BY outcome")
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func EnvsOfTest(q Querier, nodeid string) ([]int64, error) {
 // CountBlocks returns how many block versions are recorded, and how many of
 // them are stale.
 func CountBlocks(q Querier) (total, stale int, err error) {
-	err = q.QueryRow("SELECT count(*), coalesce(sum(stale), 0) FROM blocks").Scan(&total, &stale)
+	err = q.queryRow("SELECT count(*), coalesce(sum(stale), 0) FROM blocks").Scan(&total, &stale)
 	return total, stale, err
 }
 
@@ -44,7 +44,7 @@ func CountBlocks(q Querier) (total, stale int, err error) {
 // dependencies; ok is false when no such test is recorded there.
 func TestByNodeID(q Querier, env int64, nodeid string) (t Test, ok bool, err error) {
 	var us int64
-	err = q.QueryRow("SELECT env, nodeid, outcome, duration_us, recorded_at, deps, depset FROM tests WHERE env = ? AND nodeid = ?", env, nodeid).
+	err = q.queryRow("SELECT env, nodeid, outcome, duration_us, recorded_at, deps, depset FROM tests WHERE env = ? AND nodeid = ?", env, nodeid).
 		Scan(&t.Env, &t.NodeID, &t.Outcome, &us, &t.RecordedAt, &t.Deps, &t.Depset)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Test{}, false, nil
@@ -56,7 +56,7 @@ func TestByNodeID(q Querier, env int64, nodeid string) (t Test, ok bool, err err
 // DepsetByID returns a shared dependency list; ok is false when there is
 // no such list.
 func DepsetByID(q Querier, id int64) (deps []byte, ok bool, err error) {
-	err = q.QueryRow("SELECT deps FROM depsets WHERE id = ?", id).Scan(&deps)
+	err = q.queryRow("SELECT deps FROM depsets WHERE id = ?", id).Scan(&deps)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -66,7 +66,7 @@ func DepsetByID(q Querier, id int64) (deps []byte, ok bool, err error) {
 // FileByPath returns a file's row; ok is false when the path is not known.
 func FileByPath(q Querier, path string) (f File, ok bool, err error) {
 	var h int64
-	err = q.QueryRow("SELECT id, path, size, mtime_ns, hash FROM files WHERE path = ?", path).
+	err = q.queryRow("SELECT id, path, size, mtime_ns, hash FROM files WHERE path = ?", path).
 		Scan(&f.ID, &f.Path, &f.Size, &f.MtimeNs, &h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return File{}, false, nil

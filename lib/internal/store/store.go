@@ -159,10 +159,62 @@ CREATE TABLE test_files (
 ) WITHOUT ROWID;
 `
 
-// DB is an open baseline.
+// DB is an open baseline. Its connection is unexported: the store is the
+// only package that writes SQL. Methods on DB concern the connection and
+// the file (Begin, Close, Checkpoint, journal modes); the functions that
+// read and write rows take a Querier, so that they run on the DB or inside
+// a transaction alike.
 type DB struct {
-	*sql.DB
+	conn *sql.DB
 	Path string
+}
+
+// Tx is a transaction on a DB; the rows functions take it as a Querier.
+type Tx struct {
+	tx *sql.Tx
+}
+
+// Begin starts a transaction. The database was opened with
+// _txlock=immediate: Begin takes the write lock, waiting on busy_timeout
+// for another writer.
+func (db *DB) Begin() (*Tx, error) {
+	tx, err := db.conn.Begin()
+	if err != nil {
+		return nil, fmt.Errorf("begin a transaction on %s: %w", db.Path, err)
+	}
+	return &Tx{tx: tx}, nil
+}
+
+// Commit commits the transaction.
+func (tx *Tx) Commit() error { return tx.tx.Commit() }
+
+// Rollback abandons the transaction; after Commit it does nothing (and
+// returns sql.ErrTxDone), so a deferred Rollback is always safe.
+func (tx *Tx) Rollback() error { return tx.tx.Rollback() }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.conn.Close() }
+
+// Unjournaled turns off the rollback journal and fsync: only for a new
+// file that its writer deletes when writing fails (merge's temporary
+// output), where they would cost time and protect nothing.
+func (db *DB) Unjournaled() error {
+	for _, pragma := range []string{"PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF"} {
+		if _, err := db.conn.Exec(pragma); err != nil {
+			return fmt.Errorf("%s on %s: %w", pragma, db.Path, err)
+		}
+	}
+	return nil
+}
+
+// SelfContained leaves write-ahead logging, so that once closed the file
+// alone is the database, with no -wal or -shm beside it: a file to copy,
+// upload or rename into place.
+func (db *DB) SelfContained() error {
+	if _, err := db.conn.Exec("PRAGMA journal_mode=DELETE"); err != nil {
+		return fmt.Errorf("leave WAL mode on %s: %w", db.Path, err)
+	}
+	return nil
 }
 
 // SetAside reports a file that was not a usable baseline (Cause wraps
@@ -288,7 +340,7 @@ func open(path string, create, readOnly bool) (*DB, error) {
 	// One connection: SQLite serialises writers anyway, and one connection
 	// keeps PRAGMAs and ATTACHed databases in one place.
 	sdb.SetMaxOpenConns(1)
-	db := &DB{DB: sdb, Path: path}
+	db := &DB{conn: sdb, Path: path}
 	if err := db.init(create); err != nil {
 		sdb.Close()
 		return nil, err
@@ -364,14 +416,14 @@ func checkSize(path string, head []byte, size int64) error {
 
 func (db *DB) init(create bool) error {
 	var version, appID int
-	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+	if err := db.conn.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
 		return classify(err)
 	}
-	if err := db.QueryRow("PRAGMA application_id").Scan(&appID); err != nil {
+	if err := db.conn.QueryRow("PRAGMA application_id").Scan(&appID); err != nil {
 		return classify(err)
 	}
 	var tables int
-	if err := db.QueryRow("SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil {
+	if err := db.conn.QueryRow("SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil {
 		return classify(err)
 	}
 	switch {
@@ -410,7 +462,7 @@ func Prepare() {
 	expectedSchema()
 }
 
-func schemaOf(q Querier) (map[string]string, error) {
+func schemaOf(q sqlQuerier) (map[string]string, error) {
 	rows, err := q.Query("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL")
 	if err != nil {
 		return nil, err
@@ -435,7 +487,7 @@ func (db *DB) checkSchema() error {
 	if err != nil {
 		return err
 	}
-	got, err := schemaOf(db)
+	got, err := schemaOf(db.conn)
 	if err != nil {
 		return classify(err)
 	}
@@ -471,21 +523,21 @@ func (db *DB) create() error {
 	// The page size of a database in WAL mode is fixed: leave WAL, set it
 	// (VACUUM applies it to the still empty file), and come back.
 	for _, s := range []string{"PRAGMA journal_mode = DELETE", fmt.Sprintf("PRAGMA page_size = %d", pageSize), "VACUUM"} {
-		if _, err := db.Exec(s); err != nil {
+		if _, err := db.conn.Exec(s); err != nil {
 			return classify(err)
 		}
 	}
 	if err := db.createSchema(); err != nil {
 		return err
 	}
-	if _, err := db.Exec("PRAGMA journal_mode = WAL"); err != nil {
+	if _, err := db.conn.Exec("PRAGMA journal_mode = WAL"); err != nil {
 		return classify(err)
 	}
 	return nil
 }
 
 func (db *DB) createSchema() error {
-	tx, err := db.Begin()
+	tx, err := db.conn.Begin()
 	if err != nil {
 		return classify(err)
 	}
@@ -533,9 +585,9 @@ func setAside(path string) (string, error) {
 }
 
 // Meta returns a value from the meta table, "" when unset.
-func (db *DB) Meta(key string) (string, error) {
+func Meta(q Querier, key string) (string, error) {
 	var v string
-	err := db.QueryRow("SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	err := q.queryRow("SELECT value FROM meta WHERE key = ?", key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -544,7 +596,7 @@ func (db *DB) Meta(key string) (string, error) {
 
 // SetMeta stores key=value.
 func SetMeta(q Querier, key, value string) error {
-	_, err := q.Exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+	_, err := q.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
 	if err != nil {
 		return fmt.Errorf("set %s: %w", key, err)
 	}
@@ -560,7 +612,7 @@ const generationKey = "cleanup_generation"
 // Generation returns the number of such cleanups so far.
 func Generation(q Querier) (int64, error) {
 	var g int64
-	err := q.QueryRow("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", generationKey).Scan(&g)
+	err := q.queryRow("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", generationKey).Scan(&g)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -583,9 +635,9 @@ func NextGeneration(q Querier) (int64, error) {
 }
 
 // CountTests returns how many tests are recorded, in every environment.
-func (db *DB) CountTests() (int, error) {
+func CountTests(q Querier) (int, error) {
 	var n int
-	err := db.QueryRow("SELECT count(*) FROM tests").Scan(&n)
+	err := q.queryRow("SELECT count(*) FROM tests").Scan(&n)
 	return n, err
 }
 
@@ -613,10 +665,10 @@ func CheckpointFile(path string) error {
 // empties the log (see CheckpointFile); ErrInUse when another connection
 // holds the log.
 func (db *DB) Checkpoint() error {
-	return checkpoint(db, db.Path)
+	return checkpoint(db.conn, db.Path)
 }
 
-func checkpoint(q Querier, path string) error {
+func checkpoint(q sqlQuerier, path string) error {
 	var busy, frames, done int
 	if err := q.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
@@ -630,6 +682,6 @@ func checkpoint(q Querier, path string) error {
 // CountTestsIn returns how many tests are recorded in one environment.
 func CountTestsIn(q Querier, env int64) (int, error) {
 	var n int
-	err := q.QueryRow("SELECT count(*) FROM tests WHERE env = ?", env).Scan(&n)
+	err := q.queryRow("SELECT count(*) FROM tests WHERE env = ?", env).Scan(&n)
 	return n, err
 }

@@ -57,7 +57,7 @@ func TestOpenSetsAsideUnusableFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+			if _, err := db.conn.Exec(fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -80,11 +80,11 @@ func TestOpenSetsAsideUnusableFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := 0; i < 2000; i++ {
-				if _, err := db.Exec("INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps) VALUES (1, ?, 0, 0, 0, x'')", strings.Repeat("x", 50)+string(rune(i))); err != nil {
+				if _, err := db.conn.Exec("INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps) VALUES (1, ?, 0, 0, 0, x'')", strings.Repeat("x", 50)+string(rune(i))); err != nil {
 					t.Fatal(err)
 				}
 			}
-			db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+			db.conn.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 			db.Close()
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, b[:len(b)/2], 0o644)
@@ -111,7 +111,7 @@ func TestOpenSetsAsideUnusableFiles(t *testing.T) {
 			if tt.warning == "" && warning != "" || !strings.Contains(warning, tt.warning) {
 				t.Errorf("warning %q, want it to contain %q", warning, tt.warning)
 			}
-			if n, err := db.CountTests(); err != nil || n != 0 {
+			if n, err := CountTests(db); err != nil || n != 0 {
 				t.Errorf("CountTests = %d, %v; want a fresh database", n, err)
 			}
 			if tt.warning != "" {
@@ -241,7 +241,7 @@ func TestOpenPathsWithURICharacters(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ro.Close()
-			if n, _ := ro.CountTests(); n != 1 {
+			if n, _ := CountTests(ro); n != 1 {
 				t.Errorf("read back %d tests, want 1", n)
 			}
 		})
@@ -431,7 +431,7 @@ func TestEnvironmentsKeepTheirOwnResults(t *testing.T) {
 // explain returns the details of a query's plan.
 func explain(t *testing.T, db *DB, q string, args ...any) []string {
 	t.Helper()
-	rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
+	rows, err := db.conn.Query("EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +485,7 @@ func TestRecordedTestFilesStopsOnDisorder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec("INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps) VALUES (1, 'b.py::t', 0, 0, 0, x''), (1, CAST('a.py::t' AS BLOB), 0, 0, 0, x'')"); err != nil {
+	if _, err := db.conn.Exec("INSERT INTO tests (env, nodeid, outcome, duration_us, recorded_at, deps) VALUES (1, 'b.py::t', 0, 0, 0, x''), (1, CAST('a.py::t' AS BLOB), 0, 0, 0, x'')"); err != nil {
 		t.Fatal(err)
 	}
 	if files, err := RecordedTestFiles(db, 1); err == nil {

@@ -1,9 +1,15 @@
-// Package storetest builds baselines for the tests of other packages, with
-// the store's own functions: only tests need to store a block version by
-// hand.
+// Package storetest builds and damages baselines for the tests of other
+// packages. The store keeps its SQL connection to itself; a test that must
+// write what the store never would (a damaged row, another schema version)
+// opens the file with a connection of its own, as another program would.
 package storetest
 
-import "github.com/pytest-difftest/pytest-difftest/lib/internal/store"
+import (
+	"database/sql"
+	"testing"
+
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
+)
 
 // UpsertBlock returns the id of a block version of the file, inserting it
 // (not stale) when new, or marking it current again.
@@ -21,4 +27,19 @@ func UpsertBlock(q store.Querier, fileID int64, name string, checksum uint64, na
 		}
 	}
 	return store.InsertBlock(q, fileID, name, checksum, names)
+}
+
+// SQL opens the SQLite file at path with a connection of its own (closed
+// when the test ends), for a test that damages or inspects it below the
+// store's API. The store's driver is registered by importing store.
+func SQL(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=30000")
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	// One connection: a PRAGMA a test sets applies to its later statements.
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
 }
