@@ -4,13 +4,14 @@
 of the suite does it run? Compares this repository's pytest-difftest with
 pytest-testmon 2.2.0 and the Rust pytest-difftest 0.3.0 on the same mutants.
 
-    ./build.sh safety                                  # 2 projects x 20 mutants x 3 tools
+    ./build.sh safety                                  # 3 projects x 20 mutants x 3 tools
     ./build.sh safety --mutants 6 --projects more-itertools
     ./build.sh safety --projects all --mutants 30 --seed 7 --no-history
     python bench/safety/run.py --list --projects attrs  # print the mutants, run nothing
 
-For each project (a PyPI sdist that ships its test suite, unpacked under
-OUT/work/<project>/, one copy per tool, each a git repository):
+For each project (a PyPI sdist that ships its test suite, or a local project
+kept under bench/safety/projects/, copied to OUT/work/<project>/, one copy per
+tool, each a git repository):
 
 1. plain pytest on the pristine source: the suite (tests that already fail
    there are deselected in every later run, and listed);
@@ -22,7 +23,7 @@ OUT/work/<project>/, one copy per tool, each a git repository):
    is a failing test that the tool did not run. The share of the suite each
    tool ran is its precision. The pristine file (bytes and mtime) is restored
    after each mutant.
-4. history replay: each tool records at an older release; then the pinned
+4. history replay (sdists only): each tool records at an older release; then the pinned
    release's source with the older tests, and the whole pinned release; a
    violation is a test whose outcome changed (or a new test) that it did not run.
 
@@ -92,10 +93,10 @@ PROJECTS = {
                          ["--hypothesis-seed=0"], older="attrs==25.1.0"),
     # A CLI project that tests itself in child interpreters (python -m ledgerkit,
     # multiprocessing spawn, ProcessPoolExecutor): code that runs only there.
-    "ledgerkit": ProjectSpec("ledgerkit (bench/safety/projects/ledgerkit)", ["ledgerkit"], ["."],
+    "ledgerkit": ProjectSpec("bench/safety/projects/ledgerkit", ["ledgerkit"], ["."],
                              local="ledgerkit"),
 }
-DEFAULT_PROJECTS = ["more-itertools", "marshmallow"]
+DEFAULT_PROJECTS = ["more-itertools", "marshmallow", "ledgerkit"]
 
 TOOL_NAMES = ["ours", "testmon", "rust"]
 SELECT = {"ours": ["--diff"], "testmon": ["--testmon-nocollect"], "rust": ["--diff"]}
