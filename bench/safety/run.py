@@ -4,13 +4,14 @@
 of the suite does it run? Compares this repository's pytest-difftest with
 pytest-testmon 2.2.0 and the Rust pytest-difftest 0.3.0 on the same mutants.
 
-    ./build.sh safety                                  # 2 projects x 20 mutants x 3 tools
+    ./build.sh safety                                  # 3 projects x 20 mutants x 3 tools
     ./build.sh safety --mutants 6 --projects more-itertools
     ./build.sh safety --projects all --mutants 30 --seed 7 --no-history
     python bench/safety/run.py --list --projects attrs  # print the mutants, run nothing
 
-For each project (a PyPI sdist that ships its test suite, unpacked under
-OUT/work/<project>/, one copy per tool, each a git repository):
+For each project (a PyPI sdist that ships its test suite, or a local project
+kept under bench/safety/projects/, copied to OUT/work/<project>/, one copy per
+tool, each a git repository):
 
 1. plain pytest on the pristine source: the suite (tests that already fail
    there are deselected in every later run, and listed);
@@ -22,7 +23,7 @@ OUT/work/<project>/, one copy per tool, each a git repository):
    is a failing test that the tool did not run. The share of the suite each
    tool ran is its precision. The pristine file (bytes and mtime) is restored
    after each mutant.
-4. history replay: each tool records at an older release; then the pinned
+4. history replay (sdists only): each tool records at an older release; then the pinned
    release's source with the older tests, and the whole pinned release; a
    violation is a test whose outcome changed (or a new test) that it did not run.
 
@@ -51,6 +52,7 @@ from pathlib import Path
 from typing import Optional
 
 HERE = Path(__file__).resolve().parent
+PROJECTS_DIR = HERE / "projects"
 BENCH = HERE.parent
 REPO = BENCH.parent
 sys.path.insert(0, str(HERE))
@@ -72,12 +74,13 @@ br = _load_bench_run()
 
 @dataclass
 class ProjectSpec:
-    spec: str  # NAME==VERSION on PyPI (sdist)
+    spec: str  # NAME==VERSION on PyPI (sdist); for a local project, how the results name it
     sources: list[str]  # mutated files/folders, relative to the sdist root
     pythonpath: list[str] = field(default_factory=list)  # put on PYTHONPATH (src layouts)
     deps: list[str] = field(default_factory=list)  # runtime and test dependencies
     args: list[str] = field(default_factory=list)  # extra pytest arguments, every run
     older: str = ""  # an earlier release, for --history (older -> spec)
+    local: str = ""  # a folder under bench/safety/projects: the project itself instead of an sdist (no history)
 
 
 PROJECTS = {
@@ -88,8 +91,12 @@ PROJECTS = {
     "attrs": ProjectSpec("attrs==25.3.0", ["src/attr", "src/attrs"], ["src"],
                          ["hypothesis==6.170.17", "pympler==1.1", "cloudpickle==3.1.3"],
                          ["--hypothesis-seed=0"], older="attrs==25.1.0"),
+    # A CLI project that tests itself in child interpreters (python -m ledgerkit,
+    # multiprocessing spawn, ProcessPoolExecutor): code that runs only there.
+    "ledgerkit": ProjectSpec("bench/safety/projects/ledgerkit", ["ledgerkit"], ["."],
+                             local="ledgerkit"),
 }
-DEFAULT_PROJECTS = ["more-itertools", "marshmallow"]
+DEFAULT_PROJECTS = ["more-itertools", "marshmallow", "ledgerkit"]
 
 TOOL_NAMES = ["ours", "testmon", "rust"]
 SELECT = {"ours": ["--diff"], "testmon": ["--testmon-nocollect"], "rust": ["--diff"]}
@@ -128,6 +135,21 @@ def fetch_sdist(spec: str, cache: Path, plain_venv: Path) -> Path:
 
 def unpack(archive: Path, dest: Path) -> None:
     br.unpack(archive, dest)
+    tidy(dest)
+
+
+def copy_local(name: str, dest: Path) -> None:
+    """A project kept in this repository (bench/safety/projects/NAME), copied to dest."""
+    src = PROJECTS_DIR / name
+    if not src.is_dir():
+        raise SystemExit(f"no local project {src}")
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".testmondata*"))
+    tidy(dest)
+
+
+def tidy(dest: Path) -> None:
     for p in list(dest.rglob("__pycache__")):
         shutil.rmtree(p, ignore_errors=True)
     if not has_pytest_config(dest):
@@ -318,9 +340,11 @@ class Applied:
 def run_project(name: str, pspec: ProjectSpec, tools: list[str], venvs: dict[str, Path], args, out: Path) -> dict:
     work = out / "work" / name
     work.mkdir(parents=True, exist_ok=True)
-    archive = fetch_sdist(pspec.spec, out / "sdists", venvs["plain"])
     pristine = work / "pristine"
-    unpack(archive, pristine)
+    if pspec.local:
+        copy_local(pspec.local, pristine)
+    else:
+        unpack(fetch_sdist(pspec.spec, out / "sdists", venvs["plain"]), pristine)
     mutants = mutate.generate(pristine, pspec.sources, args.mutants, args.seed, args.classes)
     res: dict = {"project": name, "spec": pspec.spec, "tools": tools, "mutants": [], "baseline": {},
                  "candidates": {k: list(v) for k, v in mutate.counts(pristine, pspec.sources).items()}}
@@ -444,7 +468,7 @@ def run_history(name: str, pspec: ProjectSpec, tools: list[str], venvs: dict[str
     older tests, (2) the whole newer release. Each tool selects from its baseline;
     a violation is a test whose outcome differs from the one at the older release
     (a new test counts as changed) and that the tool did not run."""
-    if not pspec.older:
+    if not pspec.older or pspec.local:
         return
     work = out / "work" / name / "history"
     work.mkdir(parents=True, exist_ok=True)
