@@ -67,11 +67,18 @@ def _every(code: CodeType, offset: int) -> None:
 # callback until the next restart_events(). Turning our events off and on
 # instead would cost more: each set_events() makes every code object that
 # runs afterwards instrument itself again, six times per test.
-_gap_add: Callable[[CodeType], None] = set().add
+# Whether code that may be a dependency ran there (not pytest's, pluggy's,
+# this plugin's, the standard library's or generated code): the next
+# capture must then re-arm everything. A flag, not a set: on 3.13 hashing a
+# code object walks its bytecode.
+_gap_dirty = False
+_gap_dirs: tuple[str, ...] = ("<",)
 
 
 def _gap(code: CodeType, offset: int) -> Any:
-    _gap_add(code)
+    global _gap_dirty
+    if not _gap_dirty and not code.co_filename.startswith(_gap_dirs):
+        _gap_dirty = True
     return _DISABLE
 
 
@@ -176,9 +183,9 @@ class MonitoringRecorder(Recorder):
         self._test_edges: Optional[set[tuple[Optional[CodeType], CodeType]]] = None
         self._test_on = False
         self._unwatched = 0
-        # What ran, and was disabled, outside any capture since the last
-        # restart_events() (see _gap).
-        self._gap: set[CodeType] = set()
+        # Whether anything ran, and was disabled, outside any capture since
+        # the last restart_events() (see _gap).
+        self._gapped = False
         self._gap_dirs: Optional[tuple[str, ...]] = None
 
     # -- feeding ---------------------------------------------------------------
@@ -206,7 +213,7 @@ class MonitoringRecorder(Recorder):
     def _refresh(self) -> None:
         """Point the callback at what should receive events now, and turn
         our events on or off."""
-        global _add, _edge
+        global _add, _edge, _gap_dirs, _gap_dirty, _quiet_dirs
         if self._lost:
             return
         target = self._target()
@@ -222,23 +229,23 @@ class MonitoringRecorder(Recorder):
                 # edge window around it, nothing is noted.
                 self._use(_paused)
             else:
-                global _gap_add
-                _gap_add = self._gap.add
+                if self._gap_dirs is None:
+                    self._gap_dirs = _gap_dirs = _unwatched_dirs()
+                self._gapped = True
                 self._use(_gap)
             return
         codes, edges = target
-        if self._gap:
-            matters = self._gap_matters()
-            self._gap = set()
-            if matters:
+        if self._gapped:
+            if _gap_dirty:
                 self._armed_for = object()  # restart below
+            _gap_dirty = self._gapped = False
         if edges is not None:
             cb: Callable[..., Any] = _edges
             _edge = edges.add
             armed = None
             if self._exclusive():
-                global _quiet_dirs
-                _quiet_dirs = _tool_dirs() + ("<frozen importlib",)
+                if len(_quiet_dirs) == 1:
+                    _quiet_dirs = _tool_dirs() + _quiet_dirs
                 cb = _edges_once
         elif self._exclusive():
             cb = _once
@@ -277,16 +284,6 @@ class MonitoringRecorder(Recorder):
         if not self._on:
             _mon.set_events(self._tool, _EVENTS)
             self._on = True
-
-    def _gap_matters(self) -> bool:
-        """Whether code disabled outside any capture may be a dependency
-        (project code, installed code other than pytest's): then the next
-        capture must re-arm everything, or it would not see that code."""
-        dirs = self._gap_dirs
-        if dirs is None:
-            dirs = self._gap_dirs = _unwatched_dirs()
-        # A copy: the loop's own code reaches the callback, which adds.
-        return any(not code.co_filename.startswith(dirs) for code in list(self._gap))
 
     def _still_ours(self) -> bool:
         """Whether our tool id, events and callbacks survived what ran."""
@@ -473,7 +470,7 @@ class MonitoringRecorder(Recorder):
         if not self._lost and _mon.get_tool(self._tool) == NAME:
             for event in (_mon.events.PY_START, _mon.events.PY_RESUME):
                 _mon.register_callback(self._tool, event, None)
-            if self._armed_for is not None or self._gap:
+            if self._armed_for is not None or self._gapped:
                 # Give back what we disabled (the next user of the id would
                 # not see it otherwise; 3.12 and 3.13 keep it past free).
                 _mon.restart_events()
