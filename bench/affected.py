@@ -12,7 +12,10 @@ For each target it writes the node ids of the tests whose setup, call or
 teardown entered the block: for a function or method (``block`` is its
 qualified name) the block itself; for ``<module>`` anything in the file. That
 is what a block-level selection tool must select after editing that block,
-and the set the floor run (plain pytest on just those node ids) runs.
+and the set the floor run (plain pytest on just those node ids) runs. A
+target with ``"names"`` (the names a module-level edit binds) takes only the
+code of the file that reads one of them (``co_names``): what a tool that
+tracks module-level names (SPEC 4.8) must select at least.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ def _by_file(spec: dict) -> dict:
     """file name -> [(target, block)], or None for files with no target."""
     if not _BY_FILE:
         for name, t in spec["targets"].items():
-            _BY_FILE.setdefault(os.path.realpath(t["file"]), []).append((name, t["block"]))
+            names = set(t["names"]) if "names" in t else None
+            _BY_FILE.setdefault(os.path.realpath(t["file"]), []).append((name, t["block"], names))
     return _BY_FILE
 
 
@@ -62,8 +66,14 @@ def pytest_runtest_protocol(item, nextitem):
         if wanted is None:
             return
         qual = getattr(code, "co_qualname", code.co_name)
-        for name, block in wanted:
-            if block == "<module>" or block == qual:
+        for name, block, names in wanted:
+            if names is not None:
+                # Readers of a module-level name: code of the file that
+                # names it (a global or an attribute), or the file's own
+                # top level run during the test.
+                if code.co_name == "<module>" or names.intersection(code.co_names):
+                    hit.add(name)
+            elif block == "<module>" or block == qual:
                 hit.add(name)
 
     previous = sys.getprofile()

@@ -654,11 +654,6 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 				}
 			}
 		}
-		for _, imp := range st.Imports {
-			if slices.Contains(imp.Names, "*") {
-				return m // binds names the parse cannot see
-			}
-		}
 		if st.Kind == StmtDef || st.Kind == StmtEffect && !st.Open {
 			for _, b := range st.Binds {
 				if st.Kind == StmtDef || isDefBind(st) {
