@@ -565,3 +565,20 @@ def test_getattr_on_a_standard_module_and_an_exception_subclass_stay_precise(pyt
     recorded(pytester, {"calc/ops.py": ops})
     touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "RATE = 0.2")
     selects(pytester, nodes("tests/test_ops.py", "test_scaled"))
+
+
+def test_getattr_with_a_literal_name_reads_that_name(pytester: pytest.Pytester) -> None:
+    extra = {
+        "tests/test_literal.py": """
+            from calc import ops
+
+            def test_literal():
+                assert getattr(ops, "OTHER") > 0 and hasattr(ops, "scaled")
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_literal.py", "test_literal"))
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "RATE = 0.2")
+    selects(pytester, nodes("tests/test_ops.py", "test_scaled"))
+    baseline(pytester)
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    selects(pytester, nodes("tests/test_literal.py", "test_literal"))

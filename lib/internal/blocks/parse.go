@@ -119,7 +119,8 @@ type frame struct {
 	classBody bool
 	// dyn: getattr/hasattr/delattr called here (a call node), or the
 	// arguments of such a call whose first one is still to come.
-	dyn dynState
+	dyn       dynState
+	dynTarget string // the first argument, when a plain name
 }
 
 // Records fed to the checksums: the text of every token, and of the tree's
@@ -233,15 +234,8 @@ func (s *splitter) enter(e event) {
 		mark = tagStmt
 	}
 	c := s.childCtx(parent, e.field)
-	if parent.dyn == dynFirstArg && vk != vkAnon && r != roleSkip {
-		// getattr(math, "x") reads an installed module's names; the
-		// engine decides on the name. Anything else reaches anything.
-		parent.dyn = dynNone
-		if e.kind == evLeaf && vk == vkIdent {
-			s.targets[c.scope] = append(s.targets[c.scope], string(s.src[e.start:e.end]))
-		} else {
-			s.dynamic[c.scope] = true
-		}
+	if parent.dyn >= dynFirstArg && vk != vkAnon && r != roleSkip {
+		s.attrCallArg(parent, c.scope, e, vk)
 	}
 	if r == roleSkip {
 		c.sinks = nil

@@ -451,7 +451,10 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, text []byte, 
 		}
 	}
 	param := parent.vk == vkParam || parent.vk == vkDefaultParam && field == s.g.fieldName
-	if !param && parent.vk != vkAttribute && parent.imp == impNone {
+	// getattr(mod, ...) reads mod's attributes as mod.x does: mod is not
+	// handed to other code (see attrCallArg).
+	getattrObject := parent.dyn == dynSecondArg && parent.dynTarget == name
+	if !param && parent.vk != vkAttribute && parent.imp == impNone && !getattrObject {
 		s.bare[scope] = append(s.bare[scope], name)
 	}
 	sc := s.scopeOf[scope]
@@ -491,13 +494,50 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, text []byte, 
 type dynState uint8
 
 const (
-	dynNone     dynState = iota
-	dynCallee            // a call node whose function is getattr & co.
-	dynFirstArg          // its argument list, before the first argument
+	dynNone      dynState = iota
+	dynCallee             // a call node whose function is getattr & co.
+	dynFirstArg           // its argument list, before the first argument
+	dynSecondArg          // its argument list, before the second argument
 )
 
+// attrCallArg takes in an argument of a getattr/hasattr/delattr call
+// (args is the argument list's frame). A literal attribute name makes the
+// call an attribute read like x.name; a computed one reaches names
+// dynamically, unless the object is a plain name (the engine then checks
+// it names a module from outside the project: getattr(math, n)).
+func (s *splitter) attrCallArg(args *frame, scope int32, e event, vk valueKind) {
+	text := s.src[e.start:e.end]
+	switch args.dyn {
+	case dynFirstArg:
+		switch {
+		case e.kind == evLeaf && vk == vkIdent:
+			args.dyn, args.dynTarget = dynSecondArg, string(text)
+		case len(text) > 0 && text[0] == '*':
+			args.dyn = dynNone
+			s.dynamic[scope] = true
+		default:
+			args.dyn, args.dynTarget = dynSecondArg, ""
+		}
+	case dynSecondArg:
+		args.dyn = dynNone
+		if m := literalName.FindSubmatch(text); m != nil {
+			s.idents[scope] = append(s.idents[scope], string(m[2]))
+		} else if args.dynTarget != "" {
+			s.targets[scope] = append(s.targets[scope], args.dynTarget)
+		} else {
+			s.dynamic[scope] = true
+		}
+	}
+}
+
+// literalName matches a plain string literal that is an identifier.
+var literalName = regexp.MustCompile(`^[rRuU]?(['"])([A-Za-z_][A-Za-z0-9_]*)['"]$`)
+
 // caughtNames are the exceptions whose catching hides a missing name.
-var caughtNames = map[string]bool{"AttributeError": true, "NameError": true, "ImportError": true, "ModuleNotFoundError": true}
+// ImportError is not one: "from m import NAME" depends on m's NAME whether
+// it is bound or not, so a fallback import is followed by name; a module
+// that does not exist is nobody's dependency either way.
+var caughtNames = map[string]bool{"AttributeError": true, "NameError": true}
 
 // attrFuncs read one object's attributes by a computed name.
 var attrFuncs = map[string]bool{"getattr": true, "hasattr": true, "delattr": true}
@@ -517,10 +557,10 @@ func (s *splitter) inExcept() bool {
 	return false
 }
 
-// DynamicTargets returns the first arguments of the getattr, hasattr and
-// delattr calls in block i that are plain names: the engine counts the
-// block as reaching names dynamically unless each names a module from
-// outside the project.
+// DynamicTargets returns the objects (plain names) of the getattr, hasattr
+// and delattr calls in block i with a computed attribute name: the engine
+// counts the block as reaching names dynamically unless each names a
+// module from outside the project.
 func (f *File) DynamicTargets(i int) []string {
 	if i < 0 || i >= len(f.targets) {
 		return nil
@@ -533,8 +573,7 @@ var dynamicNames = map[string]bool{
 	"getattr": true, "hasattr": true, "delattr": true,
 	"eval": true, "exec": true, "__import__": true, "import_module": true,
 	"importlib": true, "modules": true, "__dict__": true, "getmembers": true,
-	"AttributeError": true, "NameError": true, "ImportError": true,
-	"ModuleNotFoundError": true, "reload": true, "__getattr__": true,
+	"AttributeError": true, "NameError": true, "reload": true, "__getattr__": true,
 	"__dir__": true,
 }
 

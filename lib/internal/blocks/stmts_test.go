@@ -288,14 +288,19 @@ func TestDynamicAccess(t *testing.T) {
 		targets []string // getattr & co. first arguments, decided by the engine
 		paths   []string // strings that read as module paths
 	}{
-		{"getattr on a name", "import math\nx = getattr(math, 'sumprod', None)\n", false, []string{"math"}, nil},
-		{"hasattr on a name", "ok = hasattr(os, 'fork')\n", false, []string{"os"}, nil},
-		{"getattr on an expression", "x = getattr(a.b, 'c')\n", true, nil, nil},
+		{"getattr with a literal name", "import math\nx = getattr(math, 'sumprod', None)\n", false, nil, nil},
+		{"hasattr with a literal name", "ok = hasattr(obj, '__reversed__')\n", false, nil, nil},
+		{"getattr on an expression, literal name", "x = getattr(a.b, 'c')\n", false, nil, nil},
+		{"getattr with a computed name on a name", "x = getattr(mod, name)\n", false, []string{"mod"}, nil},
+		{"getattr with a computed name on an expression", "x = getattr(a.b, name)\n", true, nil, nil},
+		{"getattr with an f-string name", "x = getattr(mod, f'get_{n}')\n", false, []string{"mod"}, nil},
+		{"getattr of unpacked arguments", "x = getattr(*args)\n", true, nil, nil},
 		{"getattr passed on", "g = getattr\n", true, nil, nil},
 		{"globals", "x = globals()\n", true, nil, nil},
 		{"subclassing AttributeError", "class E(AttributeError):\n    pass\n", false, nil, nil},
 		{"raising NameError", "def f():\n    raise NameError('x')\n", false, nil, nil},
-		{"catching ImportError", "try:\n    import fast\nexcept ImportError:\n    fast = None\n", true, nil, nil},
+		{"catching ImportError", "try:\n    import fast\nexcept ImportError:\n    fast = None\n", false, nil, nil},
+		{"catching NameError", "try:\n    x = y\nexcept NameError:\n    x = None\n", true, nil, nil},
 		{"catching in a tuple", "try:\n    x = m.y\nexcept (KeyError, AttributeError):\n    x = None\n", true, nil, nil},
 		{"raising in an except body", "try:\n    x = 1\nexcept KeyError:\n    raise AttributeError('x')\n", false, nil, nil},
 		{"module paths", "a = 'pkg.mod:NAME'\nb = 'pkg.mod.NAME'\nc = 'plain words'\nd = 'x'\n", false, nil, []string{"pkg.mod:NAME", "pkg.mod.NAME"}},
