@@ -50,7 +50,7 @@ class NoToolId(Exception):
 # Where the callbacks put what they see. Module globals: the cheapest
 # lookups in a callback that runs for every code object.
 _add: Callable[[CodeType], None] = set().add
-_edge: Callable[[tuple[Optional[CodeType], CodeType]], None] = set().add
+_edge: Callable[[tuple[int, int]], None] = set().add
 
 
 def _once(code: CodeType, offset: int) -> Any:
@@ -107,46 +107,74 @@ def _unwatched_dirs() -> tuple[str, ...]:
     return _tool_dirs() + tuple(os.path.join(d, "") for d in stdlib if d) + ("<",)
 
 
+# Call edges are kept as (caller id, callee id) pairs, with the code objects
+# in _by_id (which keeps them alive, so their ids stay theirs): on 3.13
+# hashing a code object walks its bytecode, and edge windows (start-up,
+# collection) see tens of thousands of calls. _graph turns them back into
+# code objects once per window.
+_by_id: dict[int, CodeType] = {}
+_keep = _by_id.__setitem__
+
+
 def _edges(code: CodeType, offset: int) -> None:
-    _add(code)
+    cid = id(code)
+    _keep(cid, code)
     # Frame 0 is this callback, frame 1 the code starting; its f_back is
     # the nearest Python caller (through C functions such as map()).
     caller: Optional[FrameType] = _getframe(1).f_back
-    _edge((caller.f_code if caller is not None else None, code))
+    if caller is None:
+        _edge((0, cid))
+    else:
+        cc = caller.f_code
+        _keep(id(cc), cc)
+        _edge((id(cc), cid))
 
 
-# Code whose calls need no edges (see _unwatched_dirs), by code object:
-# in an edge window it is disabled after its first call. Its callees still
-# report it as their caller (f_back), and the import machinery's own frames
-# are never a callee that matters (ImportGraph skips them).
-_quiet: dict[CodeType, bool] = {}
+# Code whose calls need no edges (see _unwatched_dirs), by code id: in an
+# edge window it is disabled after its first call. Its callees still report
+# it as their caller (f_back), and the import machinery's own frames are
+# never a callee that matters (ImportGraph skips them).
+_quiet: dict[int, bool] = {}
 # _armed_for after an edge window that disabled only such code.
 _QUIET = object()
 _quiet_dirs: tuple[str, ...] = ("<frozen importlib",)
 
 
 def _edges_once(code: CodeType, offset: int) -> Any:
-    _add(code)
+    cid = id(code)
+    _keep(cid, code)
     caller: Optional[FrameType] = _getframe(1).f_back
-    _edge((caller.f_code if caller is not None else None, code))
-    quiet = _quiet.get(code)
+    if caller is None:
+        _edge((0, cid))
+    else:
+        cc = caller.f_code
+        _keep(id(cc), cc)
+        _edge((id(cc), cid))
+    quiet = _quiet.get(cid)
     if quiet is None:
-        quiet = _quiet[code] = code.co_filename.startswith(_quiet_dirs)
+        quiet = _quiet[cid] = code.co_filename.startswith(_quiet_dirs)
     return _DISABLE if quiet else None
 
 
 def _paused(code: CodeType, offset: int) -> Any:
-    quiet = _quiet.get(code)
+    cid = id(code)
+    quiet = _quiet.get(cid)
     if quiet is None:
-        quiet = _quiet[code] = code.co_filename.startswith(_quiet_dirs)
+        _keep(cid, code)
+        quiet = _quiet[cid] = code.co_filename.startswith(_quiet_dirs)
     return _DISABLE if quiet else None
 
 
-def _graph(edges: set[tuple[Optional[CodeType], CodeType]]) -> tuple[list[CodeType], dict[CodeType, list[CodeType]]]:
+def _graph(edges: set[tuple[int, int]]) -> tuple[list[CodeType], dict[CodeType, list[CodeType]]]:
+    by_id = _by_id
     codes: set[CodeType] = set()
     callees: dict[CodeType, list[CodeType]] = {}
-    for caller, callee in list(edges):
+    for caller_id, callee_id in list(edges):
+        callee = by_id.get(callee_id)
+        if callee is None:
+            continue
         codes.add(callee)
+        caller = by_id.get(caller_id) if caller_id else None
         if caller is not None:
             callees.setdefault(caller, []).append(callee)
     return list(codes), callees
@@ -177,10 +205,10 @@ class MonitoringRecorder(Recorder):
         self._junk: set[CodeType] = set()
         # Call edges of the open windows and of the current test once it
         # imported a module.
-        self._session: Optional[set[tuple[Optional[CodeType], CodeType]]] = None
-        self._collect: Optional[set[tuple[Optional[CodeType], CodeType]]] = None
+        self._session: Optional[set[tuple[int, int]]] = None
+        self._collect: Optional[set[tuple[int, int]]] = None
         self._collect_paused = False
-        self._test_edges: Optional[set[tuple[Optional[CodeType], CodeType]]] = None
+        self._test_edges: Optional[set[tuple[int, int]]] = None
         self._test_on = False
         self._unwatched = 0
         # Whether anything ran, and was disabled, outside any capture since
@@ -396,7 +424,12 @@ class MonitoringRecorder(Recorder):
         if edges:
             taken = set(edges)
             edges.clear()
-            self.imports.absorb(*_graph(taken))
+            codes, callees = _graph(taken)
+            # The edge callbacks note no code set: the capture open since
+            # the last harvest takes what they saw.
+            if self._stack:
+                self._stack[-1].codes.update(codes)
+            self.imports.absorb(codes, callees)
 
     def unwatched(self, run: Callable[[], Any]) -> Any:
         self._unwatched += 1
@@ -479,4 +512,6 @@ class MonitoringRecorder(Recorder):
                 clear(self._tool)
             _mon.free_tool_id(self._tool)
         self._lost = True
+        _by_id.clear()
+        _quiet.clear()
         super().close()
