@@ -26,7 +26,13 @@ build_lib() {
 
 # venv PYTHON DIR: a virtualenv at DIR with this package installed.
 venv() {
-  local py=$1 dir=$2
+  local py=$1 dir=$2 want
+  # A virtualenv left by another interpreter (DIFFTEST_PYTHONS changed) is
+  # made again: the suite must run on the interpreter it names.
+  want=$("$py" -c 'import sys; print(sys.version)')
+  if [ -x "$dir/bin/python" ] && [ "$("$dir/bin/python" -c 'import sys; print(sys.version)')" != "$want" ]; then
+    rm -rf "$dir"
+  fi
   if [ ! -x "$dir/bin/python" ]; then
     "$py" -m venv "$dir"
     "$dir/bin/python" -m pip install -q --upgrade pip
