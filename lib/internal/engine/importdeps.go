@@ -318,6 +318,21 @@ func (s *Session) scopedImportIDs(q store.Querier, path, function string) (scope
 	if err != nil {
 		return scopedImports{}, err
 	}
+	// "from m import NAME" inside the function binds a local that the
+	// function reads as a plain name (counted in its own file): m's NAME,
+	// bound or not, is what it gets.
+	if fi.cur != nil && fi.cur.File != nil {
+		for _, imp := range fi.cur.File.Imports {
+			if imp.Scope != function || len(imp.Names) == 0 {
+				continue
+			}
+			got, err := s.fromImportIDs(q, path, imp)
+			if err != nil {
+				return scopedImports{}, err
+			}
+			ids = append(ids, got...)
+		}
+	}
 	sc := scopedImports{ids: ids, files: files}
 	s.scoped[key] = sc
 	return sc, nil

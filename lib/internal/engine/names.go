@@ -313,27 +313,11 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 			if imp.Scope != "" || len(imp.Names) == 0 {
 				continue
 			}
-			got, _ := s.resolver.Resolve(path, imp)
-			for _, g := range got {
-				gi := s.current(g)
-				if gi.cur == nil || gi.cur.File == nil || !gi.cur.Top.Precise {
-					continue
-				}
-				if err := s.ensureFile(q, gi); err != nil {
-					return nil, false, err
-				}
-				for _, n := range imp.Names {
-					name := selection.NamePrefix + n
-					if n == "*" {
-						name = selection.Exports
-					}
-					id, err := s.blockID(q, gi, name, nil)
-					if err != nil {
-						return nil, false, err
-					}
-					ids = append(ids, id)
-				}
+			got, err := s.fromImportIDs(q, path, imp)
+			if err != nil {
+				return nil, false, err
 			}
+			ids = append(ids, got...)
 		}
 	}
 	got, err := s.nameIDs(q, files, names, testFile)
@@ -392,6 +376,35 @@ func (s *Session) escapes(path string, f *blocks.File, i int, scope string) bool
 		}
 	}
 	return false
+}
+
+// fromImportIDs returns, for "from m import NAME" in the file at path, m's
+// block for each NAME, bound or not (binding it later changes what the
+// import gets), and m's exports for "*".
+func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import) ([]int64, error) {
+	var ids []int64
+	got, _ := s.resolver.Resolve(path, imp)
+	for _, g := range got {
+		gi := s.current(g)
+		if gi.cur == nil || gi.cur.File == nil || !gi.cur.Top.Precise {
+			continue
+		}
+		if err := s.ensureFile(q, gi); err != nil {
+			return nil, err
+		}
+		for _, n := range imp.Names {
+			name := selection.NamePrefix + n
+			if n == "*" {
+				name = selection.Exports
+			}
+			id, err := s.blockID(q, gi, name, nil)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }
 
 // dynamicTargets reports whether block i of the file at path calls
