@@ -116,18 +116,22 @@ _by_id: dict[int, CodeType] = {}
 _keep = _by_id.__setitem__
 
 
-def _edges(code: CodeType, offset: int) -> None:
+def _note_edge(code: CodeType, caller: Optional[FrameType]) -> int:
     cid = id(code)
     _keep(cid, code)
-    # Frame 0 is this callback, frame 1 the code starting; its f_back is
-    # the nearest Python caller (through C functions such as map()).
-    caller: Optional[FrameType] = _getframe(1).f_back
     if caller is None:
         _edge((0, cid))
     else:
         cc = caller.f_code
         _keep(id(cc), cc)
         _edge((id(cc), cid))
+    return cid
+
+
+def _edges(code: CodeType, offset: int) -> None:
+    # Frame 0 is this callback, frame 1 the code starting; its f_back is
+    # the nearest Python caller (through C functions such as map()).
+    _note_edge(code, _getframe(1).f_back)
 
 
 # Code whose calls need no edges (see _unwatched_dirs), by code id: in an
@@ -141,15 +145,7 @@ _quiet_dirs: tuple[str, ...] = ("<frozen importlib",)
 
 
 def _edges_once(code: CodeType, offset: int) -> Any:
-    cid = id(code)
-    _keep(cid, code)
-    caller: Optional[FrameType] = _getframe(1).f_back
-    if caller is None:
-        _edge((0, cid))
-    else:
-        cc = caller.f_code
-        _keep(id(cc), cc)
-        _edge((id(cc), cid))
+    cid = _note_edge(code, _getframe(1).f_back)
     quiet = _quiet.get(cid)
     if quiet is None:
         quiet = _quiet[cid] = code.co_filename.startswith(_quiet_dirs)

@@ -251,6 +251,11 @@ func hits(top blocks.TopLevel, names map[string]bool) []string {
 // moduleIDs returns the whole-top-level ("<module>") blocks of files: what
 // code that reaches names dynamically depends on.
 func (s *Session) moduleIDs(q store.Querier, files []string) ([]int64, error) {
+	return s.topIDs(q, files, selection.Module)
+}
+
+// topIDs returns the named pseudo-blocks of each parsed file.
+func (s *Session) topIDs(q store.Querier, files []string, names ...string) ([]int64, error) {
 	var ids []int64
 	for _, path := range files {
 		fi := s.current(path)
@@ -260,11 +265,17 @@ func (s *Session) moduleIDs(q store.Querier, files []string) ([]int64, error) {
 		if err := s.ensureFile(q, fi); err != nil {
 			return nil, err
 		}
-		id, err := s.blockID(q, fi, selection.Module, nil)
-		if err != nil {
-			return nil, err
+		for _, name := range names {
+			var defs []string
+			if name == selection.Defs {
+				defs = fi.cur.File.Names
+			}
+			id, err := s.blockID(q, fi, name, defs)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
 		}
-		ids = append(ids, id)
 	}
 	return ids, nil
 }
@@ -476,28 +487,7 @@ var fileSuffixes = map[string]struct{}{
 // wholeIDs returns the blocks that stand for the whole of each parsed
 // file: its top level and the names it defines.
 func (s *Session) wholeIDs(q store.Querier, files []string) ([]int64, error) {
-	var ids []int64
-	for _, path := range files {
-		fi := s.current(path)
-		if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
-			continue
-		}
-		if err := s.ensureFile(q, fi); err != nil {
-			return nil, err
-		}
-		for _, name := range []string{selection.Module, selection.Defs} {
-			var names []string
-			if name == selection.Defs {
-				names = fi.cur.File.Names
-			}
-			id, err := s.blockID(q, fi, name, names)
-			if err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-	}
-	return ids, nil
+	return s.topIDs(q, files, selection.Module, selection.Defs)
 }
 
 // importPrecise tells, for the module at path, whether one of its import
