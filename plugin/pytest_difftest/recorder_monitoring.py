@@ -291,13 +291,7 @@ class MonitoringRecorder(Recorder):
             # pytest's code is disabled: the next capture re-arms.
             self._armed_for = _QUIET
         _add = codes.add
-        if cb is not self._cb:
-            _mon.register_callback(self._tool, _mon.events.PY_START, cb)
-            _mon.register_callback(self._tool, _mon.events.PY_RESUME, cb)
-            self._cb = cb
-        if not self._on:
-            _mon.set_events(self._tool, _EVENTS)
-            self._on = True
+        self._use(cb)
 
     def _use(self, cb: Callable[..., Any]) -> None:
         """Events on, with cb as the callback."""
