@@ -8,6 +8,10 @@
 #                       each in its own virtualenv with the package installed as users install
 #                       it. DIFFTEST_PYTHONS="3.13" runs one; an entry is "default" ($PYTHON or
 #                       python3), a version (found under pyenv, else pythonX.Y on PATH) or a path.
+#                       Then the recorder and module-level suites on each interpreter of
+#                       DIFFTEST_SMOKE_PYTHONS (default "3.10 3.12": the supported versions the
+#                       whole suite does not run on; entries that are not installed are skipped
+#                       with a line, "none" runs none).
 #   ./build.sh fuzz [SECONDS]   longer fuzzing of the parser and the database opener
 #   ./build.sh bench [ARGS]     the benchmark suite (bench/README.md)
 #   ./build.sh wheels [ARCH...] the sdist and manylinux_2_17 wheels (x86_64, aarch64) in dist/
@@ -233,6 +237,22 @@ sys.exit("moto_server did not start:\n" + open(sys.argv[2]).read())
       version=$("$dir/bin/python" -c 'import sys; print(sys.version.split()[0])')
       echo "== python end-to-end tests on Python $version (${pythons[$i]})"
       "$dir/bin/python" -m pytest tests -p no:cacheprovider -n 2 "${@:2}" || failed+=("$version")
+    done
+    # The versions in between share a recorder with a version above (3.10:
+    # the profile hook; 3.12: sys.monitoring): the suites that depend on
+    # the interpreter run there too.
+    for entry in ${DIFFTEST_SMOKE_PYTHONS:-3.10 3.12}; do
+      [ "$entry" = none ] && continue
+      if ! py=$(find_python "$entry" 2>/dev/null); then
+        echo "== skipped: no Python $entry for the recorder suites"
+        continue
+      fi
+      dir="$VENV-$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+      venv "$py" "$dir"
+      version=$("$dir/bin/python" -c 'import sys; print(sys.version.split()[0])')
+      echo "== recorder and module-level tests on Python $version ($py)"
+      "$dir/bin/python" -m pytest tests/test_interpreters.py tests/test_module_level.py tests/test_safety_regressions.py \
+        -p no:cacheprovider -n 2 "${@:2}" || failed+=("$version")
     done
     if [ "${#failed[@]}" -gt 0 ]; then
       echo "end-to-end tests failed on Python ${failed[*]}" >&2
