@@ -161,6 +161,9 @@ class _Child:
 
             def on_term(signum: int, frame: Any) -> None:
                 if self._writing:
+                    # Die once the report is written: returning here would
+                    # leave a process that was told to end running on.
+                    self._term_pending = True
                     return
                 self.finish()
                 _die_of_sigterm()
@@ -196,6 +199,8 @@ class _Child:
             self._write_report()
         finally:
             self._writing = False
+        if getattr(self, "_term_pending", False):
+            _die_of_sigterm()
 
     def _write_report(self) -> None:
         try:
