@@ -243,12 +243,19 @@ func sortedNames(names map[int64]string) []string {
 	return out
 }
 
-func testDeps(db *store.DB, nodeid, envName string) (*Dependencies, error) {
+// envAndNames resolves --env (0: not given) and reads every environment's
+// name, which --test and --file both report.
+func envAndNames(db *store.DB, envName string) (int64, map[int64]string, error) {
 	env, err := envID(db, envName)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	names, err := envNames(db)
+	return env, names, err
+}
+
+func testDeps(db *store.DB, nodeid, envName string) (*Dependencies, error) {
+	env, names, err := envAndNames(db, envName)
 	if err != nil {
 		return nil, err
 	}
@@ -344,11 +351,7 @@ func ref(path string, b store.Block) BlockRef {
 }
 
 func dependents(db *store.DB, arg, envName string) (*Dependents, error) {
-	env, err := envID(db, envName)
-	if err != nil {
-		return nil, err
-	}
-	names, err := envNames(db)
+	env, names, err := envAndNames(db, envName)
 	if err != nil {
 		return nil, err
 	}
