@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -582,3 +583,188 @@ def test_getattr_with_a_literal_name_reads_that_name(pytester: pytest.Pytester) 
     baseline(pytester)
     touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
     selects(pytester, nodes("tests/test_literal.py", "test_literal"))
+
+
+def test_hasattr_with_a_literal_name_sees_the_name_added(pytester: pytest.Pytester) -> None:
+    # The name is missing when the baseline runs: hasattr and getattr with a
+    # default answer without failing, and binding it later changes that.
+    extra = {
+        "tests/test_probe.py": """
+            from calc import ops
+
+            def test_hasattr():
+                assert not hasattr(ops, "EXTRA")
+
+            def test_getattr_default():
+                assert getattr(ops, "LIMIT", None) is None
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_probe.py", "test_hasattr", "test_getattr_default"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nEXTRA = 1")
+    fails(pytester, nodes("tests/test_probe.py", "test_hasattr"))
+    touch_edit(pytester, "calc/ops.py", "EXTRA = 1", "def LIMIT():\n    pass")
+    fails(pytester, nodes("tests/test_probe.py", "test_getattr_default"))
+
+
+def fails(pytester: pytest.Pytester, expected: set[str]) -> None:
+    """The selected tests, which fail: the change is one they see."""
+    result = diff(pytester)
+    assert ran(result) == expected, output(result)
+    assert result.ret == 1, output(result)
+
+
+ACCOUNT = """
+    class Account:
+        fee = 1
+        rate = 2
+
+        def get(self, name):
+            return getattr(self, name)
+"""
+
+
+def test_class_attribute_read_by_a_computed_name_selects_its_readers(pytester: pytest.Pytester) -> None:
+    extra = {
+        "calc/acct.py": ACCOUNT,
+        "tests/test_acct.py": """
+            from calc.acct import Account
+
+            def test_fee():
+                assert Account().get("f" + "ee") == 1
+
+            def test_plain():
+                assert Account
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_acct.py", "test_fee", "test_plain"))
+    touch_edit(pytester, "calc/acct.py", "fee = 1", "fee = 3")
+    fails(pytester, nodes("tests/test_acct.py", "test_fee"))
+
+
+# Reading an object's attributes by a computed name (getattr(self, name),
+# vars(obj), dir(cls)) reaches class attributes, not a module's names,
+# unless some code hands the module over as a value.
+SERIALIZER = """
+    from calc import ops
+
+    def get_value(obj, key):
+        try:
+            return obj[key]
+        except (KeyError, TypeError, AttributeError):
+            return getattr(obj, key, None)
+
+    class Point:
+        x = 1
+        y = 2
+
+        def fields(self):
+            names = [n for n in dir(type(self)) if not n.startswith("_")]
+            return {n: getattr(self, n) for n in names if not callable(getattr(self, n))}
+
+    def dump(obj):
+        return {k: get_value(obj, k) for k in ("x", "y")}
+
+    def scaled_dump(obj):
+        return ops.scaled(get_value(obj, "x"))
+"""
+
+
+def serializer_project(pytester: pytest.Pytester, test_source: str) -> set[str]:
+    extra = {"calc/ser.py": SERIALIZER, "tests/test_ser.py": test_source}
+    project(pytester, {**FILES, **extra})
+    result = baseline(pytester)
+    assert result.ret == 0, output(result)
+    return ran(result)
+
+
+SER_TESTS = """
+    from calc.ser import Point, dump, get_value
+
+    def test_dump():
+        assert dump(Point()) == {"x": 1, "y": 2}
+
+    def test_fields():
+        assert Point().fields() == {"x": 1, "y": 2}
+
+    def test_dict():
+        assert get_value({"a": 1}, "a") == 1
+"""
+SER = nodes("tests/test_ser.py", "test_dump", "test_fields", "test_dict")
+
+
+def test_getattr_on_objects_leaves_module_constants_to_their_readers(pytester: pytest.Pytester) -> None:
+    # marshmallow's utils.get_value: computed getattr and a caught
+    # AttributeError, on whatever object is being serialized.
+    assert serializer_project(pytester, SER_TESTS) == EVERYTHING | SER
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "RATE = 0.2")
+    selects(pytester, nodes("tests/test_ops.py", "test_scaled"))
+
+
+def test_getattr_on_objects_sees_class_attributes(pytester: pytest.Pytester) -> None:
+    assert serializer_project(pytester, SER_TESTS) == EVERYTHING | SER
+    touch_edit(pytester, "calc/ser.py", "y = 2", "y = 3")
+    # test_dict ran get_value too: any class attribute of what it reaches.
+    fails(pytester, SER)
+
+
+def test_caught_attribute_error_sees_a_name_added_to_a_module(pytester: pytest.Pytester) -> None:
+    source = """
+        from calc import ops
+
+        def feature():
+            try:
+                return ops.EXTRA
+            except AttributeError:
+                return None
+
+        def test_feature():
+            assert feature() is None
+
+        def test_other():
+            assert True
+    """
+    assert serializer_project(pytester, source) == EVERYTHING | nodes("tests/test_ser.py", "test_feature", "test_other")
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    selects(pytester, set())
+    touch_edit(pytester, "calc/ops.py", "def plain(x):", "def EXTRA():\n    pass\n\ndef plain(x):")
+    fails(pytester, nodes("tests/test_ser.py", "test_feature"))
+
+
+@pytest.mark.parametrize(
+    "handover",
+    [
+        pytest.param("import calc.ops\n\ndef target():\n    return calc.ops\n", id="dotted-chain"),
+        pytest.param("from calc import ops\n\ndef target():\n    return ops\n", id="bare-name"),
+        pytest.param("from calc import reexported\n\ndef target():\n    return [reexported][0]\n", id="package-reexport"),
+        pytest.param("import calc\n\ndef target():\n    return calc.reexported\n", id="chain-to-reexport"),
+    ],
+)
+def test_a_module_handed_over_as_a_value_falls_back_to_the_whole_module(pytester: pytest.Pytester, handover: str) -> None:
+    source = textwrap.indent(handover, " " * 8) + """
+        from calc.ser import get_value
+
+        def test_read():
+            assert get_value(target(), "OT" + "HER") == 5
+
+        def test_other():
+            assert True
+    """
+    extra = {"calc/__init__.py": '__version__ = "1.0"\nfrom calc import ops as reexported\n'}
+    project(pytester, {**FILES, **extra, "calc/ser.py": SERIALIZER, "tests/test_ser.py": source})
+    result = baseline(pytester)
+    assert result.ret == 0, output(result)
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    result = diff(pytester)
+    assert nodes("tests/test_ser.py", "test_read") <= ran(result), output(result)
+    assert result.ret == 1, output(result)
+
+
+def test_package_getattr_leaves_other_modules_precise(pytester: pytest.Pytester) -> None:
+    # marshmallow and attrs define a module __getattr__ in __init__.py:
+    # that package is one whole, its other modules keep their names.
+    package = '__version__ = "1.0"\n\ndef __getattr__(name):\n    raise AttributeError(name)\n'
+    recorded(pytester, {"calc/__init__.py": package})
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "RATE = 0.2")
+    selects(pytester, nodes("tests/test_ops.py", "test_scaled"))
+    touch_edit(pytester, "calc/__init__.py", '"1.0"', '"1.1"')
+    selects(pytester, EVERYTHING)

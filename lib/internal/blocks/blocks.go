@@ -70,5 +70,10 @@ type File struct {
 	binds   [][]string // per import: see ImportBinds
 	dynamic []bool     // per block: see Dynamic
 	targets [][]string // per block: see DynamicTargets
+	objdyn  []bool     // per block: see ObjectDynamic
+	catches []bool     // per block: see Catches
+	chains  [][]string // per block: see Chains
+	probes  [][]string // per block: see Probes
+	locals  [][]string // per block: see Locals
 	loose   uint64     // module-level tokens outside any statement
 }

@@ -166,24 +166,39 @@ type splitter struct {
 	paths   [][]string // per block: strings that read as dotted module paths
 	dynamic []bool     // per block: reaches names dynamically
 	targets [][]string // per block: getattr(NAME, ...) first arguments
+	objdyn  []bool     // per block: reads some object's attributes by computed names
+	catches []bool     // per block: catches AttributeError or NameError
+	chains  [][]string // per block: dotted chains used as values ("pkg.sub")
+	probes  [][]string // per block: hasattr(NAME, "attr") and the like
+	locals  [][]string // per function block: names its assignments and loops bind
+	// per function block: names comprehensions bind, and names read
+	// outside any comprehension (a comprehension's names are its own).
+	compLocals, outerReads [][]string
 }
 
 func newSplitter(src []byte) *splitter {
 	s := &splitter{
-		g:       pythonGrammar(),
-		src:     src,
-		lines:   []uint32{0},
-		blocks:  []Block{{Name: "<module>", Kind: Module, Start: 1}},
-		sums:    []uint64{contenthash.Offset},
-		seen:    map[string]int{},
-		ok:      true,
-		idents:  [][]string{nil},
-		bare:    [][]string{nil},
-		paths:   [][]string{nil},
-		dynamic: []bool{false},
-		targets: [][]string{nil},
-		plain:   []bool{false},
-		reads:   map[string][]int32{},
+		g:          pythonGrammar(),
+		src:        src,
+		lines:      []uint32{0},
+		blocks:     []Block{{Name: "<module>", Kind: Module, Start: 1}},
+		sums:       []uint64{contenthash.Offset},
+		seen:       map[string]int{},
+		ok:         true,
+		idents:     [][]string{nil},
+		bare:       [][]string{nil},
+		paths:      [][]string{nil},
+		dynamic:    []bool{false},
+		targets:    [][]string{nil},
+		objdyn:     []bool{false},
+		catches:    []bool{false},
+		chains:     [][]string{nil},
+		probes:     [][]string{nil},
+		locals:     [][]string{nil},
+		compLocals: [][]string{nil},
+		outerReads: [][]string{nil},
+		plain:      []bool{false},
+		reads:      map[string][]int32{},
 	}
 	s.module = &scopeState{depth: 1, loose: contenthash.Offset}
 	s.scopes = []*scopeState{s.module}
@@ -234,6 +249,8 @@ func (s *splitter) enter(e event) {
 		mark = tagStmt
 	}
 	c := s.childCtx(parent, e.field)
+	// getattr's object is a value the engine decides on as a target.
+	firstArg := (parent.dyn == dynFirstArg || parent.dyn == dynOnlyArg) && vk != vkAnon
 	if parent.dyn >= dynFirstArg && vk != vkAnon && r != roleSkip {
 		s.attrCallArg(parent, c.scope, e, vk)
 	}
@@ -260,7 +277,7 @@ func (s *splitter) enter(e event) {
 			s.read(string(s.src[e.start:e.end]), c.sinks)
 		}
 		if vk == vkIdent && r != roleSkip {
-			s.ident(parent, c.scope, e.field, s.src[e.start:e.end], defName)
+			s.ident(parent, c.scope, e.field, e.start, s.src[e.start:e.end], defName)
 		}
 		if vk == vkStringPart && r != roleSkip && dottedPath.Match(s.src[e.start:e.end]) {
 			s.paths[c.scope] = append(s.paths[c.scope], string(s.src[e.start:e.end]))
@@ -270,9 +287,18 @@ func (s *splitter) enter(e event) {
 		s.record(c.sinks, closing(mark))
 		return
 	}
+	if vk == vkAttribute && r != roleSkip && !firstArg && e.field != s.g.fieldObject && e.field != s.g.fieldFunction {
+		// "pkg.sub" as a value may hand a module to other code.
+		if chain, ok := dottedChain(s.src[e.start:e.end]); ok {
+			s.chains[c.scope] = append(s.chains[c.scope], chain)
+		}
+	}
 	f := frame{ctx: c, outer: c, blk: -1, role: r, pos: e.start, end: e.end, mark: mark, start: e.start, sym: e.sym, field: e.field, vk: vk, vm: vm}
-	if parent.dyn == dynCallee && e.field == s.g.fieldArguments {
+	switch {
+	case parent.dyn == dynCallee && e.field == s.g.fieldArguments:
 		f.dyn = dynFirstArg
+	case parent.dyn == dynCalleeOne && e.field == s.g.fieldArguments:
+		f.dyn = dynOnlyArg
 	}
 	if k := s.g.imp(e.sym); k != impNone {
 		s.imp.scope = c.scope
@@ -462,6 +488,10 @@ func (s *splitter) leave() {
 		s.text(f.ctx.sinks, tagGap, s.src[f.start:f.end])
 	}
 	s.record(f.ctx.sinks, closing(f.mark))
+	if f.dyn == dynFirstArg || f.dyn == dynOnlyArg {
+		// dir() or vars() with no argument: the scope's own names.
+		s.dynamic[f.ctx.scope] = true
+	}
 	switch f.role {
 	case roleFunc, roleClass:
 		b := &s.blocks[f.blk]
@@ -498,6 +528,13 @@ func (s *splitter) open(start uint32) int32 {
 	s.paths = append(s.paths, nil)
 	s.dynamic = append(s.dynamic, false)
 	s.targets = append(s.targets, nil)
+	s.objdyn = append(s.objdyn, false)
+	s.catches = append(s.catches, false)
+	s.chains = append(s.chains, nil)
+	s.probes = append(s.probes, nil)
+	s.locals = append(s.locals, nil)
+	s.compLocals = append(s.compLocals, nil)
+	s.outerReads = append(s.outerReads, nil)
 	s.plain = append(s.plain, false)
 	s.scopeOf = append(s.scopeOf, nil)
 	return int32(len(s.blocks) - 1)
@@ -628,6 +665,21 @@ func (s *splitter) file() File {
 		slices.Sort(ids)
 		s.bare[i] = slices.Clip(slices.Compact(ids))
 	}
+	for i, names := range s.compLocals {
+		outer := s.outerReads[i]
+		slices.Sort(outer)
+		for _, n := range names {
+			if _, read := slices.BinarySearch(outer, n); !read {
+				s.locals[i] = append(s.locals[i], n)
+			}
+		}
+	}
+	for _, lists := range [][][]string{s.chains, s.probes, s.targets, s.locals} {
+		for i, l := range lists {
+			slices.Sort(l)
+			lists[i] = slices.Clip(slices.Compact(l))
+		}
+	}
 	imports := s.imp.scoped(s.blocks)
 	binds := make([][]string, len(imports))
 	for i, imp := range imports {
@@ -636,6 +688,7 @@ func (s *splitter) file() File {
 	return File{
 		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, paths: s.paths, binds: binds,
 		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, targets: s.targets, loose: s.module.loose,
+		objdyn: s.objdyn, catches: s.catches, chains: s.chains, probes: s.probes, locals: s.locals,
 	}
 }
 

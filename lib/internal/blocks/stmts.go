@@ -1,6 +1,7 @@
 package blocks
 
 import (
+	"bytes"
 	"regexp"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
@@ -433,19 +434,38 @@ func bytesHasPrefix(b []byte, p string) bool { return strings.HasPrefix(string(b
 
 // ident takes in an identifier token at scope (0: module level) under
 // parent through field.
-func (s *splitter) ident(parent *frame, scope int32, field uint16, text []byte, defName bool) {
+func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32, text []byte, defName bool) {
 	name := string(text)
 	if dynamicNames[name] && parent.imp == impNone {
 		// Using importlib, not importing it, reaches names dynamically.
 		switch {
+		case (defName || parent.vk == vkAssign && field == s.g.fieldLeft) && wholeHooks[name]:
+			// Defining a module's or a class's __getattr__ or __dir__
+			// makes that module or class one whole (see derive); code
+			// that uses it names the module or reads the class's
+			// attributes.
 		case caughtNames[name]:
 			// Catching one hides a missing name; subclassing or raising
 			// it does not.
 			if s.inExcept() {
-				s.dynamic[scope] = true
+				s.catches[scope] = true
 			}
 		case attrFuncs[name] && field == s.g.fieldFunction && int(parent.sym) < len(s.g.calls) && s.g.calls[parent.sym]:
 			parent.dyn = dynCallee // decided by the first argument
+		case oneArgFuncs[name] && field == s.g.fieldFunction && int(parent.sym) < len(s.g.calls) && s.g.calls[parent.sym]:
+			parent.dyn = dynCalleeOne // decided by the argument
+		case name == "__dict__" && parent.vk == vkAttribute && field == s.g.fieldAttribute:
+			// x.__dict__ reads x's attributes, like vars(x).
+			obj := bytes.TrimRight(s.src[parent.start:start], " \t\r\n\\")
+			obj = bytes.TrimRight(bytes.TrimSuffix(obj, []byte(".")), " \t\r\n\\")
+			if chain, ok := dottedChain(obj); ok || validName(obj) {
+				if !ok {
+					chain = string(obj)
+				}
+				s.targets[scope] = append(s.targets[scope], chain)
+			} else {
+				s.objdyn[scope] = true
+			}
 		default:
 			s.dynamic[scope] = true
 		}
@@ -456,6 +476,16 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, text []byte, 
 	getattrObject := parent.dyn == dynSecondArg && parent.dynTarget == name
 	if !param && parent.vk != vkAttribute && parent.imp == impNone && !getattrObject {
 		s.bare[scope] = append(s.bare[scope], name)
+	}
+	if !defName && !param && s.blocks[scope].Kind == Function {
+		switch local, comp := s.bindsLocal(field); {
+		case local && comp:
+			s.compLocals[scope] = append(s.compLocals[scope], name)
+		case local:
+			s.locals[scope] = append(s.locals[scope], name)
+		case !s.inComprehension():
+			s.outerReads[scope] = append(s.outerReads[scope], name)
+		}
 	}
 	sc := s.scopeOf[scope]
 	if defName {
@@ -498,37 +528,71 @@ const (
 	dynCallee             // a call node whose function is getattr & co.
 	dynFirstArg           // its argument list, before the first argument
 	dynSecondArg          // its argument list, before the second argument
+	dynCalleeOne          // a call node whose function is dir or vars
+	dynOnlyArg            // its argument list, before its argument
 )
 
-// attrCallArg takes in an argument of a getattr/hasattr/delattr call
-// (args is the argument list's frame). A literal attribute name makes the
-// call an attribute read like x.name; a computed one reaches names
-// dynamically, unless the object is a plain name (the engine then checks
-// it names a module from outside the project: getattr(math, n)).
+// attrCallArg takes in an argument of a getattr/hasattr/delattr call, or
+// of dir/vars (args is the argument list's frame). A literal attribute name
+// makes the call an attribute read like x.name (and, when x is a plain name
+// or a dotted chain, a probe: the engine makes it depend on the name
+// whether it is bound or not, since hasattr and getattr with a default
+// answer for a missing name too). A computed one reads x's attributes
+// whatever they are: the engine decides what x may be from the plain name
+// or dotted chain (a module of the project, one from outside, anything
+// else); any other expression is some object, not a module, unless a
+// module was handed over as a value somewhere (see Chains and Bare).
 func (s *splitter) attrCallArg(args *frame, scope int32, e event, vk valueKind) {
 	text := s.src[e.start:e.end]
 	switch args.dyn {
-	case dynFirstArg:
-		switch {
-		case e.kind == evLeaf && vk == vkIdent:
-			args.dyn, args.dynTarget = dynSecondArg, string(text)
-		case len(text) > 0 && text[0] == '*':
+	case dynFirstArg, dynOnlyArg:
+		if len(text) > 0 && text[0] == '*' {
 			args.dyn = dynNone
 			s.dynamic[scope] = true
-		default:
-			args.dyn, args.dynTarget = dynSecondArg, ""
+			return
 		}
+		target := ""
+		switch {
+		case e.kind == evLeaf && vk == vkIdent:
+			target = string(text)
+		case vk == vkAttribute:
+			target, _ = dottedChain(text)
+		}
+		if args.dyn == dynOnlyArg {
+			args.dyn = dynNone
+			if target != "" {
+				s.targets[scope] = append(s.targets[scope], target)
+			} else {
+				s.objdyn[scope] = true
+			}
+			return
+		}
+		args.dyn, args.dynTarget = dynSecondArg, target
 	case dynSecondArg:
 		args.dyn = dynNone
 		if m := literalName.FindSubmatch(text); m != nil {
 			s.idents[scope] = append(s.idents[scope], string(m[2]))
+			if args.dynTarget != "" {
+				s.probes[scope] = append(s.probes[scope], args.dynTarget+"\x00"+string(m[2]))
+			}
 		} else if args.dynTarget != "" {
 			s.targets[scope] = append(s.targets[scope], args.dynTarget)
 		} else {
-			s.dynamic[scope] = true
+			s.objdyn[scope] = true
 		}
 	}
 }
+
+// dottedChain returns the text of a dotted chain of identifiers ("a.b.c",
+// spaces removed), or false.
+func dottedChain(text []byte) (string, bool) {
+	if !chainRe.Match(text) {
+		return "", false
+	}
+	return strings.Join(strings.Fields(strings.ReplaceAll(string(text), ".", " ")), "."), true
+}
+
+var chainRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(?:[ \t]*\.[ \t]*[A-Za-z_][A-Za-z0-9_]*)+$`)
 
 // literalName matches a plain string literal that is an identifier.
 var literalName = regexp.MustCompile(`^[rRuU]?(['"])([A-Za-z_][A-Za-z0-9_]*)['"]$`)
@@ -541,6 +605,14 @@ var caughtNames = map[string]bool{"AttributeError": true, "NameError": true}
 
 // attrFuncs read one object's attributes by a computed name.
 var attrFuncs = map[string]bool{"getattr": true, "hasattr": true, "delattr": true}
+
+// oneArgFuncs read all of one object's attributes (their argument's), or
+// the scope's own names when called with none.
+var oneArgFuncs = map[string]bool{"dir": true, "vars": true}
+
+// wholeHooks, defined in a module or a class, answer for names it does not
+// bind.
+var wholeHooks = map[string]bool{"__getattr__": true, "__dir__": true}
 
 // inExcept reports whether the token being entered lies in an except
 // clause's exception types (not its body).
@@ -574,7 +646,8 @@ var dynamicNames = map[string]bool{
 	"eval": true, "exec": true, "__import__": true, "import_module": true,
 	"importlib": true, "modules": true, "__dict__": true, "getmembers": true,
 	"AttributeError": true, "NameError": true, "reload": true, "__getattr__": true,
-	"__dir__": true,
+	"__dir__": true, "__globals__": true, "f_globals": true, "f_locals": true, "getmodule": true,
+	"resolve_name": true,
 }
 
 var (
@@ -685,10 +758,13 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 	m := TopLevel{Effects: whole, Exports: whole}
 	defs := map[string]bool{}
 	for _, st := range stmts {
-		if class {
-			for _, b := range st.Binds {
+		for _, b := range st.Binds {
+			if wholeHooks[b] {
+				return m // names answered without being bound
+			}
+			if class {
 				switch b {
-				case "__slots__", "__getattr__", "__getattribute__", "__dict__", "__set_name__":
+				case "__slots__", "__getattribute__", "__dict__", "__set_name__":
 					return m // attributes reached other than by name
 				}
 			}
@@ -890,6 +966,84 @@ func (f *File) ImportBinds(i int) []string {
 		return nil
 	}
 	return f.binds[i]
+}
+
+// ObjectDynamic reports whether block i's own code reads an object's
+// attributes by computed names (getattr(self, name), vars(obj),
+// x.y.__dict__) where the object is not a plain name or a dotted chain
+// (those are in DynamicTargets): it may be any class or instance, and it is
+// a module only if some code handed one over as a value.
+func (f *File) ObjectDynamic(i int) bool {
+	return i >= 0 && i < len(f.objdyn) && f.objdyn[i]
+}
+
+// Catches reports whether block i's own code catches AttributeError or
+// NameError: a name missing now may be bound later.
+func (f *File) Catches(i int) bool {
+	return i >= 0 && i < len(f.catches) && f.catches[i]
+}
+
+// Chains returns the dotted chains block i uses as values ("pkg.sub" in
+// f(pkg.sub), not "pkg.sub.x" nor "pkg.sub.f()"), sorted: one that names a
+// module hands it to other code, like a bare module name (Bare).
+func (f *File) Chains(i int) []string {
+	if i < 0 || i >= len(f.chains) {
+		return nil
+	}
+	return f.chains[i]
+}
+
+// Locals returns the names function block i binds by assignment or in a
+// for loop or comprehension, sorted: there they are the function's own
+// (a comprehension's), not the module's, whatever imports bind.
+func (f *File) Locals(i int) []string {
+	if i < 0 || i >= len(f.locals) {
+		return nil
+	}
+	return f.locals[i]
+}
+
+// bindsLocal reports whether the identifier being entered (through field
+// under the top of the stack) is a target an assignment or a for loop
+// binds, and whether a comprehension's.
+func (s *splitter) bindsLocal(field uint16) (local, comp bool) {
+	for k := len(s.stack) - 1; k >= 1; k-- {
+		fr := &s.stack[k]
+		sym := int(fr.sym)
+		if field == s.g.fieldLeft && sym < len(s.g.binders) && s.g.binders[sym] {
+			return true, s.g.vk(fr.sym) == vkOther && s.inComprehension()
+		}
+		if sym >= len(s.g.patterns) || !s.g.patterns[sym] {
+			return false, false
+		}
+		field = fr.field
+	}
+	return false, false
+}
+
+// inComprehension reports whether the token being entered lies in a
+// comprehension or a generator expression of the current statement.
+func (s *splitter) inComprehension() bool {
+	for k := len(s.stack) - 1; k >= 1; k-- {
+		fr := &s.stack[k]
+		if fr.role == roleBlock || fr.role == roleFunc || fr.role == roleClass {
+			return false
+		}
+		if int(fr.sym) < len(s.g.comprehensions) && s.g.comprehensions[fr.sym] {
+			return true
+		}
+	}
+	return false
+}
+
+// Probes returns block i's hasattr/getattr/delattr calls with a literal
+// name on a plain name or a dotted chain, as "target\x00name": they see
+// whether the name is bound.
+func (f *File) Probes(i int) []string {
+	if i < 0 || i >= len(f.probes) {
+		return nil
+	}
+	return f.probes[i]
 }
 
 // Dynamic reports whether block i's own code reaches names without naming

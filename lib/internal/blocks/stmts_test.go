@@ -281,41 +281,105 @@ func TestDeriveClass(t *testing.T) {
 }
 
 func TestDynamicAccess(t *testing.T) {
+	// Each kind of dynamic access is read at the module's top level
+	// (block 0): module-wide (Dynamic), on a name or chain the engine
+	// decides (DynamicTargets), on some object (ObjectDynamic), a caught
+	// AttributeError/NameError (Catches), and the probes and chains.
+	const (
+		dyn = 1 << iota
+		obj
+		catch
+	)
 	tests := []struct {
 		name    string
 		src     string
-		dynamic bool     // the module's top level (block 0)
+		flags   int
 		targets []string // getattr & co. first arguments, decided by the engine
 		paths   []string // strings that read as module paths
+		probes  []string
+		chains  []string
 	}{
-		{"getattr with a literal name", "import math\nx = getattr(math, 'sumprod', None)\n", false, nil, nil},
-		{"hasattr with a literal name", "ok = hasattr(obj, '__reversed__')\n", false, nil, nil},
-		{"getattr on an expression, literal name", "x = getattr(a.b, 'c')\n", false, nil, nil},
-		{"getattr with a computed name on a name", "x = getattr(mod, name)\n", false, []string{"mod"}, nil},
-		{"getattr with a computed name on an expression", "x = getattr(a.b, name)\n", true, nil, nil},
-		{"getattr with an f-string name", "x = getattr(mod, f'get_{n}')\n", false, []string{"mod"}, nil},
-		{"getattr of unpacked arguments", "x = getattr(*args)\n", true, nil, nil},
-		{"getattr passed on", "g = getattr\n", true, nil, nil},
-		{"globals", "x = globals()\n", true, nil, nil},
-		{"subclassing AttributeError", "class E(AttributeError):\n    pass\n", false, nil, nil},
-		{"raising NameError", "def f():\n    raise NameError('x')\n", false, nil, nil},
-		{"catching ImportError", "try:\n    import fast\nexcept ImportError:\n    fast = None\n", false, nil, nil},
-		{"catching NameError", "try:\n    x = y\nexcept NameError:\n    x = None\n", true, nil, nil},
-		{"catching in a tuple", "try:\n    x = m.y\nexcept (KeyError, AttributeError):\n    x = None\n", true, nil, nil},
-		{"raising in an except body", "try:\n    x = 1\nexcept KeyError:\n    raise AttributeError('x')\n", false, nil, nil},
-		{"module paths", "a = 'pkg.mod:NAME'\nb = 'pkg.mod.NAME'\nc = 'plain words'\nd = 'x'\n", false, nil, []string{"pkg.mod:NAME", "pkg.mod.NAME"}},
+		{"getattr with a literal name", "import math\nx = getattr(math, 'sumprod', None)\n", 0, nil, nil, []string{"math\x00sumprod"}, nil},
+		{"hasattr with a literal name", "ok = hasattr(obj, '__reversed__')\n", 0, nil, nil, []string{"obj\x00__reversed__"}, nil},
+		{"getattr on an expression, literal name", "x = getattr(a.b, 'c')\n", 0, nil, nil, []string{"a.b\x00c"}, nil},
+		{"getattr on a call, literal name", "x = getattr(f(), 'c')\n", 0, nil, nil, nil, nil},
+		{"getattr with a computed name on a name", "x = getattr(mod, name)\n", 0, []string{"mod"}, nil, nil, nil},
+		{"getattr with a computed name on a chain", "x = getattr(a . b, name)\n", 0, []string{"a.b"}, nil, nil, nil},
+		{"getattr with a computed name on a call", "x = getattr(a.b(), name)\n", obj, nil, nil, nil, nil},
+		{"getattr with a computed name on a subscript", "x = getattr(a[0], name)\n", obj, nil, nil, nil, nil},
+		{"getattr with an f-string name", "x = getattr(mod, f'get_{n}')\n", 0, []string{"mod"}, nil, nil, nil},
+		{"getattr of unpacked arguments", "x = getattr(*args)\n", dyn, nil, nil, nil, nil},
+		{"getattr passed on", "g = getattr\n", dyn, nil, nil, nil, nil},
+		{"dir of a name", "x = dir(cls)\n", 0, []string{"cls"}, nil, nil, nil},
+		{"vars of a chain", "x = vars(pkg.mod)\n", 0, []string{"pkg.mod"}, nil, nil, nil},
+		{"vars of a call", "x = vars(f())\n", obj, nil, nil, nil, nil},
+		{"dir of nothing", "x = dir()\n", dyn, nil, nil, nil, nil},
+		{"vars of nothing", "def f():\n    pass\nx = vars( )\n", dyn, nil, nil, nil, nil},
+		{"__dict__ of a name", "x = parent.__dict__[k]\n", 0, []string{"parent"}, nil, nil, []string{"parent.__dict__"}},
+		{"__dict__ of a chain", "x = a.b.__dict__\n", 0, []string{"a.b"}, nil, nil, []string{"a.b.__dict__"}},
+		{"__dict__ of a call", "x = type(o).__dict__\n", obj, nil, nil, nil, nil},
+		{"__dict__ alone", "__dict__ = 1\n", dyn, nil, nil, nil, nil},
+		{"globals", "x = globals()\n", dyn, nil, nil, nil, nil},
+		{"a function's globals", "x = f.__globals__\n", dyn, nil, nil, nil, []string{"f.__globals__"}},
+		{"a frame's globals", "x = sys._getframe(1).f_globals\n", dyn, nil, nil, nil, nil},
+		{"getmodule", "x = inspect.getmodule(o)\n", dyn, nil, nil, nil, nil},
+		{"module __getattr__ defined", "def __getattr__(name):\n    raise AttributeError(name)\n", 0, nil, nil, nil, nil},
+		{"module __getattr__ assigned", "__getattr__ = make()\n", 0, nil, nil, nil, nil},
+		{"__getattr__ read", "x = super().__getattr__\n", dyn, nil, nil, nil, nil},
+		{"subclassing AttributeError", "class E(AttributeError):\n    pass\n", 0, nil, nil, nil, nil},
+		{"raising NameError", "def f():\n    raise NameError('x')\n", 0, nil, nil, nil, nil},
+		{"catching ImportError", "try:\n    import fast\nexcept ImportError:\n    fast = None\n", 0, nil, nil, nil, nil},
+		{"catching NameError", "try:\n    x = y\nexcept NameError:\n    x = None\n", catch, nil, nil, nil, nil},
+		{"catching in a tuple", "try:\n    x = m.y\nexcept (KeyError, AttributeError):\n    x = None\n", catch, nil, nil, nil, []string{"m.y"}},
+		{"raising in an except body", "try:\n    x = 1\nexcept KeyError:\n    raise AttributeError('x')\n", 0, nil, nil, nil, nil},
+		{"module paths", "a = 'pkg.mod:NAME'\nb = 'pkg.mod.NAME'\nc = 'plain words'\nd = 'x'\n", 0, nil, []string{"pkg.mod:NAME", "pkg.mod.NAME"}, nil, nil},
+		{"chains as values", "f(pkg.sub)\nx = a.b.c\ny = p.q.r()\nz = s.t.u.v\nw = [m.n]\n", 0, nil, nil, nil, []string{"a.b.c", "m.n", "pkg.sub", "s.t.u.v"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := parse(t, tt.src)
-			if got := f.Dynamic(0); got != tt.dynamic {
-				t.Errorf("Dynamic(0) = %v, want %v", got, tt.dynamic)
+			if got := f.Dynamic(0); got != (tt.flags&dyn != 0) {
+				t.Errorf("Dynamic(0) = %v, want %v", got, !got)
+			}
+			if got := f.ObjectDynamic(0); got != (tt.flags&obj != 0) {
+				t.Errorf("ObjectDynamic(0) = %v, want %v", got, !got)
+			}
+			if got := f.Catches(0); got != (tt.flags&catch != 0) {
+				t.Errorf("Catches(0) = %v, want %v", got, !got)
 			}
 			if got := f.DynamicTargets(0); !slices.Equal(got, tt.targets) {
 				t.Errorf("DynamicTargets(0) = %q, want %q", got, tt.targets)
 			}
 			if got := f.ModulePaths(0); !slices.Equal(got, tt.paths) {
 				t.Errorf("ModulePaths(0) = %q, want %q", got, tt.paths)
+			}
+			if got := f.Probes(0); !slices.Equal(got, tt.probes) {
+				t.Errorf("Probes(0) = %q, want %q", got, tt.probes)
+			}
+			if got := f.Chains(0); !slices.Equal(got, tt.chains) {
+				t.Errorf("Chains(0) = %q, want %q", got, tt.chains)
+			}
+		})
+	}
+}
+
+func TestLocals(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"assignment and loop", "def f(x):\n    a = 1\n    b, (c, *d) = x\n    for e in x:\n        pass\n    g += 1\n    h.i = 2\n    j[0] = 3\n", []string{"a", "b", "c", "e", "g"}}, // *d: missed, which is safe
+		{"comprehension", "def f(x):\n    return [getattr(base, 'y') for base in x]\n", []string{"base"}},
+		{"comprehension name also read outside", "def f(x):\n    y = [b for base in x]\n    return base\n", []string{"y"}},
+		{"module level", "a = 1\nfor b in c:\n    pass\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parse(t, tt.src)
+			i := len(f.Blocks) - 2 // the last block before "<defs>"
+			if got := f.Locals(i); !slices.Equal(got, tt.want) {
+				t.Errorf("Locals(%d) = %q, want %q", i, got, tt.want)
 			}
 		})
 	}

@@ -195,9 +195,13 @@ type grammar struct {
 	// def: defaults and annotations (fieldValue and fieldType too).
 	fieldParameters, fieldReturnType uint16
 	fieldAttribute                   uint16 // the name after "."
+	fieldObject                      uint16 // the object before "."
 	// Dynamic access (stmts.go): which calls and except clauses are which.
 	fieldFunction, fieldArguments uint16
 	calls, excepts                []bool
+	// Local names (stmts.go): the nodes whose "left" binds names (binders)
+	// and the patterns that pass a binding on to their elements.
+	binders, patterns, comprehensions []bool
 }
 
 // paramKind says how a node type takes part in a def's signature.
@@ -224,6 +228,9 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.vks = make([]valueKind, n)
 	g.calls = make([]bool, n)
 	g.excepts = make([]bool, n)
+	g.binders = make([]bool, n)
+	g.patterns = make([]bool, n)
+	g.comprehensions = make([]bool, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
 		// Type 0 is a named node, 2 an anonymous token (punctuation,
@@ -250,6 +257,14 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 		g.idents[i] = name == "identifier"
 		g.calls[i] = name == "call"
 		g.excepts[i] = name == "except_clause" || name == "except_group_clause"
+		switch name {
+		case "assignment", "augmented_assignment", "for_statement", "for_in_clause":
+			g.binders[i] = true
+		case "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression":
+			g.comprehensions[i] = true
+		case "pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "parenthesized_expression", "expression_list", "list_splat_pattern":
+			g.patterns[i] = true
+		}
 		switch name {
 		case "default_parameter", "typed_default_parameter":
 			g.params[i] = paramDefault
@@ -298,6 +313,7 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.fieldAlias = field("alias")
 	g.fieldSuperclasses = field("superclasses")
 	g.fieldFunction = field("function")
+	g.fieldObject = field("object")
 	g.fieldArguments = field("arguments")
 	return g
 })

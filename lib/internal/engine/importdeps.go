@@ -64,9 +64,9 @@ const SessionDeps = ""
 type closureInfo struct {
 	files    []string // project files: the test file, its conftest.py files, what they import
 	testFile string
-	// dynamic: import-time code among them reaches names without naming
-	// them, so its tests depend on whole top levels.
-	dynamic bool
+	// fall: what import-time code among them reads without naming it
+	// (see fallback), which all of its tests depend on.
+	fall fallback
 }
 
 // importSet returns the shared dependency list of a test file: the
@@ -74,13 +74,13 @@ type closureInfo struct {
 // module that the file and its conftest.py files import, directly or
 // transitively (SPEC 4.4c, 4.8), with the name blocks their import-time
 // code reads, and the installed distributions they import (4.4g); the hook
-// functions of those conftest.py files; and what the session ran. full
-// adds every reached module's whole top level, for tests whose code reaches
-// names dynamically.
-func (s *Session) importSet(q store.Querier, testFile string, full bool) (depList, closureInfo, error) {
+// functions of those conftest.py files; and what the session ran. fall
+// adds, for tests whose code reads names without naming them, what that
+// code may read in every reached module (see fallbackIDs).
+func (s *Session) importSet(q store.Querier, testFile string, fall fallback) (depList, closureInfo, error) {
 	key := testFile
-	if full {
-		key += "\x00full"
+	if fall > fallNone {
+		key += "\x00" + string(rune('0'+fall))
 	}
 	if set, ok := s.depsets[key]; ok {
 		return set, s.closures[testFile], nil
@@ -88,7 +88,7 @@ func (s *Session) importSet(q store.Querier, testFile string, full bool) (depLis
 	ids := slices.Clone(s.importCalls[SessionDeps])
 	var info closureInfo
 	if s.root.Safe(testFile) {
-		got, in, err := s.closureIDs(q, testFile, full)
+		got, in, err := s.closureIDs(q, testFile, fall)
 		if err != nil {
 			return depList{}, closureInfo{}, err
 		}
@@ -119,7 +119,7 @@ func (s *Session) importSet(q store.Querier, testFile string, full bool) (depLis
 	return set, info, nil
 }
 
-func (s *Session) closureIDs(q store.Querier, testFile string, full bool) ([]int64, closureInfo, error) {
+func (s *Session) closureIDs(q store.Querier, testFile string, fall fallback) ([]int64, closureInfo, error) {
 	p := project{s}
 	var absent []string
 	conftests := imports.Conftests(testFile, func(c string) bool {
@@ -138,7 +138,7 @@ func (s *Session) closureIDs(q store.Querier, testFile string, full bool) ([]int
 	if err != nil {
 		return nil, closureInfo{}, err
 	}
-	names, dynamic, err := s.importTimeIDs(q, files, testFile)
+	names, importFall, err := s.importTimeIDs(q, files, testFile)
 	if err != nil {
 		return nil, closureInfo{}, err
 	}
@@ -151,13 +151,11 @@ func (s *Session) closureIDs(q store.Querier, testFile string, full bool) ([]int
 		return nil, closureInfo{}, err
 	}
 	ids = append(ids, own...)
-	if full {
-		got, err := s.moduleIDs(q, files)
-		if err != nil {
-			return nil, closureInfo{}, err
-		}
-		ids = append(ids, got...)
+	got, err := s.fallbackIDs(q, files, fall)
+	if err != nil {
+		return nil, closureInfo{}, err
 	}
+	ids = append(ids, got...)
 	var more []Dep
 	// pytest calls a conftest.py's hooks around every test in its scope,
 	// some outside anything recorded (pytest_runtest_makereport can turn a
@@ -179,7 +177,7 @@ func (s *Session) closureIDs(q store.Querier, testFile string, full bool) ([]int
 		}
 		ids = append(ids, got...)
 	}
-	return ids, closureInfo{files: files, testFile: testFile, dynamic: dynamic}, nil
+	return ids, closureInfo{files: files, testFile: testFile, fall: importFall}, nil
 }
 
 // reachedIDs returns what reaching some modules by import stands for:
@@ -386,7 +384,7 @@ func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
 			added = true
 		}
 	}
-	if r.dynamic && !prev.dynamic {
+	if r.fall > prev.fall {
 		added = true
 	}
 	prev.merge(r)

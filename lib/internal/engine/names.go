@@ -30,10 +30,39 @@ type reads struct {
 	// local are the plain names (NAME, not x.NAME) read by the functions
 	// of each file: a plain name is a global of the function's own module
 	// (or of what that module star-imports), never of another.
-	local   map[string]map[string]bool
-	files   []string // Python files it ran code in, or reached by imports inside functions
-	seen    map[string]bool
-	dynamic bool
+	local map[string]map[string]bool
+	files []string // Python files it ran code in, or reached by imports inside functions
+	seen  map[string]bool
+	// fall is how much of the reached modules the code may read without
+	// naming it.
+	fall fallback
+}
+
+// fallback is what code that reads names without naming them makes a test
+// depend on, besides what it names (SPEC 4.8), from least to most.
+type fallback uint8
+
+const (
+	fallNone fallback = iota
+	// fallObject: code reads some object's attributes by computed names
+	// (getattr(self, name), vars(obj)). The object may be an instance or a
+	// class of any module reached, so every class attribute of those
+	// modules counts; not a module, since no code handed one over as a
+	// value (else fallWhole).
+	fallObject
+	// fallCatch: code catches AttributeError or NameError, which hides a
+	// name missing now: also which names each reached module binds.
+	fallCatch
+	// fallWhole: code reaches a module's names without naming them
+	// (globals(), getattr(module, name), importlib, a module handed over as
+	// a value): every reached module's whole top level.
+	fallWhole
+)
+
+func (r *reads) raise(f fallback) {
+	if r != nil && f > r.fall {
+		r.fall = f
+	}
 }
 
 func newReads() *reads {
@@ -81,8 +110,13 @@ func (r *reads) addBlock(path string, f *blocks.File, i int) {
 		}
 		r.names[n] = true
 	}
-	if f.Dynamic(i) {
-		r.dynamic = true
+	switch {
+	case f.Dynamic(i):
+		r.raise(fallWhole)
+	case f.Catches(i):
+		r.raise(fallCatch)
+	case f.ObjectDynamic(i):
+		r.raise(fallObject)
 	}
 }
 
@@ -106,7 +140,7 @@ func (r *reads) merge(o *reads) {
 	for _, f := range o.files {
 		r.addFile(f)
 	}
-	r.dynamic = r.dynamic || o.dynamic
+	r.raise(o.fall)
 }
 
 // starLocal returns r.local with each file's plain names also given to
@@ -284,22 +318,23 @@ func (s *Session) topIDs(q store.Querier, files []string, names ...string) ([]in
 // file reaches reads: the name blocks of those modules for the names their
 // top levels and class bodies read; for each "from m import NAME", m's block
 // for NAME, bound or not (binding it later changes what the import gets);
-// for each "from m import *", m's exports. dynamic reports import-time code
-// that reaches names without naming them.
-func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string) (ids []int64, dynamic bool, err error) {
+// for each "from m import *", m's exports. fall tells what import-time code
+// reads without naming it (see fallback).
+func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string) (ids []int64, fall fallback, err error) {
 	names := map[string]bool{}
 	if r := s.importReads[SessionDeps]; r != nil {
 		for n := range r.all() {
 			names[n] = true
 		}
-		dynamic = r.dynamic
+		fall = r.fall
 	}
+	r := newReads()
 	for _, path := range files {
-		if r := s.importReads[path]; r != nil {
-			for n := range r.all() {
+		if got := s.importReads[path]; got != nil {
+			for n := range got.all() {
 				names[n] = true
 			}
-			dynamic = dynamic || r.dynamic
+			fall = max(fall, got.fall)
 		}
 		fi := s.current(path)
 		if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
@@ -313,12 +348,17 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 			for _, n := range f.Idents(i) {
 				names[n] = true
 			}
-			dynamic = dynamic || f.Dynamic(i) || s.dynamicTargets(path, f, i) || s.escapes(path, f, i, "")
+			fall = max(fall, s.blockFall(path, f, i))
 			whole, err := s.wholeIDs(q, s.namedFiles(path, f, i))
 			if err != nil {
-				return nil, false, err
+				return nil, 0, err
 			}
 			ids = append(ids, whole...)
+			probes, err := s.probeIDs(q, path, f, i, r)
+			if err != nil {
+				return nil, 0, err
+			}
+			ids = append(ids, probes...)
 		}
 		for _, imp := range f.Imports {
 			if imp.Scope != "" || len(imp.Names) == 0 {
@@ -326,67 +366,16 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 			}
 			got, err := s.fromImportIDs(q, path, imp)
 			if err != nil {
-				return nil, false, err
+				return nil, 0, err
 			}
 			ids = append(ids, got...)
 		}
 	}
 	got, err := s.nameIDs(q, files, names, testFile)
 	if err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
-	return append(ids, got...), dynamic, nil
-}
-
-// escapes reports whether block i of the file at path hands a project
-// module to other code as a value (configure(settings), not
-// settings.DEBUG): that code may read the module's names without naming
-// them (Flask's config.from_object, doctest.testmod), so the module counts
-// as reached dynamically. scope is the block's name, for the imports inside
-// the function.
-func (s *Session) escapes(path string, f *blocks.File, i int, scope string) bool {
-	bare := f.Bare(i)
-	if len(bare) == 0 {
-		return false
-	}
-	key := path + "\x00" + scope
-	mods, ok := s.moduleNames[key]
-	if !ok {
-		mods = map[string]bool{}
-		for j, imp := range f.Imports {
-			if imp.Scope != "" && imp.Scope != scope {
-				continue
-			}
-			binds := f.ImportBinds(j)
-			if len(imp.Names) == 0 {
-				if files, _ := s.resolver.Resolve(path, imp); len(files) > 0 {
-					for _, b := range binds {
-						mods[b] = true
-					}
-				}
-				continue
-			}
-			for k, n := range imp.Names {
-				if n == "*" || k >= len(binds) {
-					continue
-				}
-				one := blocks.Import{Module: imp.Module, Level: imp.Level, Names: []string{n}}
-				files, _ := s.resolver.Resolve(path, one)
-				for _, g := range files {
-					if g == n+".py" || strings.HasSuffix(g, "/"+n+".py") || g == n+"/__init__.py" || strings.HasSuffix(g, "/"+n+"/__init__.py") {
-						mods[binds[k]] = true
-					}
-				}
-			}
-		}
-		s.moduleNames[key] = mods
-	}
-	for _, n := range bare {
-		if mods[n] {
-			return true
-		}
-	}
-	return false
+	return append(ids, got...), max(fall, r.fall), nil
 }
 
 // fromImportIDs returns, for "from m import NAME" in the file at path, m's
@@ -396,50 +385,37 @@ func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import)
 	var ids []int64
 	got, _ := s.resolver.Resolve(path, imp)
 	for _, g := range got {
-		gi := s.current(g)
-		if gi.cur == nil || gi.cur.File == nil || !gi.cur.Top.Precise {
-			continue
-		}
-		if err := s.ensureFile(q, gi); err != nil {
-			return nil, err
-		}
 		for _, n := range imp.Names {
-			name := selection.NamePrefix + n
-			if n == "*" {
-				name = selection.Exports
-			}
-			id, err := s.blockID(q, gi, name, nil)
+			more, err := s.nameBlockIDs(q, g, n)
 			if err != nil {
 				return nil, err
 			}
-			ids = append(ids, id)
+			ids = append(ids, more...)
 		}
 	}
 	return ids, nil
 }
 
-// dynamicTargets reports whether block i of the file at path calls
-// getattr, hasattr or delattr on a name other than a module imported from
-// outside the project (getattr(math, "sumprod", None) reads only math's
-// names).
-func (s *Session) dynamicTargets(path string, f *blocks.File, i int) bool {
-	for _, t := range f.DynamicTargets(i) {
-		external := false
-		for j, imp := range f.Imports {
-			if imp.Scope != "" || !slices.Contains(f.ImportBinds(j), t) {
-				continue
-			}
-			files, ext := s.resolver.Resolve(path, imp)
-			external = len(files) == 0 && ext != ""
-			if !external {
-				break
-			}
-		}
-		if !external {
-			return true
-		}
+// nameBlockIDs returns the block of the module at path for a module-level
+// name, bound or not ("<module>:NAME"; "<exports>" for "*"), or nothing
+// when the module is taken whole anyway.
+func (s *Session) nameBlockIDs(q store.Querier, path, n string) ([]int64, error) {
+	fi := s.current(path)
+	if fi.cur == nil || fi.cur.File == nil || !fi.cur.Top.Precise {
+		return nil, nil
 	}
-	return false
+	if err := s.ensureFile(q, fi); err != nil {
+		return nil, err
+	}
+	name := selection.NamePrefix + n
+	if n == "*" {
+		name = selection.Exports
+	}
+	id, err := s.blockID(q, fi, name, nil)
+	if err != nil {
+		return nil, err
+	}
+	return []int64{id}, nil
 }
 
 // namedFiles returns the project modules that strings in block i of the

@@ -205,21 +205,21 @@ func (s *Session) Record(batch []TestRecord) error {
 			ids = append(ids, got...)
 		}
 		testFile := store.TestFile(t.NodeID)
-		set, info, err := s.importSet(tx, testFile, false)
+		set, info, err := s.importSet(tx, testFile, fallNone)
 		if err != nil {
 			return err
 		}
-		full := r.dynamic || info.dynamic
-		got, err := s.readIDs(tx, r, info, full)
+		got, fall, err := s.readIDs(tx, r, info)
 		if err != nil {
 			return err
 		}
 		ids = append(ids, got...)
 		if t.Outcome == store.MergeDeps {
-			if full {
-				// The stored list of the test stays; the whole top levels
-				// its test file reaches go into its own.
-				more, err := s.moduleIDs(tx, info.files)
+			if fall > fallNone {
+				// The stored list of the test stays; what its code may
+				// read in the modules its test file reaches goes into its
+				// own.
+				more, err := s.fallbackIDs(tx, info.files, fall)
 				if err != nil {
 					return err
 				}
@@ -230,8 +230,8 @@ func (s *Session) Record(batch []TestRecord) error {
 			}
 			continue
 		}
-		if full {
-			if set, _, err = s.importSet(tx, testFile, true); err != nil {
+		if fall > fallNone {
+			if set, _, err = s.importSet(tx, testFile, fall); err != nil {
 				return err
 			}
 		}
@@ -369,41 +369,94 @@ func (s *Session) editedID(q store.Querier, fi *fileInfo) (int64, error) {
 }
 
 // readIDs returns the name blocks that the code a test ran reads, in the
-// modules its test file reaches and those it ran code in (SPEC 4.8); with
-// full, also the whole top levels of the modules it ran code in.
-func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo, full bool) ([]int64, error) {
+// modules its test file reaches and those it ran code in (SPEC 4.8), and
+// what the test's code reads without naming it (its own and that of its
+// test file's import-time code, info.fall; see fallback), with that
+// fallback's blocks for the modules outside the test file's reach (its
+// shared list holds those of the others).
+func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo) ([]int64, fallback, error) {
 	files := info.files
+	var extra []string
 	if len(r.files) > 0 {
 		seen := make(map[string]bool, len(files))
 		for _, f := range files {
 			seen[f] = true
 		}
-		var extra []string
+		var ran []string
 		for _, f := range r.files {
 			if !seen[f] {
-				extra = append(extra, f)
+				ran = append(ran, f)
 			}
 		}
-		if len(extra) > 0 {
+		if len(ran) > 0 {
 			// Code run in a module the test file does not import reads
-			// names that module imports: what it imports counts too.
+			// names that module imports: what it imports counts too, and
+			// so does how their import-time code reads names.
 			files = slices.Clone(files)
-			for _, e := range extra {
+			for _, e := range ran {
 				for _, f := range s.fileClosure(e) {
 					if !seen[f] {
 						seen[f] = true
 						files = append(files, f)
+						extra = append(extra, f)
+						r.raise(s.importFall(f))
 					}
 				}
 			}
 		}
 	}
+	fall := max(r.fall, info.fall)
 	ids, err := s.nameIDsLocal(q, files, r.names, s.starLocal(r), info.testFile)
-	if err != nil || !full {
-		return ids, err
+	if err != nil || fall == fallNone || len(extra) == 0 {
+		return ids, fall, err
 	}
-	more, err := s.moduleIDs(q, r.files)
-	return append(ids, more...), err
+	more, err := s.fallbackIDs(q, extra, fall)
+	return append(ids, more...), fall, err
+}
+
+// importFall returns what the import-time code of the module at path (its
+// top level and class bodies) reads without naming it, once per session.
+func (s *Session) importFall(path string) fallback {
+	if got, ok := s.importFalls[path]; ok {
+		return got
+	}
+	fall := fallNone
+	if r := s.importReads[path]; r != nil {
+		fall = r.fall
+	}
+	if fi := s.current(path); fi.cur != nil && fi.cur.File != nil && fi.cur.File.Parsed {
+		f := fi.cur.File
+		for i, b := range f.Blocks {
+			if b.Kind == blocks.Module || b.Kind == blocks.Class {
+				fall = max(fall, s.blockFall(path, f, i))
+			}
+		}
+		if fall < fallWhole {
+			for i, b := range f.Blocks {
+				if (b.Kind == blocks.Module || b.Kind == blocks.Class) && len(f.Probes(i)) > 0 {
+					fall = max(fall, fallObject) // placed when recorded; see probeIDs
+				}
+			}
+		}
+	}
+	s.importFalls[path] = fall
+	return fall
+}
+
+// fallbackIDs returns what code that reads names without naming them may
+// read in the given modules (see fallback): every class attribute
+// ("<classes>"); with fallCatch, which names each binds ("<allnames>");
+// with fallWhole, also each whole top level ("<module>").
+func (s *Session) fallbackIDs(q store.Querier, files []string, fall fallback) ([]int64, error) {
+	switch fall {
+	case fallObject:
+		return s.topIDs(q, files, selection.ClassNames)
+	case fallCatch:
+		return s.topIDs(q, files, selection.ClassNames, selection.AllNames)
+	case fallWhole:
+		return s.topIDs(q, files, selection.Module, selection.ClassNames, selection.AllNames)
+	}
+	return nil, nil
 }
 
 // depIDs maps one dependency to the ids of the current block versions it
@@ -517,12 +570,14 @@ func (s *Session) depIDs(q store.Querier, d Dep, r *reads) ([]int64, error) {
 		}
 		out = append(out, v)
 		r.addBlock(d.Path, f, i)
-		if r != nil && !r.dynamic && s.dynamicTargets(d.Path, f, i) {
-			r.dynamic = true
+		if r != nil && r.fall < fallWhole {
+			r.raise(s.blockFall(d.Path, f, i))
 		}
-		if r != nil && !r.dynamic && s.escapes(d.Path, f, i, name) {
-			r.dynamic = true
+		probes, err := s.probeIDs(q, d.Path, f, i, r)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, probes...)
 		whole, err := s.wholeIDs(q, s.namedFiles(d.Path, f, i))
 		if err != nil {
 			return nil, err

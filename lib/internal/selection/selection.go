@@ -4,6 +4,7 @@ package selection
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
@@ -33,6 +34,12 @@ const (
 	// "Account:<names>" and "Account:fee" for its attributes.
 	ClassEffects = ":<effects>"
 	ClassBound   = ":<names>"
+	// What code that reads names without naming them depends on (SPEC
+	// 4.8): every class attribute of a module ("<classes>"), and which
+	// names the module binds, definitions included ("<allnames>": a
+	// caught AttributeError hides one that is missing).
+	ClassNames = "<classes>"
+	AllNames   = "<allnames>"
 	// Edited is a version no file ever matches: what tests depend on when
 	// their file changed while they ran, so that they run again.
 	Edited = "<edited>"
@@ -81,7 +88,21 @@ func CurrentOf(st fingerprint.State, f *blocks.File, importPrecise func(blocks.I
 		for n, h := range c.Top.Names {
 			c.Checksums[NamePrefix+n] = h
 		}
+		all := slices.Clone(c.Top.Bound)
+		for _, n := range f.Names {
+			if base, _, _ := strings.Cut(n, "#"); !strings.Contains(base, ".") {
+				all = append(all, base)
+				if _, ok := c.Top.Names[base]; !ok && c.Top.Precise {
+					// A definition's name: bound (its code is its own
+					// block), which a from-import or hasattr of it sees.
+					c.Checksums[NamePrefix+base] = defined
+				}
+			}
+		}
+		slices.Sort(all)
+		c.Checksums[AllNames] = contenthash.Sum([]byte(strings.Join(slices.Compact(all), "\n")))
 		c.Classes = make(map[string]blocks.TopLevel, len(f.Classes))
+		classes := contenthash.Offset
 		for _, cb := range f.Classes {
 			name := f.Blocks[cb.Block].Name
 			top := f.DeriveClass(cb)
@@ -91,9 +112,34 @@ func CurrentOf(st fingerprint.State, f *blocks.File, importPrecise func(blocks.I
 			for n, h := range top.Names {
 				c.Checksums[name+":"+n] = h
 			}
+			classes = contenthash.AddZero(contenthash.Add(classes, []byte(name)))
+			classes = mixNames(classes, top)
 		}
+		c.Checksums[ClassNames] = classes
 	}
 	return c
+}
+
+// defined is the "<module>:NAME" checksum of a name bound by a def or a
+// class statement only (0 stands for "not bound").
+const defined = 1
+
+// mixNames adds a class body's attributes and their checksums to h, in
+// name order.
+func mixNames(h uint64, top blocks.TopLevel) uint64 {
+	names := make([]string, 0, len(top.Names))
+	for n := range top.Names {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		h = contenthash.AddZero(contenthash.Add(h, []byte(n)))
+		v := top.Names[n]
+		for i := 0; i < 8; i++ {
+			h = contenthash.AddByte(h, byte(v>>(8*i)))
+		}
+	}
+	return contenthash.AddByte(h, '\n')
 }
 
 // EnvCurrent describes the environment pseudo-file from name=value pairs
