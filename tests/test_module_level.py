@@ -710,6 +710,7 @@ def test_getattr_on_objects_sees_class_attributes(pytester: pytest.Pytester) -> 
 def test_caught_attribute_error_sees_a_name_added_to_a_module(pytester: pytest.Pytester) -> None:
     source = """
         from calc import ops
+        from calc.table import size
 
         def feature():
             try:
@@ -725,6 +726,10 @@ def test_caught_attribute_error_sees_a_name_added_to_a_module(pytester: pytest.P
     """
     assert serializer_project(pytester, source) == EVERYTHING | nodes("tests/test_ser.py", "test_feature", "test_other")
     touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    selects(pytester, set())
+    # A module the test reaches but whose names its code never looks up
+    # on the module: a new name there changes nothing for it.
+    touch_edit(pytester, "calc/table.py", "TABLE = build()", "TABLE = build()\nNEW = 1")
     selects(pytester, set())
     touch_edit(pytester, "calc/ops.py", "def plain(x):", "def EXTRA():\n    pass\n\ndef plain(x):")
     fails(pytester, nodes("tests/test_ser.py", "test_feature"))
@@ -768,3 +773,24 @@ def test_package_getattr_leaves_other_modules_precise(pytester: pytest.Pytester)
     selects(pytester, nodes("tests/test_ops.py", "test_scaled"))
     touch_edit(pytester, "calc/__init__.py", '"1.0"', '"1.1"')
     selects(pytester, EVERYTHING)
+
+
+def test_caught_name_error_sees_the_global_added(pytester: pytest.Pytester) -> None:
+    extra = {
+        "calc/flags.py": """
+            def flag():
+                try:
+                    return HIDDEN
+                except NameError:
+                    return None
+        """,
+        "tests/test_flags.py": """
+            from calc.flags import flag
+
+            def test_flag():
+                assert flag() is None
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_flags.py", "test_flag"))
+    touch_edit(pytester, "calc/flags.py", "def flag():", "HIDDEN = 1\n\ndef flag():")
+    fails(pytester, nodes("tests/test_flags.py", "test_flag"))

@@ -474,11 +474,22 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 	// getattr(mod, ...) reads mod's attributes as mod.x does: mod is not
 	// handed to other code (see attrCallArg).
 	getattrObject := parent.dyn == dynSecondArg && parent.dynTarget == name
-	if !param && parent.vk != vkAttribute && parent.imp == impNone && !getattrObject {
+	local, comp := s.bindsLocal(field)
+	// An assignment target is bound, not handed over; f(validate=...)
+	// names a parameter.
+	keyword := field == s.g.fieldName && int(parent.sym) < len(s.g.keywords) && s.g.keywords[parent.sym]
+	if !param && !defName && !local && !keyword && parent.vk != vkAttribute && parent.imp == impNone && !getattrObject {
 		s.bare[scope] = append(s.bare[scope], name)
 	}
+	if param && !defName {
+		if blk := s.paramOf(); blk > 0 {
+			// A parameter is the function's own name, whatever the
+			// module's imports bind.
+			s.locals[blk] = append(s.locals[blk], name)
+		}
+	}
 	if !defName && !param && s.blocks[scope].Kind == Function {
-		switch local, comp := s.bindsLocal(field); {
+		switch {
 		case local && comp:
 			s.compLocals[scope] = append(s.compLocals[scope], name)
 		case local:
@@ -1019,6 +1030,21 @@ func (s *splitter) bindsLocal(field uint16) (local, comp bool) {
 		field = fr.field
 	}
 	return false, false
+}
+
+// paramOf returns the block of the function (not lambda) whose parameter
+// is being entered, or -1.
+func (s *splitter) paramOf() int32 {
+	for k := len(s.stack) - 1; k >= 1; k-- {
+		fr := &s.stack[k]
+		switch {
+		case fr.role == roleFunc:
+			return fr.blk
+		case fr.vk != vkParam && fr.vk != vkDefaultParam:
+			return -1
+		}
+	}
+	return -1
 }
 
 // inComprehension reports whether the token being entered lies in a

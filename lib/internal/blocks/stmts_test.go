@@ -369,10 +369,11 @@ func TestLocals(t *testing.T) {
 		src  string
 		want []string
 	}{
-		{"assignment and loop", "def f(x):\n    a = 1\n    b, (c, *d) = x\n    for e in x:\n        pass\n    g += 1\n    h.i = 2\n    j[0] = 3\n", []string{"a", "b", "c", "e", "g"}}, // *d: missed, which is safe
-		{"comprehension", "def f(x):\n    return [getattr(base, 'y') for base in x]\n", []string{"base"}},
-		{"comprehension name also read outside", "def f(x):\n    y = [b for base in x]\n    return base\n", []string{"y"}},
+		{"assignment and loop", "def f(x):\n    a = 1\n    b, (c, *d) = x\n    for e in x:\n        pass\n    g += 1\n    h.i = 2\n    j[0] = 3\n", []string{"a", "b", "c", "e", "g", "x"}}, // *d: missed, which is safe
+		{"comprehension", "def f(x):\n    return [getattr(base, 'y') for base in x]\n", []string{"base", "x"}},
+		{"comprehension name also read outside", "def f(x):\n    y = [b for base in x]\n    return base\n", []string{"x", "y"}},
 		{"module level", "a = 1\nfor b in c:\n    pass\n", nil},
+		{"parameters", "def f(a, b=1, *c, d: int = 2, **e):\n    return lambda g: g\n", []string{"a", "b", "c", "d", "e"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -380,6 +381,30 @@ func TestLocals(t *testing.T) {
 			i := len(f.Blocks) - 2 // the last block before "<defs>"
 			if got := f.Locals(i); !slices.Equal(got, tt.want) {
 				t.Errorf("Locals(%d) = %q, want %q", i, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBare(t *testing.T) {
+	// What code hands over as values: not assignment targets, parameter
+	// names, keyword names or attribute objects.
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{"x = ops\n", []string{"ops"}},
+		{"for m in (a, b):\n    pass\n", []string{"a", "b"}},
+		{"f(validate=v, key=k.attr)\n", []string{"f", "v"}},
+		{"y: int = mod.X\n", []string{"int"}},
+		{"f(ops=ops)\n", []string{"f", "ops"}},
+		{"def g(ops):\n    return ops\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			f := parse(t, tt.src)
+			if got := f.Bare(0); !slices.Equal(got, tt.want) {
+				t.Errorf("Bare(0) = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -202,6 +202,7 @@ type grammar struct {
 	// Local names (stmts.go): the nodes whose "left" binds names (binders)
 	// and the patterns that pass a binding on to their elements.
 	binders, patterns, comprehensions []bool
+	keywords                          []bool // keyword_argument: f(name=value)
 }
 
 // paramKind says how a node type takes part in a def's signature.
@@ -231,6 +232,7 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.binders = make([]bool, n)
 	g.patterns = make([]bool, n)
 	g.comprehensions = make([]bool, n)
+	g.keywords = make([]bool, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
 		// Type 0 is a named node, 2 an anonymous token (punctuation,
@@ -262,6 +264,8 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 			g.binders[i] = true
 		case "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression":
 			g.comprehensions[i] = true
+		case "keyword_argument":
+			g.keywords[i] = true
 		case "pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "parenthesized_expression", "expression_list", "list_splat_pattern":
 			g.patterns[i] = true
 		}

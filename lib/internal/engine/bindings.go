@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/blocks"
+	"github.com/pytest-difftest/pytest-difftest/lib/internal/selection"
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/store"
 )
 
@@ -159,7 +160,8 @@ func (s *Session) nameIn(src, n string, depth int) binding {
 		return binding{kind: bindModule}
 	}
 	fi := s.current(src)
-	if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed || !fi.cur.Top.Precise {
+	if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed || fi.cur.File.Dynamic(0) {
+		// A top level that binds names dynamically may bind a module.
 		return binding{kind: bindModule}
 	}
 	f := fi.cur.File
@@ -184,8 +186,13 @@ func (s *Session) nameIn(src, n string, depth int) binding {
 			}
 		}
 	}
-	if _, ok := fi.cur.Top.Names[n]; ok || slices.Contains(f.Names, n) {
+	if slices.Contains(f.Names, n) {
 		return binding{kind: bindObject}
+	}
+	for _, st := range f.Stmts {
+		if st.Kind != blocks.StmtImport && slices.Contains(st.Binds, n) {
+			return binding{kind: bindObject} // a value: see the comment above
+		}
 	}
 	for _, imp := range f.Imports {
 		if imp.Scope != "" || !slices.Contains(imp.Names, "*") {
@@ -203,6 +210,10 @@ func (s *Session) nameIn(src, n string, depth int) binding {
 				return b
 			}
 		}
+	}
+	if !fi.cur.Top.Precise {
+		// A module __getattr__ answers for names it does not bind.
+		return binding{kind: bindModule}
 	}
 	return binding{kind: bindNone}
 }
@@ -346,4 +357,37 @@ func (s *Session) probeIDs(q store.Querier, path string, f *blocks.File, i int, 
 		ids = append(ids, got...)
 	}
 	return ids, nil
+}
+
+// catchIDs returns, for a test whose code catches AttributeError or
+// NameError, the "<allnames>" blocks of the modules whose missing names
+// that code could have looked up: the modules it ran functions of (a plain
+// global, NameError) and those its code names as an attribute's object
+// (mod.NAME, AttributeError). Any other module's names it can reach only
+// as a value, which makes it a whole-module fallback. ok is false when a
+// name may be a module the engine cannot place.
+func (s *Session) catchIDs(q store.Querier, r *reads) (ids []int64, ok bool, err error) {
+	seen := map[string]bool{}
+	var files []string
+	add := func(path string) {
+		if !seen[path] {
+			seen[path] = true
+			files = append(files, path)
+		}
+	}
+	for _, rb := range r.ran {
+		add(rb.path)
+		for _, n := range rb.f.Idents(rb.i) {
+			b := s.chainTarget(rb.path, n, rb.f.Locals(rb.i))
+			if b.kind != bindModule {
+				continue
+			}
+			if b.file == "" {
+				return nil, false, nil
+			}
+			add(b.file)
+		}
+	}
+	ids, err = s.topIDs(q, files, selection.AllNames)
+	return ids, err == nil, err
 }

@@ -36,6 +36,14 @@ type reads struct {
 	// fall is how much of the reached modules the code may read without
 	// naming it.
 	fall fallback
+	ran  []ranBlock // the function blocks it ran, for catchIDs
+}
+
+// ranBlock is a block of code a test ran.
+type ranBlock struct {
+	path string
+	f    *blocks.File
+	i    int
 }
 
 // fallback is what code that reads names without naming them makes a test
@@ -97,6 +105,7 @@ func (r *reads) addBlock(path string, f *blocks.File, i int) {
 	if r == nil {
 		return
 	}
+	r.ran = append(r.ran, ranBlock{path, f, i})
 	bare := f.Bare(i) // sorted
 	local := r.local[path]
 	for _, n := range f.Idents(i) {
@@ -141,6 +150,7 @@ func (r *reads) merge(o *reads) {
 		r.addFile(f)
 	}
 	r.raise(o.fall)
+	r.ran = append(r.ran, o.ran...)
 }
 
 // starLocal returns r.local with each file's plain names also given to

@@ -214,6 +214,18 @@ func (s *Session) Record(batch []TestRecord) error {
 			return err
 		}
 		ids = append(ids, got...)
+		if fall == fallCatch && info.fall < fallCatch {
+			// The test's own code catches AttributeError: the names of
+			// the modules that code names, not of every module reached.
+			more, ok, err := s.catchIDs(tx, r)
+			if err != nil {
+				return err
+			}
+			if ok {
+				ids = append(ids, more...)
+				fall = fallObject
+			}
+		}
 		if t.Outcome == store.MergeDeps {
 			if fall > fallNone {
 				// The stored list of the test stays; what its code may
