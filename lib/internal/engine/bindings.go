@@ -136,7 +136,7 @@ func (s *Session) fromSource(path string, imp blocks.Import, files []string) str
 		if dir == "." {
 			init = "__init__.py"
 		}
-		if st := s.current(init).state; st.Exists {
+		if (project{s}).Exists(init) {
 			return init
 		}
 		return ""
