@@ -42,7 +42,7 @@ func TestChainTarget(t *testing.T) {
 		{"pkg.alias", nil, bindModule, "pkg/sub.py"},
 		{"Model", nil, bindObject, ""},
 		{"missing", nil, bindModule, ""}, // the package's __getattr__ answers
-		{"X", nil, bindObject, ""},      // through the star import
+		{"X", nil, bindObject, ""},       // through the star import
 		{"unknown", nil, bindNone, ""},
 	}
 	for _, tt := range tests {
