@@ -794,3 +794,23 @@ def test_caught_name_error_sees_the_global_added(pytester: pytest.Pytester) -> N
     recorded(pytester, extra, EVERYTHING | nodes("tests/test_flags.py", "test_flag"))
     touch_edit(pytester, "calc/flags.py", "def flag():", "HIDDEN = 1\n\ndef flag():")
     fails(pytester, nodes("tests/test_flags.py", "test_flag"))
+
+
+@pytest.mark.parametrize("handler", ["except Exception:", "except:", "except (KeyError, BaseException):"])
+def test_broad_except_sees_a_name_added_to_a_module(pytester: pytest.Pytester, handler: str) -> None:
+    # except Exception hides a missing attribute as AttributeError does.
+    source = f"""
+        from calc import ops
+
+        def feature():
+            try:
+                return ops.EXTRA
+            {handler}
+                return None
+
+        def test_feature():
+            assert feature() is None
+    """
+    recorded(pytester, {"tests/test_feature.py": source}, EVERYTHING | nodes("tests/test_feature.py", "test_feature"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nEXTRA = 1")
+    fails(pytester, nodes("tests/test_feature.py", "test_feature"))

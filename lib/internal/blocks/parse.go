@@ -249,6 +249,9 @@ func (s *splitter) enter(e event) {
 		mark = tagStmt
 	}
 	c := s.childCtx(parent, e.field)
+	if int(e.sym) < len(s.g.excepts) && s.g.excepts[e.sym] && bareExcept(s.src[e.start:e.end]) {
+		s.catches[c.scope] = true
+	}
 	// getattr's object is a value the engine decides on as a target.
 	firstArg := (parent.dyn == dynFirstArg || parent.dyn == dynOnlyArg) && vk != vkAnon
 	if parent.dyn >= dynFirstArg && vk != vkAnon && r != roleSkip {

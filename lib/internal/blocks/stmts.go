@@ -450,6 +450,8 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 			if s.inExcept() {
 				s.catches[scope] = true
 			}
+		case name == "suppress":
+			s.catches[scope] = true
 		case attrFuncs[name] && field == s.g.fieldFunction && int(parent.sym) < len(s.g.calls) && s.g.calls[parent.sym]:
 			parent.dyn = dynCallee // decided by the first argument
 		case oneArgFuncs[name] && field == s.g.fieldFunction && int(parent.sym) < len(s.g.calls) && s.g.calls[parent.sym]:
@@ -612,7 +614,15 @@ var literalName = regexp.MustCompile(`^[rRuU]?(['"])([A-Za-z_][A-Za-z0-9_]*)['"]
 // ImportError is not one: "from m import NAME" depends on m's NAME whether
 // it is bound or not, so a fallback import is followed by name; a module
 // that does not exist is nobody's dependency either way.
-var caughtNames = map[string]bool{"AttributeError": true, "NameError": true}
+// Exception and BaseException catch them too, as does a bare "except:"
+// (see bareExcept) and contextlib.suppress, whatever it is given.
+var caughtNames = map[string]bool{"AttributeError": true, "NameError": true, "Exception": true, "BaseException": true}
+
+// bareExcept reports whether an except clause's text catches everything.
+func bareExcept(text []byte) bool {
+	rest, ok := strings.CutPrefix(string(text), "except")
+	return ok && strings.HasPrefix(strings.TrimLeft(rest, " \t\\\r\n"), ":")
+}
 
 // attrFuncs read one object's attributes by a computed name.
 var attrFuncs = map[string]bool{"getattr": true, "hasattr": true, "delattr": true}
@@ -658,7 +668,7 @@ var dynamicNames = map[string]bool{
 	"importlib": true, "modules": true, "__dict__": true, "getmembers": true,
 	"AttributeError": true, "NameError": true, "reload": true, "__getattr__": true,
 	"__dir__": true, "__globals__": true, "f_globals": true, "f_locals": true, "getmodule": true,
-	"resolve_name": true,
+	"resolve_name": true, "Exception": true, "BaseException": true, "suppress": true,
 }
 
 var (
