@@ -814,3 +814,28 @@ def test_broad_except_sees_a_name_added_to_a_module(pytester: pytest.Pytester, h
     recorded(pytester, {"tests/test_feature.py": source}, EVERYTHING | nodes("tests/test_feature.py", "test_feature"))
     touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nEXTRA = 1")
     fails(pytester, nodes("tests/test_feature.py", "test_feature"))
+
+
+def test_caught_attribute_error_at_import_time(pytester: pytest.Pytester) -> None:
+    extra = {
+        "calc/feature.py": """
+            from calc import ops
+
+            try:
+                FEATURE = ops.FEATURE
+            except AttributeError:
+                FEATURE = None
+        """,
+        "tests/test_feature.py": """
+            from calc.feature import FEATURE
+            from calc.table import size
+
+            def test_feature():
+                assert FEATURE is None
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_feature.py", "test_feature"))
+    touch_edit(pytester, "calc/table.py", "TABLE = build()", "TABLE = build()\nNEW = 1")
+    selects(pytester, set())
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nFEATURE = 1")
+    fails(pytester, nodes("tests/test_feature.py", "test_feature"))

@@ -366,28 +366,78 @@ func (s *Session) probeIDs(q store.Querier, path string, f *blocks.File, i int, 
 // (mod.NAME, AttributeError). Any other module's names it can reach only
 // as a value, which makes it a whole-module fallback. ok is false when a
 // name may be a module the engine cannot place.
-func (s *Session) catchIDs(q store.Querier, r *reads) (ids []int64, ok bool, err error) {
-	seen := map[string]bool{}
-	var files []string
-	add := func(path string) {
-		if !seen[path] {
-			seen[path] = true
-			files = append(files, path)
-		}
+func (s *Session) catchIDs(q store.Querier, ran []ranBlock) (ids []int64, ok bool, err error) {
+	files, ok := s.catchFiles(ran, nil)
+	if !ok {
+		return nil, false, nil
 	}
-	for _, rb := range r.ran {
-		add(rb.path)
+	ids, err = s.topIDs(q, files, selection.AllNames)
+	return ids, err == nil, err
+}
+
+// catchFiles adds to files the modules whose missing names the blocks
+// could have looked up (see catchIDs).
+func (s *Session) catchFiles(ran []ranBlock, files []string) ([]string, bool) {
+	for _, rb := range ran {
+		if !slices.Contains(files, rb.path) {
+			files = append(files, rb.path)
+		}
 		for _, n := range rb.f.Idents(rb.i) {
 			b := s.chainTarget(rb.path, n, rb.f.Locals(rb.i))
 			if b.kind != bindModule {
 				continue
 			}
 			if b.file == "" {
-				return nil, false, nil
+				return nil, false
 			}
-			add(b.file)
+			if !slices.Contains(files, b.file) {
+				files = append(files, b.file)
+			}
 		}
 	}
-	ids, err = s.topIDs(q, files, selection.AllNames)
-	return ids, err == nil, err
+	return files, true
+}
+
+// importCatchIDs is fallbackIDs(files, fallCatch) for a test file whose
+// import-time code catches AttributeError or NameError: every class
+// attribute of the reached modules, and the names of the modules that
+// code could have looked a missing name up in: those the catching top
+// levels and class bodies name, the modules they import (a try around an
+// import hides what the imported top level looks up), and those the
+// functions run at import name (catchIDs).
+func (s *Session) importCatchIDs(q store.Querier, files []string) ([]int64, error) {
+	ids, err := s.topIDs(q, files, selection.ClassNames)
+	if err != nil {
+		return nil, err
+	}
+	var catch []string
+	ok := true
+	for _, path := range append([]string{SessionDeps}, files...) {
+		if r := s.importReads[path]; r != nil && r.fall >= fallCatch && ok {
+			catch, ok = s.catchFiles(r.ran, catch)
+		}
+		if path == SessionDeps || !ok {
+			continue
+		}
+		fi := s.current(path)
+		if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
+			continue
+		}
+		f := fi.cur.File
+		for i, b := range f.Blocks {
+			if (b.Kind == blocks.Module || b.Kind == blocks.Class) && f.Catches(i) && ok {
+				catch, ok = s.catchFiles([]ranBlock{{path, f, i}}, catch)
+				for _, g := range s.fileClosure(path) {
+					if !slices.Contains(catch, g) {
+						catch = append(catch, g)
+					}
+				}
+			}
+		}
+	}
+	if !ok {
+		catch = files
+	}
+	more, err := s.topIDs(q, catch, selection.AllNames)
+	return append(ids, more...), err
 }

@@ -151,7 +151,12 @@ func (s *Session) closureIDs(q store.Querier, testFile string, fall fallback) ([
 		return nil, closureInfo{}, err
 	}
 	ids = append(ids, own...)
-	got, err := s.fallbackIDs(q, files, fall)
+	var got []int64
+	if fall == fallCatch {
+		got, err = s.importCatchIDs(q, files)
+	} else {
+		got, err = s.fallbackIDs(q, files, fall)
+	}
 	if err != nil {
 		return nil, closureInfo{}, err
 	}

@@ -214,16 +214,17 @@ func (s *Session) Record(batch []TestRecord) error {
 			return err
 		}
 		ids = append(ids, got...)
-		if fall == fallCatch && info.fall < fallCatch {
+		if fall == fallCatch && r.fall == fallCatch {
 			// The test's own code catches AttributeError: the names of
-			// the modules that code names, not of every module reached.
-			more, ok, err := s.catchIDs(tx, r)
+			// the modules that code names, not of every module reached
+			// (import-time catches: see importCatchIDs).
+			more, ok, err := s.catchIDs(tx, r.ran)
 			if err != nil {
 				return err
 			}
 			if ok {
 				ids = append(ids, more...)
-				fall = fallObject
+				fall = max(info.fall, fallObject)
 			}
 		}
 		if t.Outcome == store.MergeDeps {
