@@ -596,8 +596,8 @@ def test_inspect_file(good: Path) -> None:
         "tests/test_a.py::test_double (passed): <defs>, <effects>, <names>, double",
         "tests/test_a.py::test_triple (passed): <defs>, <effects>, <names>, triple",
         # importlib.import_module: dynamic access, the whole top level, its
-        # class attributes and the names it binds.
-        "tests/test_b.py::test_mixed (passed): <allnames>, <classes>, <defs>, <effects>, <module>, <names>, triple",
+        # class attributes, the names it binds and its exports.
+        "tests/test_b.py::test_mixed (passed): <allnames>, <classes>, <defs>, <effects>, <exports>, <module>, <names>, triple",
     ]
     # Spelled with ./ or as an absolute path inside the project: the same.
     assert cli("inspect", good, "--file", "./mod_a.py").stdout == p.stdout

@@ -226,15 +226,26 @@ STAR_USERS = nodes("tests/test_area.py", "test_area") | nodes("tests/test_perime
 def test_star_import_losing_a_name_selects_its_users(pytester: pytest.Pytester) -> None:
     recorded(pytester, STAR, EVERYTHING | STAR_USERS)
     touch_edit(pytester, "shapes/core.py", '"area", "perimeter"]', '"area"]')
-    result = diff(pytester)
-    assert ran(result) == STAR_USERS, output(result)
+    # The users of that name: shapes.area still works.
+    fails(pytester, nodes("tests/test_perimeter.py", "test_perimeter"))
 
 
-def test_star_import_gaining_a_public_name_selects_its_users(pytester: pytest.Pytester) -> None:
+def test_star_import_gaining_a_public_name_selects_only_its_readers(pytester: pytest.Pytester) -> None:
+    # No __all__: the star import takes every public name, followed name by
+    # name. A new one that no code reads changes nothing; one that code
+    # read (and failed to find) selects that code.
     files = {**STAR, "shapes/core.py": "def area(s):\n    return s * s\n\ndef perimeter(s):\n    return 4 * s\n"}
-    recorded(pytester, files, EVERYTHING | STAR_USERS)
+    files["tests/test_sides.py"] = """
+        import shapes
+
+        def test_sides():
+            assert getattr(shapes, "SIDES", None) is None
+    """
+    recorded(pytester, files, EVERYTHING | STAR_USERS | nodes("tests/test_sides.py", "test_sides"))
+    touch_edit(pytester, "shapes/core.py", "def area(s):", "CORNERS = 4\n\ndef area(s):")
+    selects(pytester, set())
     touch_edit(pytester, "shapes/core.py", "def area(s):", "SIDES = 4\n\ndef area(s):")
-    selects(pytester, STAR_USERS)
+    fails(pytester, nodes("tests/test_sides.py", "test_sides"))
 
 
 def test_from_import_of_a_name_the_module_lacked_selects_when_it_appears(pytester: pytest.Pytester) -> None:
@@ -839,3 +850,43 @@ def test_caught_attribute_error_at_import_time(pytester: pytest.Pytester) -> Non
     selects(pytester, set())
     touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nFEATURE = 1")
     fails(pytester, nodes("tests/test_feature.py", "test_feature"))
+
+
+STAR_ALL = {
+    "calc/__init__.py": '__version__ = "1.0"\nfrom calc.ops import *\n',
+    "tests/test_allstar.py": """
+        import calc
+
+        def test_scaled():
+            assert calc.scaled(10) > 0
+
+        def test_plain():
+            assert calc.plain(1) == 2
+
+        def test_version():
+            assert calc.__version__
+    """,
+}
+STAR_ALL_TESTS = nodes("tests/test_allstar.py", "test_scaled", "test_plain", "test_version")
+
+
+def test_all_entry_added_to_a_star_imported_module_selects_nothing(pytester: pytest.Pytester) -> None:
+    recorded(pytester, STAR_ALL, EVERYTHING | STAR_ALL_TESTS)
+    touch_edit(pytester, "calc/ops.py", '"plain"]', '"plain", "OTHER"]')
+    selects(pytester, set())
+
+
+def test_all_entry_removed_selects_its_users_through_the_star_import(pytester: pytest.Pytester) -> None:
+    recorded(pytester, STAR_ALL, EVERYTHING | STAR_ALL_TESTS)
+    touch_edit(pytester, "calc/ops.py", '["scaled", "plain"]', '["scaled"]')
+    fails(pytester, nodes("tests/test_allstar.py", "test_plain"))
+
+
+def test_all_entry_added_shadowing_a_name_selects_its_readers(pytester: pytest.Pytester) -> None:
+    # calc/__init__.py binds BASE before the star import: exporting a BASE
+    # from ops replaces it.
+    star = {**STAR_ALL, "calc/__init__.py": '__version__ = "1.0"\nBASE = 1\nfrom calc.ops import *\n',
+            "tests/test_allstar.py": STAR_ALL["tests/test_allstar.py"] + "\n        def test_base():\n            assert calc.BASE == 1\n"}
+    recorded(pytester, star, EVERYTHING | STAR_ALL_TESTS | nodes("tests/test_allstar.py", "test_base"))
+    touch_edit(pytester, "calc/ops.py", '"plain"]', '"plain", "BASE"]\nBASE = 2')
+    fails(pytester, nodes("tests/test_allstar.py", "test_base"))

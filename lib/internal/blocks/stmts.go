@@ -61,6 +61,8 @@ type Stmt struct {
 	// Future marks a "from __future__" import, which must come first.
 	Future bool
 	def    bool // a definition (decorated or not) binds Binds
+	// exports: for "__all__ = [...]" of string literals only, the names.
+	exports []string
 }
 
 // valueKind classifies grammar symbols for the statement analysis.
@@ -173,6 +175,7 @@ type stmtState struct {
 	st       Stmt
 	sum      uint64
 	impStart int
+	start    uint32 // where the statement starts
 	failed   bool // no longer a candidate for StmtAssign / StmtNoop
 	bytes    bool // the string being read is a bytes literal
 }
@@ -215,6 +218,7 @@ func (s *splitter) beginStmt(sc *scopeState, e event) valueMode {
 	st := &sc.cur
 	*st = stmtState{sum: contenthash.Offset, impStart: len(s.imp.imports)}
 	st.st.Line = s.lineOf(e.start)
+	st.start = e.start
 	sc.in = true
 	switch vk {
 	case vkExprStmt:
@@ -273,6 +277,9 @@ func (s *splitter) endStmt(sc *scopeState) {
 		}
 	}
 	st.st.Sum = st.sum
+	if st.st.Kind == StmtAssign && len(st.st.Binds) == 1 && st.st.Binds[0] == "__all__" && s.last > st.start {
+		st.st.exports = literalAll(s.src[st.start:s.last])
+	}
 	if st.st.Kind != StmtAssign && st.st.Kind != StmtNoop {
 		// What a literal assignment reads reaches its readers through the
 		// names it binds; anything else may use what it reads at import.
@@ -740,6 +747,10 @@ type TopLevel struct {
 	Effects uint64
 	// Exports is the checksum of what "from m import *" takes.
 	Exports uint64
+	// ExportNames are those names, sorted, when known: "__all__" a list of
+	// string literals, or no "__all__" and no statement that may bind names
+	// unseen. nil when unknown ("<exports>" then stands for them all).
+	ExportNames []string
 	// Names maps the names bound by statements other than definitions to
 	// the checksum of the statements that bind them and what those read.
 	// Never 0: 0 stands for "not bound".
@@ -760,7 +771,17 @@ func (f *File) Derive(importPrecise func(Import) bool) TopLevel {
 	if !f.Parsed || f.Dynamic(0) {
 		return TopLevel{Effects: whole, Exports: whole}
 	}
-	return derive(f.Stmts, f.loose, whole, importPrecise, false)
+	m := derive(f.Stmts, f.loose, whole, importPrecise, false)
+	if m.ExportNames != nil && slices.Contains(m.Bound, "__all__") {
+		// A function or class that mentions __all__ may change it.
+		for i := range f.Blocks {
+			if _, ok := slices.BinarySearch(f.Idents(i), "__all__"); ok {
+				m.ExportNames = nil
+				break
+			}
+		}
+	}
+	return m
 }
 
 // DeriveClass computes the statement view of a class body: Effects stands
@@ -774,6 +795,25 @@ func (f *File) DeriveClass(c ClassBody) TopLevel {
 	}
 	return derive(c.Stmts, c.loose, whole, nil, true)
 }
+
+// literalAll returns the names of "__all__ = [...]" (or a tuple) when the
+// statement is that and the list holds only plain string literals, else nil.
+func literalAll(text []byte) []string {
+	m := allRe.FindSubmatch(text)
+	if m == nil {
+		return nil
+	}
+	names := []string{}
+	for _, n := range allItemRe.FindAllSubmatch(m[1], -1) {
+		names = append(names, string(n[2]))
+	}
+	return names
+}
+
+var (
+	allRe     = regexp.MustCompile(`^__all__\s*(?::[^=]*)?=\s*[\[(]((?:\s*[rRuU]?(?:'[A-Za-z_][A-Za-z0-9_]*'|"[A-Za-z_][A-Za-z0-9_]*")\s*,)*(?:\s*[rRuU]?(?:'[A-Za-z_][A-Za-z0-9_]*'|"[A-Za-z_][A-Za-z0-9_]*"))?\s*,?\s*)[\])]$`)
+	allItemRe = regexp.MustCompile(`[rRuU]?(['"])([A-Za-z_][A-Za-z0-9_]*)['"]`)
+)
 
 func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, class bool) TopLevel {
 	m := TopLevel{Effects: whole, Exports: whole}
@@ -910,10 +950,11 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 	switch {
 	case bound["__all__"]:
 		m.Exports = mixU(mixS(contenthash.Offset, "__all__"), state["__all__"])
+		m.ExportNames = allNames(stmts)
 	case open:
 		m.Exports = whole
 	default:
-		var public []string
+		public := []string{}
 		for b := range bound {
 			if !strings.HasPrefix(b, "_") {
 				public = append(public, b)
@@ -921,8 +962,30 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 		}
 		slices.Sort(public)
 		m.Exports = contenthash.Sum([]byte(strings.Join(public, "\n")))
+		m.ExportNames = public
 	}
 	return m
+}
+
+// allNames returns the names of a module's "__all__" when one statement
+// binds it, to a list of string literals, and no other statement reads it
+// (__all__ += [...], __all__.extend(...)); else nil.
+func allNames(stmts []Stmt) []string {
+	var names []string
+	for _, st := range stmts {
+		if slices.Contains(st.Reads, "__all__") {
+			return nil
+		}
+		if !slices.Contains(st.Binds, "__all__") {
+			continue
+		}
+		if names != nil || st.exports == nil {
+			return nil
+		}
+		names = slices.Clone(st.exports)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // readByName reports whether a module-level name is one that frameworks

@@ -413,3 +413,31 @@ func TestBare(t *testing.T) {
 		})
 	}
 }
+
+func TestExportNames(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string // nil: unknown
+	}{
+		{"literal __all__", "__all__ = ['b', \"a\",\n    'c',  # why\n]\nb = 1\n", nil},
+		{"literal __all__ plain", "__all__ = [\n    'b',\n    \"a\",\n]\nb = 1\n", []string{"a", "b"}},
+		{"tuple", "__all__ = ('x',)\n", []string{"x"}},
+		{"empty", "__all__ = []\n", []string{}},
+		{"extended", "__all__ = ['a']\n__all__ += ['b']\n", nil},
+		{"extend call", "__all__ = ['a']\n__all__.extend(['b'])\n", nil},
+		{"computed", "__all__ = [n for n in dir()]\n", nil},
+		{"changed in a function", "__all__ = ['a']\ndef f():\n    __all__.append('b')\n", nil},
+		{"no __all__", "import os\nx = 1\n_y = 2\ndef f():\n    pass\nclass C:\n    pass\n", []string{"C", "f", "os", "x"}},
+		{"no __all__, a star import", "from m import *\nx = 1\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parse(t, tt.src)
+			got := f.Derive(func(Import) bool { return true }).ExportNames
+			if (got == nil) != (tt.want == nil) || !slices.Equal(got, tt.want) {
+				t.Errorf("ExportNames = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

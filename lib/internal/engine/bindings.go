@@ -378,10 +378,30 @@ func (s *Session) catchIDs(q store.Querier, ran []ranBlock) (ids []int64, ok boo
 // catchFiles adds to files the modules whose missing names the blocks
 // could have looked up (see catchIDs).
 func (s *Session) catchFiles(ran []ranBlock, files []string) ([]string, bool) {
+	roots, ok := s.rootFiles(ran)
+	if !ok {
+		return nil, false
+	}
 	for _, rb := range ran {
 		if !slices.Contains(files, rb.path) {
 			files = append(files, rb.path)
 		}
+	}
+	for f := range roots {
+		if !slices.Contains(files, f) {
+			files = append(files, f)
+		}
+	}
+	return files, true
+}
+
+// rootFiles returns the project modules the blocks name (import bindings
+// and dotted chains to modules): those whose names they can look up as
+// attributes (mod.NAME). ok is false when a name may be a module the
+// engine cannot place.
+func (s *Session) rootFiles(ran []ranBlock) (roots map[string]bool, ok bool) {
+	roots = map[string]bool{}
+	for _, rb := range ran {
 		for _, n := range rb.f.Idents(rb.i) {
 			b := s.chainTarget(rb.path, n, rb.f.Locals(rb.i))
 			if b.kind != bindModule {
@@ -390,12 +410,10 @@ func (s *Session) catchFiles(ran []ranBlock, files []string) ([]string, bool) {
 			if b.file == "" {
 				return nil, false
 			}
-			if !slices.Contains(files, b.file) {
-				files = append(files, b.file)
-			}
+			roots[b.file] = true
 		}
 	}
-	return files, true
+	return roots, true
 }
 
 // importCatchIDs is fallbackIDs(files, fallCatch) for a test file whose

@@ -385,6 +385,11 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 	if err != nil {
 		return nil, 0, err
 	}
+	ids = append(ids, got...)
+	got, err = s.importExportIDs(q, files, names)
+	if err != nil {
+		return nil, 0, err
+	}
 	return append(ids, got...), max(fall, r.fall), nil
 }
 
@@ -394,6 +399,7 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import) ([]int64, error) {
 	var ids []int64
 	got, _ := s.resolver.Resolve(path, imp)
+	src := s.fromSource(path, imp, got)
 	for _, g := range got {
 		for _, n := range imp.Names {
 			more, err := s.nameBlockIDs(q, g, n)
@@ -401,6 +407,140 @@ func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import)
 				return nil, err
 			}
 			ids = append(ids, more...)
+		}
+		if g != src {
+			continue
+		}
+		// A name the source takes from a star import is its own as long
+		// as what it star-imports exports it.
+		var names map[string]bool
+		for _, n := range imp.Names {
+			if n != "*" {
+				if names == nil {
+					names = map[string]bool{}
+				}
+				names[n] = true
+			}
+		}
+		more, err := s.exportIDs(q, g, names)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, more...)
+	}
+	return ids, nil
+}
+
+// importExportIDs returns what the import-time code of files reads of what
+// they star-import: in each star-importer, the names its own top level,
+// class bodies and the functions run at import read, and, when import-time
+// code names it as a module (pkg.NAME), every name that code reads (all).
+func (s *Session) importExportIDs(q store.Querier, files []string, all map[string]bool) ([]int64, error) {
+	var importers []string
+	for _, path := range files {
+		if len(s.starSources(path)) > 0 {
+			importers = append(importers, path)
+		}
+	}
+	if len(importers) == 0 {
+		return nil, nil
+	}
+	var ran []ranBlock
+	local := map[string]map[string]bool{}
+	for _, path := range append([]string{SessionDeps}, files...) {
+		if r := s.importReads[path]; r != nil {
+			ran = append(ran, r.ran...)
+			for p, names := range r.local {
+				if local[p] == nil {
+					local[p] = map[string]bool{}
+				}
+				for n := range names {
+					local[p][n] = true
+				}
+			}
+		}
+		fi := s.current(path)
+		if path == SessionDeps || fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
+			continue
+		}
+		f := fi.cur.File
+		for i, b := range f.Blocks {
+			if b.Kind == blocks.Module || b.Kind == blocks.Class {
+				ran = append(ran, ranBlock{path, f, i})
+			}
+		}
+	}
+	roots, ok := s.rootFiles(ran)
+	var ids []int64
+	for _, path := range importers {
+		names := map[string]bool{}
+		for n := range local[path] {
+			names[n] = true
+		}
+		for _, rb := range ran {
+			if rb.path == path {
+				for _, n := range rb.f.Idents(rb.i) {
+					names[n] = true
+				}
+			}
+		}
+		if !ok || roots[path] {
+			for n := range all {
+				names[n] = true
+			}
+		}
+		got, err := s.exportIDs(q, path, names)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+// starSources returns the project modules the file at path star-imports at
+// module level whose exports are known (blocks.TopLevel.ExportNames): what
+// it takes from each is followed name by name ("<exports>:NAME"); the
+// others stand whole ("<exports>", see nameBlockIDs).
+func (s *Session) starSources(path string) []string {
+	if got, ok := s.stars[path]; ok {
+		return got
+	}
+	var out []string
+	fi := s.current(path)
+	if fi.cur != nil && fi.cur.File != nil {
+		for _, imp := range fi.cur.File.Imports {
+			if imp.Scope != "" || !slices.Contains(imp.Names, "*") {
+				continue
+			}
+			files, _ := s.resolver.Resolve(path, imp)
+			if src := s.fromSource(path, imp, files); src != "" {
+				if gi := s.current(src); gi.cur != nil && gi.cur.Top.Precise && gi.cur.Top.ExportNames != nil {
+					out = append(out, src)
+				}
+			}
+		}
+	}
+	s.stars[path] = out
+	return out
+}
+
+// exportIDs returns, for the names read in the module at path, the
+// "<exports>:NAME" blocks of the modules it star-imports (exported or not:
+// a name newly exported shadows what it stood for, or binds it).
+func (s *Session) exportIDs(q store.Querier, path string, names map[string]bool) ([]int64, error) {
+	var ids []int64
+	for _, src := range s.starSources(path) {
+		fi := s.current(src)
+		if err := s.ensureFile(q, fi); err != nil {
+			return nil, err
+		}
+		for n := range names {
+			id, err := s.blockID(q, fi, selection.ExportPrefix+n, nil)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
 		}
 	}
 	return ids, nil
@@ -419,6 +559,9 @@ func (s *Session) nameBlockIDs(q store.Querier, path, n string) ([]int64, error)
 	}
 	name := selection.NamePrefix + n
 	if n == "*" {
+		if fi.cur.Top.ExportNames != nil {
+			return nil, nil // followed name by name (exportIDs)
+		}
 		name = selection.Exports
 	}
 	id, err := s.blockID(q, fi, name, nil)

@@ -419,9 +419,43 @@ func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo) ([]int64,
 		}
 	}
 	fall := max(r.fall, info.fall)
-	ids, err := s.nameIDsLocal(q, files, r.names, s.starLocal(r), info.testFile)
-	if err != nil || fall == fallNone || len(extra) == 0 {
-		return ids, fall, err
+	local := s.starLocal(r)
+	ids, err := s.nameIDsLocal(q, files, r.names, local, info.testFile)
+	if err != nil {
+		return nil, fall, err
+	}
+	var roots map[string]bool
+	rooted := false
+	for _, path := range files {
+		if len(s.starSources(path)) == 0 {
+			continue
+		}
+		if !rooted {
+			// Attribute names count in a star-importer the code names
+			// (pkg.NAME); plain names in the modules they are read in.
+			var ok bool
+			if roots, ok = s.rootFiles(r.ran); !ok {
+				roots = nil
+			}
+			rooted = true
+		}
+		names := map[string]bool{}
+		for n := range local[path] {
+			names[n] = true
+		}
+		if roots == nil || roots[path] {
+			for n := range r.names {
+				names[n] = true
+			}
+		}
+		got, err := s.exportIDs(q, path, names)
+		if err != nil {
+			return nil, fall, err
+		}
+		ids = append(ids, got...)
+	}
+	if fall == fallNone || len(extra) == 0 {
+		return ids, fall, nil
 	}
 	more, err := s.fallbackIDs(q, extra, fall)
 	return append(ids, more...), fall, err
@@ -467,7 +501,9 @@ func (s *Session) fallbackIDs(q store.Querier, files []string, fall fallback) ([
 	case fallCatch:
 		return s.topIDs(q, files, selection.ClassNames, selection.AllNames)
 	case fallWhole:
-		return s.topIDs(q, files, selection.Module, selection.ClassNames, selection.AllNames)
+		// "<exports>": a module whose names are read without naming them
+		// has what it star-imports among them.
+		return s.topIDs(q, files, selection.Module, selection.ClassNames, selection.AllNames, selection.Exports)
 	}
 	return nil, nil
 }

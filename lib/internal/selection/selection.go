@@ -26,6 +26,10 @@ const (
 	Effects    = "<effects>"
 	Exports    = "<exports>"
 	NamePrefix = "<module>:"
+	// ExportPrefix: one name "from m import *" takes ("<exports>:NAME"),
+	// when the module's exports are known (blocks.TopLevel.ExportNames);
+	// a dependency of the code that reads NAME in a star-importer.
+	ExportPrefix = "<exports>:"
 	// Bound is the set of names bound at module level other than by
 	// definitions: like "<defs>", stale when one goes away (code may name
 	// it in a string: mock.patch("m.NAME")).
@@ -101,6 +105,9 @@ func CurrentOf(st fingerprint.State, f *blocks.File, importPrecise func(blocks.I
 		}
 		slices.Sort(all)
 		c.Checksums[AllNames] = contenthash.Sum([]byte(strings.Join(slices.Compact(all), "\n")))
+		for _, n := range c.Top.ExportNames {
+			c.Checksums[ExportPrefix+n] = defined
+		}
 		c.Classes = make(map[string]blocks.TopLevel, len(f.Classes))
 		classes := contenthash.Offset
 		for _, cb := range f.Classes {
@@ -209,7 +216,7 @@ func Stale(b store.Block, cur Current, recorded Versions) bool {
 	if b.Name == Defs {
 		return defsChange(b, cur, recorded) != ""
 	}
-	if strings.HasPrefix(b.Name, NamePrefix) {
+	if strings.HasPrefix(b.Name, NamePrefix) || strings.HasPrefix(b.Name, ExportPrefix) {
 		// A name not bound (recorded as 0: a from-import of a name the
 		// module lacked) is a dependency too: binding it changes things.
 		return !cur.Parsed || cur.Checksums[b.Name] != b.Checksum
@@ -329,6 +336,12 @@ func Reason(path string, b store.Block, cur Current, recorded Versions) string {
 		return path + ": module-level code with effects changed"
 	case b.Name == Exports:
 		return path + ": the names that \"from ... import *\" takes changed"
+	case strings.HasPrefix(b.Name, ExportPrefix):
+		name := strings.TrimPrefix(b.Name, ExportPrefix)
+		if b.Checksum == 0 {
+			return fmt.Sprintf("%s: %s now in what \"from ... import *\" takes", path, name)
+		}
+		return fmt.Sprintf("%s: %s no longer in what \"from ... import *\" takes", path, name)
 	case strings.HasPrefix(b.Name, NamePrefix):
 		name := strings.TrimPrefix(b.Name, NamePrefix)
 		switch {
