@@ -316,6 +316,23 @@ func (s *Session) targetsFall(path string, f *blocks.File, i int) fallback {
 // blockFall returns what block i of the file at path makes its tests
 // depend on besides what it names (see fallback).
 func (s *Session) blockFall(path string, f *blocks.File, i int) fallback {
+	key := blockRef{path, i}
+	if got, ok := s.blockFalls[key]; ok {
+		return got
+	}
+	fall := s.computeFall(path, f, i)
+	s.blockFalls[key] = fall
+	return fall
+}
+
+// blockRef names a block of a file, for the per-session caches of what
+// its code reads.
+type blockRef struct {
+	path string
+	i    int
+}
+
+func (s *Session) computeFall(path string, f *blocks.File, i int) fallback {
 	switch {
 	case f.Dynamic(i), s.escapes(path, f, i):
 		return fallWhole
@@ -402,18 +419,39 @@ func (s *Session) catchFiles(ran []ranBlock, files []string) ([]string, bool) {
 func (s *Session) rootFiles(ran []ranBlock) (roots map[string]bool, ok bool) {
 	roots = map[string]bool{}
 	for _, rb := range ran {
-		for _, n := range rb.f.Idents(rb.i) {
-			b := s.chainTarget(rb.path, n, rb.f.Locals(rb.i))
-			if b.kind != bindModule {
-				continue
-			}
-			if b.file == "" {
-				return nil, false
-			}
-			roots[b.file] = true
+		files, ok := s.blockRoots(rb)
+		if !ok {
+			return nil, false
+		}
+		for _, f := range files {
+			roots[f] = true
 		}
 	}
 	return roots, true
+}
+
+// blockRoots is rootFiles for one block, once per session.
+func (s *Session) blockRoots(rb ranBlock) ([]string, bool) {
+	key := blockRef{rb.path, rb.i}
+	if got, ok := s.roots[key]; ok {
+		return got, got == nil || len(got) == 0 || got[0] != ""
+	}
+	var files []string
+	for _, n := range rb.f.Idents(rb.i) {
+		b := s.chainTarget(rb.path, n, rb.f.Locals(rb.i))
+		if b.kind != bindModule {
+			continue
+		}
+		if b.file == "" {
+			s.roots[key] = []string{""} // may be a module the engine cannot place
+			return nil, false
+		}
+		if !slices.Contains(files, b.file) {
+			files = append(files, b.file)
+		}
+	}
+	s.roots[key] = files
+	return files, true
 }
 
 // importCatchIDs is fallbackIDs(files, fallCatch) for a test file whose
