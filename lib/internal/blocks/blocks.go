@@ -75,5 +75,6 @@ type File struct {
 	chains  [][]string // per block: see Chains
 	probes  [][]string // per block: see Probes
 	locals  [][]string // per block: see Locals
+	attrs   [][]string // per block: see Attrs
 	loose   uint64     // module-level tokens outside any statement
 }

@@ -171,6 +171,7 @@ type splitter struct {
 	chains  [][]string // per block: dotted chains used as values ("pkg.sub")
 	probes  [][]string // per block: hasattr(NAME, "attr") and the like
 	locals  [][]string // per function block: names its assignments and loops bind
+	attrs   [][]string // per block: names read after a dot (x.NAME), or by getattr(x, "NAME")
 	// per function block: names comprehensions bind, and names read
 	// outside any comprehension (a comprehension's names are its own).
 	compLocals, outerReads [][]string
@@ -195,6 +196,7 @@ func newSplitter(src []byte) *splitter {
 		chains:     [][]string{nil},
 		probes:     [][]string{nil},
 		locals:     [][]string{nil},
+		attrs:      [][]string{nil},
 		compLocals: [][]string{nil},
 		outerReads: [][]string{nil},
 		plain:      []bool{false},
@@ -536,6 +538,7 @@ func (s *splitter) open(start uint32) int32 {
 	s.chains = append(s.chains, nil)
 	s.probes = append(s.probes, nil)
 	s.locals = append(s.locals, nil)
+	s.attrs = append(s.attrs, nil)
 	s.compLocals = append(s.compLocals, nil)
 	s.outerReads = append(s.outerReads, nil)
 	s.plain = append(s.plain, false)
@@ -677,7 +680,7 @@ func (s *splitter) file() File {
 			}
 		}
 	}
-	for _, lists := range [][][]string{s.chains, s.probes, s.targets, s.locals} {
+	for _, lists := range [][][]string{s.chains, s.probes, s.targets, s.locals, s.attrs} {
 		for i, l := range lists {
 			slices.Sort(l)
 			lists[i] = slices.Clip(slices.Compact(l))
@@ -691,7 +694,7 @@ func (s *splitter) file() File {
 	return File{
 		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, paths: s.paths, binds: binds,
 		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, targets: s.targets, loose: s.module.loose,
-		objdyn: s.objdyn, catches: s.catches, chains: s.chains, probes: s.probes, locals: s.locals,
+		objdyn: s.objdyn, catches: s.catches, chains: s.chains, probes: s.probes, locals: s.locals, attrs: s.attrs,
 	}
 }
 

@@ -479,6 +479,9 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 			s.dynamic[scope] = true
 		}
 	}
+	if parent.vk == vkAttribute && field == s.g.fieldAttribute && parent.imp == impNone {
+		s.attrs[scope] = append(s.attrs[scope], name)
+	}
 	param := parent.vk == vkParam || parent.vk == vkDefaultParam && field == s.g.fieldName
 	// getattr(mod, ...) reads mod's attributes as mod.x does: mod is not
 	// handed to other code (see attrCallArg).
@@ -592,6 +595,7 @@ func (s *splitter) attrCallArg(args *frame, scope int32, e event, vk valueKind) 
 		args.dyn = dynNone
 		if m := literalName.FindSubmatch(text); m != nil {
 			s.idents[scope] = append(s.idents[scope], string(m[2]))
+			s.attrs[scope] = append(s.attrs[scope], string(m[2]))
 			if args.dynTarget != "" {
 				s.probes[scope] = append(s.probes[scope], args.dynTarget+"\x00"+string(m[2]))
 			}
@@ -1075,6 +1079,15 @@ func (f *File) Chains(i int) []string {
 		return nil
 	}
 	return f.chains[i]
+}
+
+// Attrs returns the names block i reads as attributes (x.NAME, and
+// getattr(x, "NAME")), sorted.
+func (f *File) Attrs(i int) []string {
+	if i < 0 || i >= len(f.attrs) {
+		return nil
+	}
+	return f.attrs[i]
 }
 
 // Locals returns the names function block i binds by assignment or in a

@@ -37,6 +37,9 @@ type reads struct {
 	// naming it.
 	fall fallback
 	ran  []ranBlock // the function blocks it ran, for catchIDs
+	// attrs are the names read after a dot (x.NAME): those a star-importer
+	// the code names as a module may answer (exportIDs).
+	attrs map[string]bool
 }
 
 // ranBlock is a block of code a test ran.
@@ -106,6 +109,12 @@ func (r *reads) addBlock(path string, f *blocks.File, i int) {
 		return
 	}
 	r.ran = append(r.ran, ranBlock{path, f, i})
+	for _, n := range f.Attrs(i) {
+		if r.attrs == nil {
+			r.attrs = map[string]bool{}
+		}
+		r.attrs[n] = true
+	}
 	bare := f.Bare(i) // sorted
 	local := r.local[path]
 	for _, n := range f.Idents(i) {
@@ -151,6 +160,12 @@ func (r *reads) merge(o *reads) {
 	}
 	r.raise(o.fall)
 	r.ran = append(r.ran, o.ran...)
+	for n := range o.attrs {
+		if r.attrs == nil {
+			r.attrs = map[string]bool{}
+		}
+		r.attrs[n] = true
+	}
 }
 
 // starLocal returns r.local with each file's plain names also given to
@@ -386,7 +401,7 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 		return nil, 0, err
 	}
 	ids = append(ids, got...)
-	got, err = s.importExportIDs(q, files, names)
+	got, err = s.importExportIDs(q, files)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -432,10 +447,11 @@ func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import)
 }
 
 // importExportIDs returns what the import-time code of files reads of what
-// they star-import: in each star-importer, the names its own top level,
-// class bodies and the functions run at import read, and, when import-time
-// code names it as a module (pkg.NAME), every name that code reads (all).
-func (s *Session) importExportIDs(q store.Querier, files []string, all map[string]bool) ([]int64, error) {
+// they star-import: in each star-importer, the plain names its own top
+// level, class bodies and the functions run at import read, and, when
+// import-time code names it as a module (pkg.NAME), the names that code
+// reads after a dot.
+func (s *Session) importExportIDs(q store.Querier, files []string) ([]int64, error) {
 	var importers []string
 	for _, path := range files {
 		if len(s.starSources(path)) > 0 {
@@ -479,14 +495,14 @@ func (s *Session) importExportIDs(q store.Querier, files []string, all map[strin
 		}
 		for _, rb := range ran {
 			if rb.path == path {
-				for _, n := range rb.f.Idents(rb.i) {
+				for _, n := range rb.f.Bare(rb.i) {
 					names[n] = true
 				}
 			}
-		}
-		if !ok || roots[path] {
-			for n := range all {
-				names[n] = true
+			if !ok || roots[path] {
+				for _, n := range rb.f.Attrs(rb.i) {
+					names[n] = true
+				}
 			}
 		}
 		got, err := s.exportIDs(q, path, names)

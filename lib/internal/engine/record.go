@@ -444,7 +444,7 @@ func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo) ([]int64,
 			names[n] = true
 		}
 		if roots == nil || roots[path] {
-			for n := range r.names {
+			for n := range r.attrs {
 				names[n] = true
 			}
 		}
