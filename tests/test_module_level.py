@@ -890,3 +890,31 @@ def test_all_entry_added_shadowing_a_name_selects_its_readers(pytester: pytest.P
     recorded(pytester, star, EVERYTHING | STAR_ALL_TESTS | nodes("tests/test_allstar.py", "test_base"))
     touch_edit(pytester, "calc/ops.py", '"plain"]', '"plain", "BASE"]\nBASE = 2')
     fails(pytester, nodes("tests/test_allstar.py", "test_base"))
+
+
+def test_star_import_chain_follows_names_through_each_importer(pytester: pytest.Pytester) -> None:
+    # calc/__init__ star-imports calc/api, which star-imports calc/ops:
+    # calc.plain comes from ops through both.
+    chain = {
+        "calc/__init__.py": '__version__ = "1.0"\nfrom calc.api import *\n',
+        "calc/api.py": "from calc.ops import *\n",
+        "tests/test_chain.py": """
+            import calc
+            from calc.api import scaled
+
+            def test_plain():
+                assert calc.plain(1) == 2
+
+            def test_scaled():
+                assert scaled(10) > 0
+        """,
+    }
+    recorded(pytester, chain, EVERYTHING | nodes("tests/test_chain.py", "test_plain", "test_scaled"))
+    touch_edit(pytester, "calc/ops.py", '["scaled", "plain"]', '["scaled"]')
+    fails(pytester, nodes("tests/test_chain.py", "test_plain"))
+    # The test file's from-import reaches ops through api: the file is
+    # collected again, and no longer imports.
+    touch_edit(pytester, "calc/ops.py", '["scaled"]', '["plain"]')
+    result = diff(pytester)
+    assert "cannot import name 'scaled' from 'calc.api'" in output(result), output(result)
+    assert result.ret != 0, output(result)

@@ -92,7 +92,7 @@ type Session struct {
 	externals   map[string]bool               // import of an installed module -> precise (importPrecise)
 	binds       map[string]map[string]binding // file -> what its imports bind (bindings)
 	importFalls map[string]fallback           // file -> what its import-time code reads unnamed (importFall)
-	stars       map[string][]string           // file -> its star-import sources with known exports (starSources)
+	stars       map[string][]string           // file -> the project modules it star-imports (starImports)
 	blockFalls  map[blockRef]fallback         // block -> what its code reads unnamed (blockFall)
 	roots       map[blockRef][]string         // block -> the modules it names (blockRoots)
 	pathModules map[string][]string           // directory, dotted path -> the project module it names (namedFiles)

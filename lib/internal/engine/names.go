@@ -454,7 +454,7 @@ func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import)
 func (s *Session) importExportIDs(q store.Querier, files []string) ([]int64, error) {
 	var importers []string
 	for _, path := range files {
-		if len(s.starSources(path)) > 0 {
+		if len(s.starImports(path)) > 0 {
 			importers = append(importers, path)
 		}
 	}
@@ -514,11 +514,9 @@ func (s *Session) importExportIDs(q store.Querier, files []string) ([]int64, err
 	return ids, nil
 }
 
-// starSources returns the project modules the file at path star-imports at
-// module level whose exports are known (blocks.TopLevel.ExportNames): what
-// it takes from each is followed name by name ("<exports>:NAME"); the
-// others stand whole ("<exports>", see nameBlockIDs).
-func (s *Session) starSources(path string) []string {
+// starImports returns the project modules the file at path star-imports
+// at module level, once per session.
+func (s *Session) starImports(path string) []string {
 	if got, ok := s.stars[path]; ok {
 		return got
 	}
@@ -530,10 +528,8 @@ func (s *Session) starSources(path string) []string {
 				continue
 			}
 			files, _ := s.resolver.Resolve(path, imp)
-			if src := s.fromSource(path, imp, files); src != "" {
-				if gi := s.current(src); gi.cur != nil && gi.cur.Top.Precise && gi.cur.Top.ExportNames != nil {
-					out = append(out, src)
-				}
+			if src := s.fromSource(path, imp, files); src != "" && !slices.Contains(out, src) {
+				out = append(out, src)
 			}
 		}
 	}
@@ -541,25 +537,44 @@ func (s *Session) starSources(path string) []string {
 	return out
 }
 
-// exportIDs returns, for the names read in the module at path, the
-// "<exports>:NAME" blocks of the modules it star-imports (exported or not:
-// a name newly exported shadows what it stood for, or binds it).
+// exportIDs returns, for names looked up in the module at path, the
+// "<exports>:NAME" blocks (exported or not: a name newly exported shadows
+// what it stood for, or binds it) of the modules it star-imports whose
+// exports are known, and of those they star-import in turn (a name looked
+// up in path may come from any of them). Modules whose exports are not
+// known stand whole ("<exports>", see nameBlockIDs).
 func (s *Session) exportIDs(q store.Querier, path string, names map[string]bool) ([]int64, error) {
-	var ids []int64
-	for _, src := range s.starSources(path) {
-		fi := s.current(src)
-		if err := s.ensureFile(q, fi); err != nil {
-			return nil, err
-		}
-		for n := range names {
-			id, err := s.blockID(q, fi, selection.ExportPrefix+n, nil)
-			if err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
+	if len(names) == 0 {
+		return nil, nil
 	}
-	return ids, nil
+	var ids []int64
+	seen := map[string]bool{path: true}
+	var walk func(p string, depth int) error
+	walk = func(p string, depth int) error {
+		for _, src := range s.starImports(p) {
+			if seen[src] || depth > 8 {
+				continue
+			}
+			seen[src] = true
+			if fi := s.current(src); fi.cur != nil && fi.cur.Top.Precise && fi.cur.Top.ExportNames != nil {
+				if err := s.ensureFile(q, fi); err != nil {
+					return err
+				}
+				for n := range names {
+					id, err := s.blockID(q, fi, selection.ExportPrefix+n, nil)
+					if err != nil {
+						return err
+					}
+					ids = append(ids, id)
+				}
+			}
+			if err := walk(src, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return ids, walk(path, 0)
 }
 
 // nameBlockIDs returns the block of the module at path for a module-level

@@ -427,7 +427,7 @@ func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo) ([]int64,
 	var roots map[string]bool
 	rooted := false
 	for _, path := range files {
-		if len(s.starSources(path)) == 0 {
+		if len(s.starImports(path)) == 0 {
 			continue
 		}
 		if !rooted {
