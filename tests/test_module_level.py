@@ -918,3 +918,18 @@ def test_star_import_chain_follows_names_through_each_importer(pytester: pytest.
     result = diff(pytester)
     assert "cannot import name 'scaled' from 'calc.api'" in output(result), output(result)
     assert result.ret != 0, output(result)
+
+
+def test_all_entry_renamed_to_a_missing_name_selects_every_star_importer(pytester: pytest.Pytester) -> None:
+    # "from calc.ops import *" fails when __all__ names what ops lacks: every
+    # test that imports the calc package fails to import, whatever it reads
+    # (the harness's more-itertools all-rename mutant).
+    recorded(pytester, STAR_ALL, EVERYTHING | STAR_ALL_TESTS)
+    touch_edit(pytester, "calc/ops.py", '"plain"]', '"plane"]')
+    result = diff(pytester)
+    assert "has no attribute 'plane'" in output(result), output(result)
+    assert "0 selected" not in output(result), output(result)
+    assert result.ret != 0, output(result)
+    # Nothing deselected: the files that cannot import are collected and
+    # error, the others run.
+    assert " 0 deselected" in output(result), output(result)

@@ -93,6 +93,7 @@ type Session struct {
 	binds       map[string]map[string]binding // file -> what its imports bind (bindings)
 	importFalls map[string]fallback           // file -> what its import-time code reads unnamed (importFall)
 	stars       map[string][]string           // file -> the project modules it star-imports (starImports)
+	known       map[string][]string           // file -> its star-import sources with known exports (knownStars)
 	blockFalls  map[blockRef]fallback         // block -> what its code reads unnamed (blockFall)
 	roots       map[blockRef][]string         // block -> the modules it names (blockRoots)
 	pathModules map[string][]string           // directory, dotted path -> the project module it names (namedFiles)
@@ -165,7 +166,7 @@ func open(cfg Config, panicAt string) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("read baseline: %w", err)
 	}
-	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, binds: map[string]map[string]binding{}, importFalls: map[string]fallback{}, stars: map[string][]string{}, blockFalls: map[blockRef]fallback{}, roots: map[blockRef][]string{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
+	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, binds: map[string]map[string]binding{}, importFalls: map[string]fallback{}, stars: map[string][]string{}, known: map[string][]string{}, blockFalls: map[blockRef]fallback{}, roots: map[blockRef][]string{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}

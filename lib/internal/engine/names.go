@@ -489,6 +489,18 @@ func (s *Session) importExportIDs(q store.Querier, files []string) ([]int64, err
 	roots, ok := s.rootFiles(ran)
 	var ids []int64
 	for _, path := range importers {
+		// The star import fails if the source exports a name it lacks.
+		for _, src := range s.knownStars(path) {
+			fi := s.current(src)
+			if err := s.ensureFile(q, fi); err != nil {
+				return nil, err
+			}
+			id, err := s.blockID(q, fi, selection.ExportsUnbound, nil)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
 		names := map[string]bool{}
 		for n := range local[path] {
 			names[n] = true
@@ -548,33 +560,47 @@ func (s *Session) exportIDs(q store.Querier, path string, names map[string]bool)
 		return nil, nil
 	}
 	var ids []int64
+	for _, src := range s.knownStars(path) {
+		fi := s.current(src)
+		if err := s.ensureFile(q, fi); err != nil {
+			return nil, err
+		}
+		for n := range names {
+			id, err := s.blockID(q, fi, selection.ExportPrefix+n, nil)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// knownStars returns the modules whose exports are known among those the
+// module at path star-imports, directly or through the modules it
+// star-imports, once per session.
+func (s *Session) knownStars(path string) []string {
+	if got, ok := s.known[path]; ok {
+		return got
+	}
+	var out []string
 	seen := map[string]bool{path: true}
-	var walk func(p string, depth int) error
-	walk = func(p string, depth int) error {
+	var walk func(p string, depth int)
+	walk = func(p string, depth int) {
 		for _, src := range s.starImports(p) {
 			if seen[src] || depth > 8 {
 				continue
 			}
 			seen[src] = true
 			if fi := s.current(src); fi.cur != nil && fi.cur.Top.Precise && fi.cur.Top.ExportNames != nil {
-				if err := s.ensureFile(q, fi); err != nil {
-					return err
-				}
-				for n := range names {
-					id, err := s.blockID(q, fi, selection.ExportPrefix+n, nil)
-					if err != nil {
-						return err
-					}
-					ids = append(ids, id)
-				}
+				out = append(out, src)
 			}
-			if err := walk(src, depth+1); err != nil {
-				return err
-			}
+			walk(src, depth+1)
 		}
-		return nil
 	}
-	return ids, walk(path, 0)
+	walk(path, 0)
+	s.known[path] = out
+	return out
 }
 
 // nameBlockIDs returns the block of the module at path for a module-level

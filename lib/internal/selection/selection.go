@@ -30,6 +30,10 @@ const (
 	// when the module's exports are known (blocks.TopLevel.ExportNames);
 	// a dependency of the code that reads NAME in a star-importer.
 	ExportPrefix = "<exports>:"
+	// ExportsUnbound is the set of names a module exports without binding
+	// them: "from m import *" fails for a name that is not there (unless
+	// it is a submodule), so every star-importer depends on it.
+	ExportsUnbound = "<exports-unbound>"
 	// Bound is the set of names bound at module level other than by
 	// definitions: like "<defs>", stale when one goes away (code may name
 	// it in a string: mock.patch("m.NAME")).
@@ -104,9 +108,17 @@ func CurrentOf(st fingerprint.State, f *blocks.File, importPrecise func(blocks.I
 			}
 		}
 		slices.Sort(all)
-		c.Checksums[AllNames] = contenthash.Sum([]byte(strings.Join(slices.Compact(all), "\n")))
-		for _, n := range c.Top.ExportNames {
-			c.Checksums[ExportPrefix+n] = defined
+		all = slices.Compact(all)
+		c.Checksums[AllNames] = contenthash.Sum([]byte(strings.Join(all, "\n")))
+		if c.Top.ExportNames != nil {
+			var unbound []string
+			for _, n := range c.Top.ExportNames {
+				c.Checksums[ExportPrefix+n] = defined
+				if _, ok := slices.BinarySearch(all, n); !ok {
+					unbound = append(unbound, n)
+				}
+			}
+			c.Checksums[ExportsUnbound] = contenthash.Sum([]byte(strings.Join(unbound, "\n")))
 		}
 		c.Classes = make(map[string]blocks.TopLevel, len(f.Classes))
 		classes := contenthash.Offset
@@ -336,6 +348,8 @@ func Reason(path string, b store.Block, cur Current, recorded Versions) string {
 		return path + ": module-level code with effects changed"
 	case b.Name == Exports:
 		return path + ": the names that \"from ... import *\" takes changed"
+	case b.Name == ExportsUnbound:
+		return path + ": \"from ... import *\" now takes a name the module does not bind"
 	case strings.HasPrefix(b.Name, ExportPrefix):
 		name := strings.TrimPrefix(b.Name, ExportPrefix)
 		if b.Checksum == 0 {
