@@ -1,6 +1,7 @@
 package selection
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -87,6 +88,43 @@ func TestDefsChange(t *testing.T) {
 			cur := CurrentOf(fingerprint.State{Exists: true, Hash: contenthash.Sum([]byte(src))}, &f, nil)
 			if got := Stale(defs, cur, versions); got != tt.stale {
 				t.Errorf("stale %v, want %v (%s)", got, tt.stale, Reason("m.py", defs, cur, versions))
+			}
+		})
+	}
+}
+
+func TestNameViews(t *testing.T) {
+	// Which pseudo-blocks change between two versions of a module: the
+	// names code may look up without naming them (SPEC 4.8).
+	tests := []struct {
+		name, old, new string
+		changed        []string
+	}{
+		{"class attribute", "class A:\n    x = 1\n", "class A:\n    x = 2\n", []string{ClassNames}},
+		{"new function", "X = 1\n", "X = 1\ndef f():\n    pass\n", []string{AllNames, "<module>:f"}},
+		{"new constant", "X = 1\n", "X = 1\nY = 2\n", []string{AllNames, "<module>:Y"}},
+		{"function body", "def f():\n    return 1\n", "def f():\n    return 2\n", nil},
+		{"__all__ entry added", "__all__ = ['f']\ndef f():\n    pass\ndef g():\n    pass\n", "__all__ = ['f', 'g']\ndef f():\n    pass\ndef g():\n    pass\n", []string{"<exports>:g"}},
+		{"__all__ entry missing", "__all__ = ['f']\ndef f():\n    pass\n", "__all__ = ['f', 'h']\ndef f():\n    pass\n", []string{ExportsUnbound, "<exports>:h"}},
+	}
+	p := blocks.NewParser()
+	defer p.Close()
+	cur := func(src string) Current {
+		f := p.Parse([]byte(src))
+		return CurrentOf(fingerprint.State{Exists: true, Hash: contenthash.Sum([]byte(src))}, &f, nil)
+	}
+	watched := []string{ClassNames, AllNames, ExportsUnbound, "<module>:f", "<module>:Y", "<exports>:g", "<exports>:h"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, n := cur(tt.old), cur(tt.new)
+			var got []string
+			for _, b := range watched {
+				if o.Checksums[b] != n.Checksums[b] {
+					got = append(got, b)
+				}
+			}
+			if !slices.Equal(got, tt.changed) {
+				t.Errorf("changed %q, want %q", got, tt.changed)
 			}
 		})
 	}
