@@ -176,8 +176,8 @@ type stmtState struct {
 	sum      uint64
 	impStart int
 	start    uint32 // where the statement starts
-	failed   bool // no longer a candidate for StmtAssign / StmtNoop
-	bytes    bool // the string being read is a bytes literal
+	failed   bool   // no longer a candidate for StmtAssign / StmtNoop
+	bytes    bool   // the string being read is a bytes literal
 }
 
 // scopeState is a module or class body whose statements are analysed.
