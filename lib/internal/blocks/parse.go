@@ -174,7 +174,8 @@ type splitter struct {
 	attrs   [][]string // per block: names read after a dot (x.NAME), or by getattr(x, "NAME")
 	// per function block: names comprehensions bind, and names read
 	// outside any comprehension (a comprehension's names are its own).
-	compLocals, outerReads [][]string
+	// compReads: names read inside a comprehension, with where it starts.
+	compLocals, outerReads, compReads [][]string
 }
 
 func newSplitter(src []byte) *splitter {
@@ -199,6 +200,7 @@ func newSplitter(src []byte) *splitter {
 		attrs:      [][]string{nil},
 		compLocals: [][]string{nil},
 		outerReads: [][]string{nil},
+		compReads:  [][]string{nil},
 		plain:      []bool{false},
 		reads:      map[string][]int32{},
 	}
@@ -541,6 +543,7 @@ func (s *splitter) open(start uint32) int32 {
 	s.attrs = append(s.attrs, nil)
 	s.compLocals = append(s.compLocals, nil)
 	s.outerReads = append(s.outerReads, nil)
+	s.compReads = append(s.compReads, nil)
 	s.plain = append(s.plain, false)
 	s.scopeOf = append(s.scopeOf, nil)
 	return int32(len(s.blocks) - 1)
@@ -672,12 +675,28 @@ func (s *splitter) file() File {
 		s.bare[i] = slices.Clip(slices.Compact(ids))
 	}
 	for i, names := range s.compLocals {
+		// A name a comprehension binds is local when every read of it is
+		// in a comprehension that binds it, none outside one.
 		outer := s.outerReads[i]
 		slices.Sort(outer)
+		bound := map[string]bool{}
 		for _, n := range names {
-			if _, read := slices.BinarySearch(outer, n); !read {
-				s.locals[i] = append(s.locals[i], n)
+			bound[n] = true
+		}
+		local := map[string]bool{}
+		for _, n := range names {
+			name, _, _ := strings.Cut(n, "\x00")
+			if _, read := slices.BinarySearch(outer, name); !read {
+				local[name] = true
 			}
+		}
+		for _, r := range s.compReads[i] {
+			if name, _, _ := strings.Cut(r, "\x00"); local[name] && !bound[r] {
+				delete(local, name)
+			}
+		}
+		for name := range local {
+			s.locals[i] = append(s.locals[i], name)
 		}
 	}
 	for _, lists := range [][][]string{s.chains, s.probes, s.targets, s.locals, s.attrs} {

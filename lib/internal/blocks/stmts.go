@@ -6,6 +6,7 @@ import (
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/contenthash"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -501,13 +502,16 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 		}
 	}
 	if !defName && !param && s.blocks[scope].Kind == Function {
+		at, inComp := s.comprehension()
 		switch {
 		case local && comp:
-			s.compLocals[scope] = append(s.compLocals[scope], name)
+			s.compLocals[scope] = append(s.compLocals[scope], compName(name, at))
 		case local:
 			s.locals[scope] = append(s.locals[scope], name)
-		case !s.inComprehension():
+		case !inComp:
 			s.outerReads[scope] = append(s.outerReads[scope], name)
+		default:
+			s.compReads[scope] = append(s.compReads[scope], compName(name, at))
 		}
 	}
 	sc := s.scopeOf[scope]
@@ -1108,7 +1112,8 @@ func (s *splitter) bindsLocal(field uint16) (local, comp bool) {
 		fr := &s.stack[k]
 		sym := int(fr.sym)
 		if field == s.g.fieldLeft && sym < len(s.g.binders) && s.g.binders[sym] {
-			return true, s.g.vk(fr.sym) == vkOther && s.inComprehension()
+			_, inComp := s.comprehension()
+			return true, s.g.vk(fr.sym) == vkOther && inComp
 		}
 		if sym >= len(s.g.patterns) || !s.g.patterns[sym] {
 			return false, false
@@ -1133,19 +1138,25 @@ func (s *splitter) paramOf() int32 {
 	return -1
 }
 
-// inComprehension reports whether the token being entered lies in a
-// comprehension or a generator expression of the current statement.
-func (s *splitter) inComprehension() bool {
+// comprehension returns where the innermost comprehension or generator
+// expression of the current statement around the token being entered
+// starts, if there is one: its names are its own.
+func (s *splitter) comprehension() (uint32, bool) {
 	for k := len(s.stack) - 1; k >= 1; k-- {
 		fr := &s.stack[k]
 		if fr.role == roleBlock || fr.role == roleFunc || fr.role == roleClass {
-			return false
+			return 0, false
 		}
 		if int(fr.sym) < len(s.g.comprehensions) && s.g.comprehensions[fr.sym] {
-			return true
+			return fr.start, true
 		}
 	}
-	return false
+	return 0, false
+}
+
+// compName names a name in the comprehension starting at at.
+func compName(name string, at uint32) string {
+	return name + "\x00" + strconv.FormatUint(uint64(at), 10)
 }
 
 // Probes returns block i's hasattr/getattr/delattr calls with a literal

@@ -377,6 +377,8 @@ func TestLocals(t *testing.T) {
 		{"comprehension", "def f(x):\n    return [getattr(base, 'y') for base in x]\n", []string{"base", "x"}},
 		{"comprehension name also read outside", "def f(x):\n    y = [b for base in x]\n    return base\n", []string{"x", "y"}},
 		{"module level", "a = 1\nfor b in c:\n    pass\n", nil},
+		{"name of one comprehension read in another", "def f(x):\n    y = [1 for base in x]\n    return [getattr(base, n) for n in x]\n", []string{"n", "x", "y"}},
+		{"nested comprehension reading it", "def f(x):\n    return [[base for m in base] for base in x]\n", []string{"m", "x"}},
 		{"parameters", "def f(a, b=1, *c, d: int = 2, **e):\n    return lambda g: g\n", []string{"a", "b", "c", "d", "e"}},
 	}
 	for _, tt := range tests {
