@@ -308,6 +308,49 @@ def test_helper_module_under_tests_function_change(pytester: pytest.Pytester) ->
     assert_ran(diff(pytester), nodes("tests/test_h2.py", "test_h2_describe"))
 
 
+STDLIB_NAMED = {
+    "pkg/__init__.py": "",
+    "pkg/warnings.py": "LEVEL = int('1')\n\n\ndef level():\n    return LEVEL\n",
+    "pkg/core.py": "import warnings\n\n\ndef quiet():\n    warnings.simplefilter('ignore')\n    return 1\n",
+    "tests/test_core.py": "from pkg import core\n\n\ndef test_quiet():\n    assert core.quiet() == 1\n",
+    "tests/test_levels.py": "from pkg import warnings\n\n\ndef test_level():\n    assert warnings.level() == 1\n",
+}
+
+
+def test_package_module_named_like_the_standard_library_is_not_what_its_siblings_import(
+    pytester: pytest.Pytester,
+) -> None:
+    # In pkg/core.py, "import warnings" is the standard library's: Python
+    # does not search a package's own directory for absolute imports. An
+    # effect in pkg/warnings.py's top level concerns only its importers.
+    recorded_project(
+        pytester, STDLIB_NAMED, nodes("tests/test_core.py", "test_quiet") | nodes("tests/test_levels.py", "test_level")
+    )
+    touch_edit(pytester, "pkg/warnings.py", "LEVEL = int('1')", "LEVEL = int('2')")
+    assert_ran(diff(pytester), nodes("tests/test_levels.py", "test_level"), ret=1)
+
+
+PATH_INSERTED = {
+    "tests/__init__.py": "",
+    "tests/conftest.py": "import os\nimport sys\n\nsys.path.insert(0, os.path.dirname(__file__))\n",
+    "tests/cases.py": "CASES = [1, 2]\n",
+    "tests/test_cases.py": (
+        "import pytest\n\nimport cases\n\n\n"
+        "@pytest.mark.parametrize('x', cases.CASES, ids=['a', 'b'])\ndef test_small(x):\n    assert x < 5\n"
+    ),
+    "tests/test_other.py": "def test_other():\n    assert True\n",
+}
+
+
+def test_module_beside_a_test_package_found_through_a_path_a_conftest_inserted(pytester: pytest.Pytester) -> None:
+    # tests/ is a package, so only its conftest.py's sys.path.insert makes
+    # "import cases" work: the engine still takes it for tests/cases.py.
+    small = nodes("tests/test_cases.py", "test_small[a]", "test_small[b]")
+    recorded_project(pytester, PATH_INSERTED, small | nodes("tests/test_other.py", "test_other"))
+    touch_edit(pytester, "tests/cases.py", "CASES = [1, 2]", "CASES = [1, 7]")
+    assert_ran(diff(pytester), small, ret=1)
+
+
 CONFTESTS = {
     "settings.py": "TIMEOUT = 5\n",
     "tests/conftest.py": "import pytest\n\nTOP = 1\n\n\n@pytest.fixture\ndef top():\n    return TOP\n",

@@ -562,6 +562,25 @@ def test_a_module_a_plugin_imports_by_name_is_whole_for_every_test(
     selects(pytester, set())
 
 
+def test_a_warning_filter_naming_a_project_warning_leaves_the_rest_of_the_package_precise(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest imports calc.warns by name to resolve the filter's category,
+    # before any plugin hook: calc/__init__.py and what it imports come
+    # with it. Only the module the filter names is read by name.
+    extra = {
+        "calc/__init__.py": '__version__ = "1.0"\nfrom calc import ops, warns\n',
+        "calc/warns.py": "class CalcWarning(UserWarning):\n    pass\n",
+        "pytest.ini": "[pytest]\nfilterwarnings =\n    error::calc.warns.CalcWarning\n",
+    }
+    recorded(pytester, extra)
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "RATE = 0.2")
+    selects(pytester, nodes("tests/test_ops.py", "test_scaled"))
+    baseline(pytester)
+    touch_edit(pytester, "calc/warns.py", "    pass\n", "    pass\n\n\nLEVEL = 1\n")
+    selects(pytester, EVERYTHING)
+
+
 def test_getattr_on_a_standard_module_and_an_exception_subclass_stay_precise(pytester: pytest.Pytester) -> None:
     # more-itertools: _sumprod = getattr(math, "sumprod", ...); attrs and
     # marshmallow subclass AttributeError and NameError. Neither reaches
@@ -823,6 +842,66 @@ def test_broad_except_sees_a_name_added_to_a_module(pytester: pytest.Pytester, h
             assert feature() is None
     """
     recorded(pytester, {"tests/test_feature.py": source}, EVERYTHING | nodes("tests/test_feature.py", "test_feature"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nEXTRA = 1")
+    fails(pytester, nodes("tests/test_feature.py", "test_feature"))
+
+
+@pytest.mark.parametrize(
+    "expectation",
+    [
+        pytest.param(
+            "from calc import ops\n\ndef test_feature():\n    with pytest.raises(AttributeError):\n        ops.EXTRA()\n",
+            id="pytest.raises",
+        ),
+        pytest.param(
+            "import calc.ops\n\ndef test_feature():\n    with pytest.raises(AttributeError):\n        calc.ops.EXTRA()\n",
+            id="pytest.raises-dotted-chain",
+        ),
+        pytest.param(
+            "from calc import ops\n\n@pytest.mark.xfail(raises=AttributeError, strict=True)\n"
+            "def test_feature():\n    ops.EXTRA()\n",
+            id="xfail",
+        ),
+        pytest.param(
+            "from calc import flags\n\ndef test_feature():\n    with pytest.raises(NameError):\n        flags.flag()\n",
+            id="name-error-in-a-function-it-ran",
+        ),
+    ],
+)
+def test_expected_lookup_error_sees_the_name_added(pytester: pytest.Pytester, expectation: str) -> None:
+    # No try in the project's code: pytest expects the error. The name the
+    # code looked up is a dependency, bound or not.
+    source = "import pytest\n\n" + expectation
+    extra = {"calc/flags.py": "def flag():\n    return EXTRA\n", "tests/test_feature.py": source}
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_feature.py", "test_feature"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    selects(pytester, set())
+    touch_edit(pytester, "calc/ops.py", "def plain(x):", "def EXTRA():\n    pass\n\ndef plain(x):")
+    touch_edit(pytester, "calc/flags.py", "def flag():", "def EXTRA():\n    pass\n\ndef flag():")
+    fails(pytester, nodes("tests/test_feature.py", "test_feature"))
+
+
+def test_catch_selects_nothing_for_a_name_its_code_does_not_look_up(pytester: pytest.Pytester) -> None:
+    # The catching code ran a function of calc/table.py: a name added there
+    # that no code it ran looks up changes nothing for it.
+    source = """
+        from calc import ops
+        from calc.table import size
+
+        def feature():
+            try:
+                return ops.EXTRA
+            except AttributeError:
+                return size()
+
+        def test_feature():
+            assert feature() == 3
+    """
+    recorded(pytester, {"tests/test_feature.py": source}, EVERYTHING | nodes("tests/test_feature.py", "test_feature"))
+    touch_edit(pytester, "calc/table.py", "TABLE = build()", "TABLE = build()\nNEW = 1")
+    selects(pytester, set())
+    touch_edit(pytester, "calc/table.py", "def size():", "def helper():\n    return 1\n\ndef size():")
+    selects(pytester, set())
     touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nEXTRA = 1")
     fails(pytester, nodes("tests/test_feature.py", "test_feature"))
 

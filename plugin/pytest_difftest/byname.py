@@ -14,13 +14,19 @@ A finder at the front of ``sys.meta_path`` sees every import that is not
 already done, whatever started it (an import statement, ``__import__``,
 ``importlib.import_module``, which raises no audit event), and never finds
 anything itself. Modules already imported when recording starts were loaded
-by something that ran before any hook of this plugin: they count too."""
+by something that ran before any hook of this plugin: pytest's and Python's
+warning filters ("error::mypkg.MyWarning" imports mypkg.warnings, and with it
+mypkg), or a plugin. A module a warning filter names counts; the others are
+sent as imported early, and the engine counts those that the modules imported
+by name do not reach by their own imports."""
 
 from __future__ import annotations
 
 import sys
 from types import FrameType
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
+
+from pytest_difftest.records import IMPORTED_EARLY, WHOLE_MODULE
 
 # Frames of the import system between an importer and the finder.
 _MACHINERY = ("<frozen importlib", "<frozen zipimport")
@@ -47,7 +53,8 @@ class ByNameImports:
     outside the project; which of them are project modules is decided when
     they are taken, once the module exists."""
 
-    def __init__(self) -> None:
+    def __init__(self, warning_modules: Iterable[str] = ()) -> None:
+        self.warning_modules = frozenset(warning_modules)
         self.pending: list[tuple[str, str]] = []
         self.before = [name for name, module in list(sys.modules.items()) if getattr(module, "__file__", None)]
         self.installed = False
@@ -72,22 +79,39 @@ class ByNameImports:
                 pass
             self.installed = False
 
-    def take(self, project_path: Callable[[str], Optional[str]]) -> list[str]:
+    def take(self, project_path: Callable[[str], Optional[str]]) -> list[tuple[str, int]]:
         """The stored paths of project modules imported by name from outside
         the project since the last call (and, the first time, of those
-        imported before recording started). project_path maps a file name
-        to its stored path, None outside the project."""
+        imported before recording started), each with its line marker:
+        WHOLE_MODULE, or IMPORTED_EARLY for a module imported before
+        recording that no warning filter names. project_path maps a file
+        name to its stored path, None outside the project."""
         pending, self.pending = self.pending, []
-        candidates = [name for name, importer in pending if not importer or project_path(importer) is None]
+        candidates = [(name, WHOLE_MODULE) for name, importer in pending if not importer or project_path(importer) is None]
         if self.before:
-            candidates.extend(self.before)
+            candidates.extend(
+                (name, WHOLE_MODULE if name in self.warning_modules else IMPORTED_EARLY) for name in self.before
+            )
             self.before = []
-        found: list[str] = []
-        for name in candidates:
+        found: list[tuple[str, int]] = []
+        seen: set[str] = set()
+        for name, marker in candidates:
             filename = getattr(sys.modules.get(name), "__file__", None)
             if not filename or not filename.endswith(".py"):
                 continue
             rel = project_path(filename)
-            if rel is not None and not rel.endswith("conftest.py") and rel not in found:
-                found.append(rel)
+            if rel is not None and not rel.endswith("conftest.py") and rel not in seen:
+                seen.add(rel)
+                found.append((rel, marker))
         return found
+
+
+def warning_modules(filters: Iterable[str]) -> set[str]:
+    """The modules that warning filters ("action:message:category:module:
+    lineno") name a category in, which pytest and Python import by name."""
+    out = set()
+    for spec in filters:
+        parts = str(spec).split(":")
+        if len(parts) >= 3 and "." in parts[2].strip():
+            out.add(parts[2].strip().rsplit(".", 1)[0])
+    return out

@@ -42,8 +42,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         # What conftest.py files (and what they import) run from now on is
         # part of the import graph (recording.py).
         from pytest_difftest import listings, watch
+        from pytest_difftest.byname import warning_modules
 
-        watch.watch_startup_imports()
+        filters = [*early_config.getini("filterwarnings"), *(getattr(known, "pythonwarnings", None) or []), *sys.warnoptions]
+        watch.watch_startup_imports(warning_modules(filters))
         listings.watch_project(str(early_config.rootpath))
     if "PYTEST_XDIST_WORKER" not in os.environ:
         from pytest_difftest import engine

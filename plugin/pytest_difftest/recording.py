@@ -17,7 +17,6 @@ from pytest_difftest.layout import layout
 from pytest_difftest.recorder import Capture
 from pytest_difftest.watch import shared_recorder, startup_imports, take_by_name
 from pytest_difftest.records import (
-    WHOLE_MODULE,
     ATTRIBUTE,
     CHILD_KILLED,
     IMPORTS,
@@ -47,7 +46,7 @@ class TestRecording:
         exclude = [PLUGIN_DIR, *where.installed, str(cache_dir(config))]
         self.mapper = PathMapper(str(config.rootpath), exclude, TopLevelMapper(PLUGIN_DIR).module, where)
         relpath = self.mapper.relpath
-        self.by_name: list[str] = []  # byname.py: sent with every session record
+        self.by_name: list[tuple[str, int]] = []  # byname.py: sent with every session record
         self.recorder.imports.is_project = lambda code: relpath(code.co_filename) is not None
         # Objects a test module's import built, which its tests share.
         self.shared = SharedState(self.recorder.imports.is_project, lambda filename: relpath(filename) is not None)
@@ -376,8 +375,8 @@ class TestRecording:
             # The session record replaces the previous one: it carries every
             # module imported by name so far.
             deps = self.mapper.deps(*session) if session is not None else self.mapper.deps(*self.recorder.imports.session_state())
-            for path in self.by_name:
-                deps["files"].setdefault(path, []).append(WHOLE_MODULE)
+            for path, marker in self.by_name:
+                deps["files"].setdefault(path, []).append(marker)
             if deps["files"] or deps["data"] or deps["dists"]:
                 modules[SESSION] = deps
         return modules

@@ -20,6 +20,9 @@ KIND_LINES, KIND_DATA, KIND_DIST = 0, 1, 2
 # A KIND_LINES line: the module's whole top level is a dependency (code the
 # recorder does not watch imported it by name and may read any of its names).
 WHOLE_MODULE = 0xFFFFFFFF
+# A KIND_LINES line: the module was imported before recording began, by name
+# or by a module imported by name (byname.py); the engine decides which.
+IMPORTED_EARLY = 0xFFFFFFFE
 
 # Attributes of a teardown report that carry what the test depended on to
 # the process that writes records (through pytest-xdist when in use).

@@ -7,7 +7,7 @@ can build on that module without it importing them."""
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from pytest_difftest.byname import ByNameImports
 from pytest_difftest.recorder import Recorder
@@ -39,19 +39,19 @@ def shared_recorder() -> Recorder:
     return _shared
 
 
-def watch_startup_imports() -> None:
+def watch_startup_imports(warning_modules: Iterable[str] = ()) -> None:
     global _byname
     if _byname is None:
-        _byname = ByNameImports()
+        _byname = ByNameImports(warning_modules)
         _byname.install()
     recorder = shared_recorder()
     _unwatch_assertion_rewriting(recorder)
     recorder.session_begin()
 
 
-def take_by_name(project_path: Callable[[str], Optional[str]]) -> list[str]:
+def take_by_name(project_path: Callable[[str], Optional[str]]) -> list[tuple[str, int]]:
     """Stored paths of project modules imported by name from outside the
-    project, not taken before (byname.py)."""
+    project, not taken before, with their line markers (byname.py)."""
     return _byname.take(project_path) if _byname is not None else []
 
 

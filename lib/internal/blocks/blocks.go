@@ -76,5 +76,6 @@ type File struct {
 	probes  [][]string // per block: see Probes
 	locals  [][]string // per block: see Locals
 	attrs   [][]string // per block: see Attrs
+	lookups [][]string // per block: see Lookups
 	loose   uint64     // module-level tokens outside any statement
 }

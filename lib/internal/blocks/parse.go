@@ -172,6 +172,7 @@ type splitter struct {
 	probes  [][]string // per block: hasattr(NAME, "attr") and the like
 	locals  [][]string // per function block: names its assignments and loops bind
 	attrs   [][]string // per block: names read after a dot (x.NAME), or by getattr(x, "NAME")
+	lookups [][]string // per block: x.NAME where x is a plain name or a dotted chain
 	// per function block: names comprehensions bind, and names read
 	// outside any comprehension (a comprehension's names are its own).
 	// compReads: names read inside a comprehension, with where it starts.
@@ -198,6 +199,7 @@ func newSplitter(src []byte) *splitter {
 		probes:     [][]string{nil},
 		locals:     [][]string{nil},
 		attrs:      [][]string{nil},
+		lookups:    [][]string{nil},
 		compLocals: [][]string{nil},
 		outerReads: [][]string{nil},
 		compReads:  [][]string{nil},
@@ -541,6 +543,7 @@ func (s *splitter) open(start uint32) int32 {
 	s.probes = append(s.probes, nil)
 	s.locals = append(s.locals, nil)
 	s.attrs = append(s.attrs, nil)
+	s.lookups = append(s.lookups, nil)
 	s.compLocals = append(s.compLocals, nil)
 	s.outerReads = append(s.outerReads, nil)
 	s.compReads = append(s.compReads, nil)
@@ -699,7 +702,7 @@ func (s *splitter) file() File {
 			s.locals[i] = append(s.locals[i], name)
 		}
 	}
-	for _, lists := range [][][]string{s.chains, s.probes, s.targets, s.locals, s.attrs} {
+	for _, lists := range [][][]string{s.chains, s.probes, s.targets, s.locals, s.attrs, s.lookups} {
 		for i, l := range lists {
 			slices.Sort(l)
 			lists[i] = slices.Clip(slices.Compact(l))
@@ -714,6 +717,7 @@ func (s *splitter) file() File {
 		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, paths: s.paths, binds: binds,
 		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, targets: s.targets, loose: s.module.loose,
 		objdyn: s.objdyn, catches: s.catches, chains: s.chains, probes: s.probes, locals: s.locals, attrs: s.attrs,
+		lookups: s.lookups,
 	}
 }
 

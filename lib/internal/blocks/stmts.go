@@ -482,6 +482,13 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 	}
 	if parent.vk == vkAttribute && field == s.g.fieldAttribute && parent.imp == impNone {
 		s.attrs[scope] = append(s.attrs[scope], name)
+		obj := bytes.TrimRight(s.src[parent.start:start], " \t\r\n\\")
+		obj = bytes.TrimRight(bytes.TrimSuffix(obj, []byte(".")), " \t\r\n\\")
+		if chain, ok := dottedChain(obj); ok {
+			s.lookups[scope] = append(s.lookups[scope], chain+"\x00"+name)
+		} else if validName(obj) {
+			s.lookups[scope] = append(s.lookups[scope], string(obj)+"\x00"+name)
+		}
 	}
 	param := parent.vk == vkParam || parent.vk == vkDefaultParam && field == s.g.fieldName
 	// getattr(mod, ...) reads mod's attributes as mod.x does: mod is not
@@ -1169,6 +1176,18 @@ func (f *File) Probes(i int) []string {
 	return f.probes[i]
 }
 
+// Lookups returns the attributes block i's own code looks up on a plain
+// name or a dotted chain (x.NAME, pkg.mod.NAME), as "x\x00NAME", sorted:
+// on a module, each is a module-level name the code depends on whether it
+// is bound or not (a missing one raises AttributeError, which code or a
+// test may expect).
+func (f *File) Lookups(i int) []string {
+	if i < 0 || i >= len(f.lookups) {
+		return nil
+	}
+	return f.lookups[i]
+}
+
 // Dynamic reports whether block i's own code reaches names without naming
 // them (getattr, globals(), vars(), importlib...).
 func (f *File) Dynamic(i int) bool {
@@ -1186,6 +1205,10 @@ func mixU(h, v uint64) uint64 {
 func mixS(h uint64, s string) uint64 {
 	return contenthash.AddZero(contenthash.Add(h, []byte(s)))
 }
+
+// IsBuiltin reports whether name is one of Python's builtins: a plain name
+// that code reads and its module does not bind.
+func IsBuiltin(name string) bool { return builtinNames[name] }
 
 // builtinNames are the names of Python's builtins module (3.9 to 3.13): a
 // module-level binding of one changes what every function in the module

@@ -416,6 +416,32 @@ func TestBare(t *testing.T) {
 	}
 }
 
+func TestLookups(t *testing.T) {
+	// Attributes looked up on a plain name or a dotted chain, at every
+	// step of the chain; not on a call's result or a subscript, and not in
+	// import statements.
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{"x = mod.X\n", []string{"mod\x00X"}},
+		{"x = pkg.sub.f(1).y\n", []string{"pkg\x00sub", "pkg.sub\x00f"}},
+		{"x = pkg . sub.Z\n", []string{"pkg\x00sub", "pkg.sub\x00Z"}},
+		{"x = g().h + a[1].q\n", nil},
+		{"import a.b\nfrom c.d import e\n", nil},
+		{"mod.X = 1\n", []string{"mod\x00X"}},
+		{"def f(self):\n    return self.x\n", nil}, // block 0: the method's lookups are its own
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			f := parse(t, tt.src)
+			if got := f.Lookups(0); !slices.Equal(got, tt.want) {
+				t.Errorf("Lookups(0) = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestExportNames(t *testing.T) {
 	tests := []struct {
 		name string

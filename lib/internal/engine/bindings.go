@@ -376,40 +376,88 @@ func (s *Session) probeIDs(q store.Querier, path string, f *blocks.File, i int, 
 	return ids, nil
 }
 
-// catchIDs returns, for a test whose code catches AttributeError or
-// NameError, the "<allnames>" blocks of the modules whose missing names
-// that code could have looked up: the modules it ran functions of (a plain
-// global, NameError) and those its code names as an attribute's object
-// (mod.NAME, AttributeError). Any other module's names it can reach only
-// as a value, which makes it a whole-module fallback. ok is false when a
-// name may be a module the engine cannot place.
-func (s *Session) catchIDs(q store.Querier, ran []ranBlock) (ids []int64, ok bool, err error) {
-	files, ok := s.catchFiles(ran, nil)
-	if !ok {
-		return nil, false, nil
+// lookupIDs returns the name blocks of the module-level names that block
+// i of the file at path looks up and the module does not bind now: a plain
+// name that is neither the block's own nor a builtin (NameError), and
+// mod.NAME on a project module (AttributeError). Binding one later changes
+// what the code does, whether the error was caught (try, suppress), expected
+// (pytest.raises, xfail) or made the test fail; names that are bound are
+// dependencies already (nameIDs). ok is false when a lookup is on what may
+// be a module the engine cannot place.
+func (s *Session) lookupIDs(q store.Querier, path string, f *blocks.File, i int) (ids []int64, ok bool, err error) {
+	refs, ok := s.blockLookups(path, f, i)
+	for _, ref := range refs {
+		got, err := s.nameBlockIDs(q, ref.path, ref.i)
+		if err != nil {
+			return nil, false, err
+		}
+		ids = append(ids, got...)
 	}
-	ids, err = s.topIDs(q, files, selection.AllNames)
-	return ids, err == nil, err
+	return ids, ok, nil
 }
 
-// catchFiles adds to files the modules whose missing names the blocks
-// could have looked up (see catchIDs).
-func (s *Session) catchFiles(ran []ranBlock, files []string) ([]string, bool) {
-	roots, ok := s.rootFiles(ran)
-	if !ok {
-		return nil, false
+// nameRef is a module-level name of the module at path.
+type nameRef struct {
+	path string
+	i    string
+}
+
+// blockLookups is lookupIDs' names, once per session.
+func (s *Session) blockLookups(path string, f *blocks.File, i int) ([]nameRef, bool) {
+	key := blockRef{path, i}
+	if got, ok := s.lookups[key]; ok {
+		return got.refs, got.ok
 	}
-	for _, rb := range ran {
-		if !slices.Contains(files, rb.path) {
-			files = append(files, rb.path)
+	var refs []nameRef
+	ok := true
+	locals := f.Locals(i)
+	for _, n := range f.Bare(i) {
+		if _, local := slices.BinarySearch(locals, n); local || blocks.IsBuiltin(n) || s.bound(path, n) {
+			continue
+		}
+		refs = append(refs, nameRef{path, n})
+	}
+	for _, l := range f.Lookups(i) {
+		chain, n, _ := strings.Cut(l, "\x00")
+		b := s.chainTarget(path, chain, locals)
+		switch {
+		case b.kind != bindModule:
+		case b.file == "":
+			ok = false
+		case !s.bound(b.file, n) && !s.submodule(b.file, n):
+			refs = append(refs, nameRef{b.file, n})
 		}
 	}
-	for f := range roots {
-		if !slices.Contains(files, f) {
-			files = append(files, f)
-		}
+	s.lookups[key] = lookups{refs, ok}
+	return refs, ok
+}
+
+// lookups is what blockLookups found for a block.
+type lookups struct {
+	refs []nameRef
+	ok   bool
+}
+
+// bound reports whether the module at path binds n at module level now,
+// by a statement or a definition (or is taken whole: then no name block
+// stands for n).
+func (s *Session) bound(path, n string) bool {
+	fi := s.current(path)
+	if fi.cur == nil || fi.cur.File == nil || !fi.cur.Top.Precise {
+		return true
 	}
-	return files, true
+	_, ok := fi.cur.Checksums[selection.NamePrefix+n] // see selection.CurrentOf
+	return ok
+}
+
+// submodule reports whether n is a module of the package whose __init__.py
+// is at path: importing it binds the name, not the package's code.
+func (s *Session) submodule(path, n string) bool {
+	if pathpkg.Base(path) != "__init__.py" {
+		return false
+	}
+	files, _ := s.resolver.Resolve(path, blocks.Import{Level: 1, Names: []string{n}})
+	return len(files) > 0
 }
 
 // rootFiles returns the project modules the blocks name (import bindings
@@ -452,48 +500,4 @@ func (s *Session) blockRoots(rb ranBlock) ([]string, bool) {
 	}
 	s.roots[key] = files
 	return files, true
-}
-
-// importCatchIDs is fallbackIDs(files, fallCatch) for a test file whose
-// import-time code catches AttributeError or NameError: every class
-// attribute of the reached modules, and the names of the modules that
-// code could have looked a missing name up in: those the catching top
-// levels and class bodies name, the modules they import (a try around an
-// import hides what the imported top level looks up), and those the
-// functions run at import name (catchIDs).
-func (s *Session) importCatchIDs(q store.Querier, files []string) ([]int64, error) {
-	ids, err := s.topIDs(q, files, selection.ClassNames)
-	if err != nil {
-		return nil, err
-	}
-	var catch []string
-	ok := true
-	for _, path := range append([]string{SessionDeps}, files...) {
-		if r := s.importReads[path]; r != nil && r.fall >= fallCatch && ok {
-			catch, ok = s.catchFiles(r.ran, catch)
-		}
-		if path == SessionDeps || !ok {
-			continue
-		}
-		fi := s.current(path)
-		if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
-			continue
-		}
-		f := fi.cur.File
-		for i, b := range f.Blocks {
-			if (b.Kind == blocks.Module || b.Kind == blocks.Class) && f.Catches(i) && ok {
-				catch, ok = s.catchFiles([]ranBlock{{path, f, i}}, catch)
-				for _, g := range s.fileClosure(path) {
-					if !slices.Contains(catch, g) {
-						catch = append(catch, g)
-					}
-				}
-			}
-		}
-	}
-	if !ok {
-		catch = files
-	}
-	more, err := s.topIDs(q, catch, selection.AllNames)
-	return append(ids, more...), err
 }

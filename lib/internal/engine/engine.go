@@ -96,6 +96,7 @@ type Session struct {
 	known       map[string][]string           // file -> its star-import sources with known exports (knownStars)
 	blockFalls  map[blockRef]fallback         // block -> what its code reads unnamed (blockFall)
 	roots       map[blockRef][]string         // block -> the modules it names (blockRoots)
+	lookups     map[blockRef]lookups          // block -> the unbound names it looks up (blockLookups)
 	pathModules map[string][]string           // directory, dotted path -> the project module it names (namedFiles)
 	reach       map[string][]string           // file -> the files it reaches by import (fileClosure)
 }
@@ -166,12 +167,12 @@ func open(cfg Config, panicAt string) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("read baseline: %w", err)
 	}
-	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, binds: map[string]map[string]binding{}, importFalls: map[string]fallback{}, stars: map[string][]string{}, known: map[string][]string{}, blockFalls: map[blockRef]fallback{}, roots: map[blockRef][]string{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
+	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, binds: map[string]map[string]binding{}, importFalls: map[string]fallback{}, stars: map[string][]string{}, known: map[string][]string{}, blockFalls: map[blockRef]fallback{}, roots: map[blockRef][]string{}, lookups: map[blockRef]lookups{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}
 	}
-	s.resolver = &imports.Resolver{Project: project{s}, Paths: paths}
+	s.resolver = &imports.Resolver{Project: project{s}, Paths: paths, Installed: installed(cfg.SitePaths)}
 	s.dists = dists.New(cfg.SitePaths)
 	if aside != nil {
 		s.warnings = append(s.warnings, aside.String())

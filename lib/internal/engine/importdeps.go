@@ -1,6 +1,7 @@
 package engine
 
 import (
+	pathpkg "path"
 	"slices"
 	"strings"
 
@@ -151,12 +152,7 @@ func (s *Session) closureIDs(q store.Querier, testFile string, fall fallback) ([
 		return nil, closureInfo{}, err
 	}
 	ids = append(ids, own...)
-	var got []int64
-	if fall == fallCatch {
-		got, err = s.importCatchIDs(q, files)
-	} else {
-		got, err = s.fallbackIDs(q, files, fall)
-	}
+	got, err := s.fallbackIDs(q, files, fall)
 	if err != nil {
 		return nil, closureInfo{}, err
 	}
@@ -345,13 +341,62 @@ func (s *Session) scopedImportIDs(q store.Querier, path, function string) (scope
 // once per process, but every process (xdist worker) reports it: the
 // versions seen are united. Import sets computed before it arrived are
 // computed again for the tests still to come.
+// earlyModules settles the modules of a record imported before recording
+// began (ImportedEarly): pytest's warning filters import the module that
+// names a category by name ("error::pkg.warnings.PkgWarning"), and with it
+// its packages and what they import. A module that the modules imported by
+// name, and the packages on their way, reach by their own imports was
+// imported by them; any other may have been imported by name and counts
+// whole (WholeModule).
+func (s *Session) earlyModules(deps []Dep) []Dep {
+	var early, roots []string
+	for _, d := range deps {
+		switch {
+		case d.Kind != DepLines:
+		case slices.Contains(d.Lines, ImportedEarly):
+			early = append(early, d.Path)
+		case slices.Contains(d.Lines, WholeModule):
+			roots = append(roots, d.Path)
+			for dir := pathpkg.Dir(d.Path); dir != "." && dir != "/"; dir = pathpkg.Dir(dir) {
+				if init := pathpkg.Join(dir, "__init__.py"); s.current(init).state.Exists {
+					roots = append(roots, init)
+				} else {
+					break
+				}
+			}
+		}
+	}
+	if len(early) == 0 {
+		return deps
+	}
+	reached := map[string]bool{}
+	if len(roots) > 0 {
+		files, _ := s.resolver.Closure(roots)
+		for _, f := range files {
+			reached[f] = true
+		}
+	}
+	out := make([]Dep, 0, len(deps))
+	for _, d := range deps {
+		if d.Kind == DepLines && slices.Contains(d.Lines, ImportedEarly) {
+			lines := slices.DeleteFunc(slices.Clone(d.Lines), func(l uint32) bool { return l == ImportedEarly })
+			if !reached[d.Path] {
+				lines = append(lines, WholeModule)
+			}
+			d.Lines = lines
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
 func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
 	if t.NodeID != SessionDeps && !s.root.Safe(t.NodeID) {
 		return nil
 	}
 	var ids []int64
 	r := newReads()
-	for _, d := range t.Deps {
+	for _, d := range s.earlyModules(t.Deps) {
 		var got []int64
 		var err error
 		switch {

@@ -36,7 +36,12 @@ type reads struct {
 	// fall is how much of the reached modules the code may read without
 	// naming it.
 	fall fallback
-	ran  []ranBlock // the function blocks it ran, for catchIDs
+	ran  []ranBlock // the function blocks it ran
+	// unplaced: the code looks a name up on what may be a module the
+	// engine cannot place (see lookupIDs), or ran code of a module whose
+	// import-time code catches a missing name; a catch then stands for
+	// every reached module's names (fallCatch).
+	unplaced bool
 	// attrs are the names read after a dot (x.NAME): those a star-importer
 	// the code names as a module may answer (exportIDs).
 	attrs map[string]bool
@@ -62,13 +67,25 @@ const (
 	// value (else fallWhole).
 	fallObject
 	// fallCatch: code catches AttributeError or NameError, which hides a
-	// name missing now: also which names each reached module binds.
+	// name missing now. The names it looks up are dependencies bound or
+	// not anyway (lookupIDs), so a catch adds only fallObject, unless some
+	// lookup could not be placed (reads.unplaced): then which names each
+	// reached module binds counts too.
 	fallCatch
 	// fallWhole: code reaches a module's names without naming them
 	// (globals(), getattr(module, name), importlib, a module handed over as
 	// a value): every reached module's whole top level.
 	fallWhole
 )
+
+// placed returns fall, with a catch that looked up only names the engine
+// placed taken as fallObject (see fallCatch).
+func (r *reads) placed(fall fallback) fallback {
+	if fall == fallCatch && !r.unplaced {
+		return fallObject
+	}
+	return fall
+}
 
 func (r *reads) raise(f fallback) {
 	if r != nil && f > r.fall {
@@ -159,6 +176,7 @@ func (r *reads) merge(o *reads) {
 		r.addFile(f)
 	}
 	r.raise(o.fall)
+	r.unplaced = r.unplaced || o.unplaced
 	r.ran = append(r.ran, o.ran...)
 	for n := range o.attrs {
 		if r.attrs == nil {
@@ -347,19 +365,26 @@ func (s *Session) topIDs(q store.Querier, files []string, names ...string) ([]in
 // reads without naming it (see fallback).
 func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string) (ids []int64, fall fallback, err error) {
 	names := map[string]bool{}
-	if r := s.importReads[SessionDeps]; r != nil {
-		for n := range r.all() {
-			names[n] = true
-		}
-		fall = r.fall
-	}
 	r := newReads()
-	for _, path := range files {
+	for _, path := range append([]string{SessionDeps}, files...) {
 		if got := s.importReads[path]; got != nil {
 			for n := range got.all() {
 				names[n] = true
 			}
 			fall = max(fall, got.fall)
+			r.unplaced = r.unplaced || got.unplaced
+			// The functions run at import look names up too.
+			for _, rb := range got.ran {
+				looked, ok, err := s.lookupIDs(q, rb.path, rb.f, rb.i)
+				if err != nil {
+					return nil, 0, err
+				}
+				ids = append(ids, looked...)
+				r.unplaced = r.unplaced || !ok
+			}
+		}
+		if path == SessionDeps {
+			continue
 		}
 		fi := s.current(path)
 		if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
@@ -374,6 +399,12 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 				names[n] = true
 			}
 			fall = max(fall, s.blockFall(path, f, i))
+			looked, ok, err := s.lookupIDs(q, path, f, i)
+			if err != nil {
+				return nil, 0, err
+			}
+			ids = append(ids, looked...)
+			r.unplaced = r.unplaced || !ok
 			whole, err := s.wholeIDs(q, s.namedFiles(path, f, i))
 			if err != nil {
 				return nil, 0, err
@@ -405,7 +436,7 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 	if err != nil {
 		return nil, 0, err
 	}
-	return append(ids, got...), max(fall, r.fall), nil
+	return append(ids, got...), r.placed(max(fall, r.fall)), nil
 }
 
 // fromImportIDs returns, for "from m import NAME" in the file at path, m's
@@ -741,6 +772,27 @@ func externalPrecise(sitePaths []string, imp blocks.Import) bool {
 		return true
 	}
 	return len(imp.Names) == 0 && builtinModules[imp.Module]
+}
+
+// installed returns whether a top-level module name is found in the
+// interpreter's search directories outside the project, or is compiled
+// into it.
+func installed(sitePaths []string) func(string) bool {
+	return func(top string) bool {
+		if builtinModules[top] {
+			return true
+		}
+		for _, dir := range sitePaths {
+			base := filepath.Join(dir, top)
+			if exists(base+".py") || exists(filepath.Join(base, "__init__.py")) {
+				return true
+			}
+			if m, _ := filepath.Glob(base + ".*.so"); len(m) > 0 {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func exists(p string) bool {

@@ -23,6 +23,10 @@ const (
 	// WholeModule, as a DepLines line, makes the module's whole top level
 	// a dependency: code outside the project imported it by name.
 	WholeModule = 0xFFFFFFFF
+	// ImportedEarly, as a DepLines line of the session's record: the
+	// module was imported before recording began, by name or by the
+	// imports of a module imported by name (see earlyModules).
+	ImportedEarly = 0xFFFFFFFE
 )
 
 // Dep is one file a test depended on.
@@ -214,19 +218,6 @@ func (s *Session) Record(batch []TestRecord) error {
 			return err
 		}
 		ids = append(ids, got...)
-		if fall == fallCatch && r.fall == fallCatch {
-			// The test's own code catches AttributeError: the names of
-			// the modules that code names, not of every module reached
-			// (import-time catches: see importCatchIDs).
-			more, ok, err := s.catchIDs(tx, r.ran)
-			if err != nil {
-				return err
-			}
-			if ok {
-				ids = append(ids, more...)
-				fall = max(info.fall, fallObject)
-			}
-		}
 		if t.Outcome == store.MergeDeps {
 			if fall > fallNone {
 				// The stored list of the test stays; what its code may
@@ -412,13 +403,16 @@ func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo) ([]int64,
 						seen[f] = true
 						files = append(files, f)
 						extra = append(extra, f)
-						r.raise(s.importFall(f))
+						// Its import-time names are not looked up here.
+						fall := s.importFall(f)
+						r.raise(fall)
+						r.unplaced = r.unplaced || fall == fallCatch
 					}
 				}
 			}
 		}
 	}
-	fall := max(r.fall, info.fall)
+	fall := max(r.placed(r.fall), info.fall)
 	local := s.starLocal(r)
 	ids, err := s.nameIDsLocal(q, files, r.names, local, info.testFile)
 	if err != nil {
@@ -621,6 +615,14 @@ func (s *Session) depIDs(q store.Querier, d Dep, r *reads) ([]int64, error) {
 		r.addBlock(d.Path, f, i)
 		if r != nil && r.fall < fallWhole {
 			r.raise(s.blockFall(d.Path, f, i))
+		}
+		looked, ok, err := s.lookupIDs(q, d.Path, f, i)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, looked...)
+		if r != nil {
+			r.unplaced = r.unplaced || !ok
 		}
 		probes, err := s.probeIDs(q, d.Path, f, i, r)
 		if err != nil {

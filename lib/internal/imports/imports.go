@@ -26,7 +26,11 @@ type Resolver struct {
 	// Paths are the directories (relative to the root, "" for the root
 	// itself) searched for absolute imports, like sys.path.
 	Paths []string
-	cache map[string][]string
+	// Installed reports whether a top-level module name is found outside
+	// the project (the standard library, an installed distribution). Nil:
+	// never.
+	Installed func(top string) bool
+	cache     map[string][]string
 }
 
 // moduleFiles returns the files that importing module `name` from search
@@ -56,17 +60,31 @@ func (r *Resolver) moduleFiles(dir, name string) (files []string, ok bool) {
 	return files, true
 }
 
-// absolute resolves an absolute module name from the search paths; the
-// importing file's own directory is searched first, as pytest's rootdir
-// insertion of test directories makes sibling imports work.
+// absolute resolves an absolute module name the way Python's import
+// would from a file in fromDir. The search starts at the directory pytest
+// puts on sys.path for a test file or conftest.py there (rootdir
+// insertion: the first directory upwards that is not a package), then the
+// search paths. The file's own directory, when it is a package, comes last
+// and only for a name nothing outside the project provides: Python does
+// not search it (marshmallow/fields.py's "import warnings" is the standard
+// library's, not marshmallow/warnings.py), but a conftest.py may have put
+// it on sys.path, and then a helper module there is the project's.
 func (r *Resolver) absolute(fromDir, name string) []string {
 	key := fromDir + "\x00" + name
 	if got, ok := r.cache[key]; ok {
 		return got
 	}
+	base := r.baseDir(fromDir)
+	dirs := append([]string{base}, r.Paths...)
+	if base != fromDir {
+		top, _, _ := strings.Cut(name, ".")
+		if r.Installed == nil || !r.Installed(top) {
+			dirs = append(dirs, fromDir)
+		}
+	}
 	var out []string
 	seen := map[string]bool{}
-	for _, dir := range append([]string{fromDir}, r.Paths...) {
+	for _, dir := range dirs {
 		if seen[dir] {
 			continue
 		}
@@ -81,6 +99,19 @@ func (r *Resolver) absolute(fromDir, name string) []string {
 	}
 	r.cache[key] = out
 	return out
+}
+
+// baseDir returns the first directory at or above dir that is not a
+// package: the one pytest's rootdir insertion puts on sys.path for a test
+// module in dir.
+func (r *Resolver) baseDir(dir string) string {
+	for dir != "" && r.Project.Exists(path.Join(dir, "__init__.py")) {
+		dir = path.Dir(dir)
+		if dir == "." {
+			dir = ""
+		}
+	}
+	return dir
 }
 
 // Resolve returns the project files an import statement in file `from`

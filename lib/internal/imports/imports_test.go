@@ -36,8 +36,11 @@ func TestResolve(t *testing.T) {
 		"tests/unit/test_y.py":        nil,
 		"tests/unit/fixtures.py":      nil,
 		"tests/unit/data/__init__.py": nil,
+		"app/warnings.py":             nil,
+		"app/localhelp.py":            nil,
 	}
-	r := &Resolver{Project: project, Paths: []string{"", "src"}}
+	installed := func(top string) bool { return top == "warnings" || top == "requests" }
+	r := &Resolver{Project: project, Paths: []string{"", "src"}, Installed: installed}
 	tests := []struct {
 		name     string
 		from     string
@@ -58,6 +61,9 @@ func TestResolve(t *testing.T) {
 		{"relative parent package", "app/sub/deep.py", rel(2, "models", "X"), []string{"app/models.py"}, ""},
 		{"relative package itself", "app/sub/deep.py", rel(1, "", "deep"), []string{"app/sub/deep.py"}, ""},
 		{"relative beyond root", "app/models.py", rel(3, "x"), nil, ""},
+		{"a package's module does not shadow the standard library", "app/models.py", imp("warnings"), nil, "warnings"},
+		{"a package's own directory, when nothing installed has the name", "app/models.py", imp("localhelp"), []string{"app/localhelp.py"}, ""},
+		{"test package: its base directory", "tests/unit/test_y.py", imp("helpers"), []string{"tests/helpers.py"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
