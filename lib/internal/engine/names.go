@@ -358,31 +358,17 @@ func (s *Session) topIDs(q store.Querier, files []string, names ...string) ([]in
 }
 
 // importTimeIDs returns what the import-time code of the modules a test
-// file reaches reads: the name blocks of those modules for the names their
-// top levels and class bodies read; for each "from m import NAME", m's block
-// for NAME, bound or not (binding it later changes what the import gets);
-// for each "from m import *", m's exports. fall tells what import-time code
-// reads without naming it (see fallback).
+// file reaches reads (their top levels and class bodies, and the functions
+// run at import): the name blocks of those modules for the names it reads;
+// the names it looks up that are not bound (lookupIDs); for each "from m
+// import NAME", m's block for NAME, bound or not (binding it later changes
+// what the import gets); what it reads of what the modules star-import
+// (starExportIDs). fall tells what import-time code reads without naming
+// it (see fallback).
 func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string) (ids []int64, fall fallback, err error) {
-	names := map[string]bool{}
 	r := newReads()
 	for _, path := range append([]string{SessionDeps}, files...) {
-		if got := s.importReads[path]; got != nil {
-			for n := range got.all() {
-				names[n] = true
-			}
-			fall = max(fall, got.fall)
-			r.unplaced = r.unplaced || got.unplaced
-			// The functions run at import look names up too.
-			for _, rb := range got.ran {
-				looked, ok, err := s.lookupIDs(q, rb.path, rb.f, rb.i)
-				if err != nil {
-					return nil, 0, err
-				}
-				ids = append(ids, looked...)
-				r.unplaced = r.unplaced || !ok
-			}
-		}
+		r.merge(s.importReads[path])
 		if path == SessionDeps {
 			continue
 		}
@@ -395,16 +381,8 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 			if b.Kind != blocks.Module && b.Kind != blocks.Class {
 				continue
 			}
-			for _, n := range f.Idents(i) {
-				names[n] = true
-			}
-			fall = max(fall, s.blockFall(path, f, i))
-			looked, ok, err := s.lookupIDs(q, path, f, i)
-			if err != nil {
-				return nil, 0, err
-			}
-			ids = append(ids, looked...)
-			r.unplaced = r.unplaced || !ok
+			r.addBlock(path, f, i)
+			r.raise(s.blockFall(path, f, i))
 			whole, err := s.wholeIDs(q, s.namedFiles(path, f, i))
 			if err != nil {
 				return nil, 0, err
@@ -427,16 +405,30 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 			ids = append(ids, got...)
 		}
 	}
-	got, err := s.nameIDs(q, files, names, testFile)
+	seen := make(map[blockRef]bool, len(r.ran))
+	for _, rb := range r.ran {
+		if seen[blockRef{rb.path, rb.i}] {
+			continue
+		}
+		seen[blockRef{rb.path, rb.i}] = true
+		looked, ok, err := s.lookupIDs(q, rb.path, rb.f, rb.i)
+		if err != nil {
+			return nil, 0, err
+		}
+		ids = append(ids, looked...)
+		r.unplaced = r.unplaced || !ok
+	}
+	local := s.starLocal(r)
+	got, err := s.nameIDsLocal(q, files, r.names, local, testFile)
 	if err != nil {
 		return nil, 0, err
 	}
 	ids = append(ids, got...)
-	got, err = s.importExportIDs(q, files)
+	got, err = s.starExportIDs(q, files, r, local)
 	if err != nil {
 		return nil, 0, err
 	}
-	return append(ids, got...), r.placed(max(fall, r.fall)), nil
+	return append(ids, got...), r.placed(r.fall), nil
 }
 
 // fromImportIDs returns, for "from m import NAME" in the file at path, m's
@@ -477,50 +469,27 @@ func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import)
 	return ids, nil
 }
 
-// importExportIDs returns what the import-time code of files reads of what
-// they star-import: in each star-importer, the plain names its own top
-// level, class bodies and the functions run at import read, and, when
-// import-time code names it as a module (pkg.NAME), the names that code
-// reads after a dot.
-func (s *Session) importExportIDs(q store.Querier, files []string) ([]int64, error) {
-	var importers []string
+// starExportIDs returns what code that read r reads of what the modules
+// among files star-import. For each star-importer: its sources'
+// "<exports-unbound>" (the star import fails for a name a source exports
+// without binding it), and "<exports>:NAME" (exportIDs) for the plain
+// names read in it (local, see starLocal) and, when the code names it as a
+// module (pkg.NAME), for the names read after a dot.
+func (s *Session) starExportIDs(q store.Querier, files []string, r *reads, local map[string]map[string]bool) ([]int64, error) {
+	var ids []int64
+	var roots map[string]bool
+	rooted := false
 	for _, path := range files {
-		if len(s.starImports(path)) > 0 {
-			importers = append(importers, path)
-		}
-	}
-	if len(importers) == 0 {
-		return nil, nil
-	}
-	var ran []ranBlock
-	local := map[string]map[string]bool{}
-	for _, path := range append([]string{SessionDeps}, files...) {
-		if r := s.importReads[path]; r != nil {
-			ran = append(ran, r.ran...)
-			for p, names := range r.local {
-				if local[p] == nil {
-					local[p] = map[string]bool{}
-				}
-				for n := range names {
-					local[p][n] = true
-				}
-			}
-		}
-		fi := s.current(path)
-		if path == SessionDeps || fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
+		if len(s.starImports(path)) == 0 {
 			continue
 		}
-		f := fi.cur.File
-		for i, b := range f.Blocks {
-			if b.Kind == blocks.Module || b.Kind == blocks.Class {
-				ran = append(ran, ranBlock{path, f, i})
+		if !rooted {
+			var ok bool
+			if roots, ok = s.rootFiles(r.ran); !ok {
+				roots = nil // any module may be named: every one counts
 			}
+			rooted = true
 		}
-	}
-	roots, ok := s.rootFiles(ran)
-	var ids []int64
-	for _, path := range importers {
-		// The star import fails if the source exports a name it lacks.
 		for _, src := range s.knownStars(path) {
 			fi := s.current(src)
 			if err := s.ensureFile(q, fi); err != nil {
@@ -536,16 +505,9 @@ func (s *Session) importExportIDs(q store.Querier, files []string) ([]int64, err
 		for n := range local[path] {
 			names[n] = true
 		}
-		for _, rb := range ran {
-			if rb.path == path {
-				for _, n := range rb.f.Bare(rb.i) {
-					names[n] = true
-				}
-			}
-			if !ok || roots[path] {
-				for _, n := range rb.f.Attrs(rb.i) {
-					names[n] = true
-				}
+		if roots == nil || roots[path] {
+			for n := range r.attrs {
+				names[n] = true
 			}
 		}
 		got, err := s.exportIDs(q, path, names)

@@ -418,36 +418,11 @@ func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo) ([]int64,
 	if err != nil {
 		return nil, fall, err
 	}
-	var roots map[string]bool
-	rooted := false
-	for _, path := range files {
-		if len(s.starImports(path)) == 0 {
-			continue
-		}
-		if !rooted {
-			// Attribute names count in a star-importer the code names
-			// (pkg.NAME); plain names in the modules they are read in.
-			var ok bool
-			if roots, ok = s.rootFiles(r.ran); !ok {
-				roots = nil
-			}
-			rooted = true
-		}
-		names := map[string]bool{}
-		for n := range local[path] {
-			names[n] = true
-		}
-		if roots == nil || roots[path] {
-			for n := range r.attrs {
-				names[n] = true
-			}
-		}
-		got, err := s.exportIDs(q, path, names)
-		if err != nil {
-			return nil, fall, err
-		}
-		ids = append(ids, got...)
+	got, err := s.starExportIDs(q, files, r, local)
+	if err != nil {
+		return nil, fall, err
 	}
+	ids = append(ids, got...)
 	if fall == fallNone || len(extra) == 0 {
 		return ids, fall, nil
 	}
