@@ -581,6 +581,35 @@ def test_a_warning_filter_naming_a_project_warning_leaves_the_rest_of_the_packag
     selects(pytester, EVERYTHING)
 
 
+def test_import_of_a_literal_module_name_is_an_import(pytester: pytest.Pytester) -> None:
+    # more-itertools' callback_iter: __import__("concurrent.futures") for a
+    # lazy import. It reads no project module's names dynamically; one of
+    # the project's, named by a literal, counts whole.
+    extra = {
+        "calc/lazy.py": """
+            def dumps(x):
+                return __import__("json").dumps(x)
+
+            def table_size():
+                return len(__import__("calc.table").table.TABLE)
+        """,
+        "tests/test_lazy.py": """
+            from calc.lazy import dumps, table_size
+
+            def test_dumps():
+                assert dumps(1) == "1"
+
+            def test_size():
+                assert table_size() == 3
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_lazy.py", "test_dumps", "test_size"))
+    touch_edit(pytester, "calc/lazy.py", "def dumps(x):", "def helper():\n    return 2\n\ndef dumps(x):")
+    selects(pytester, set())
+    touch_edit(pytester, "calc/table.py", "def size():", "UNUSED = 1\n\ndef size():")
+    selects(pytester, nodes("tests/test_lazy.py", "test_size"))
+
+
 def test_getattr_on_a_standard_module_and_an_exception_subclass_stay_precise(pytester: pytest.Pytester) -> None:
     # more-itertools: _sumprod = getattr(math, "sumprod", ...); attrs and
     # marshmallow subclass AttributeError and NameError. Neither reaches

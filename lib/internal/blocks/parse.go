@@ -308,6 +308,8 @@ func (s *splitter) enter(e event) {
 		f.dyn = dynFirstArg
 	case parent.dyn == dynCalleeOne && e.field == s.g.fieldArguments:
 		f.dyn = dynOnlyArg
+	case parent.dyn == dynImportCallee && e.field == s.g.fieldArguments:
+		f.dyn = dynImportArg
 	}
 	if k := s.g.imp(e.sym); k != impNone {
 		s.imp.scope = c.scope
@@ -497,8 +499,9 @@ func (s *splitter) leave() {
 		s.text(f.ctx.sinks, tagGap, s.src[f.start:f.end])
 	}
 	s.record(f.ctx.sinks, closing(f.mark))
-	if f.dyn == dynFirstArg || f.dyn == dynOnlyArg {
-		// dir() or vars() with no argument: the scope's own names.
+	if f.dyn == dynFirstArg || f.dyn == dynOnlyArg || f.dyn == dynImportArg {
+		// dir() or vars() with no argument: the scope's own names
+		// (__import__() fails, which is dynamic enough).
 		s.dynamic[f.ctx.scope] = true
 	}
 	switch f.role {

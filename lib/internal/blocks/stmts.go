@@ -464,6 +464,8 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 			parent.dyn = dynCallee // decided by the first argument
 		case oneArgFuncs[name] && field == s.g.fieldFunction && int(parent.sym) < len(s.g.calls) && s.g.calls[parent.sym]:
 			parent.dyn = dynCalleeOne // decided by the argument
+		case importFuncs[name] && field == s.g.fieldFunction && int(parent.sym) < len(s.g.calls) && s.g.calls[parent.sym]:
+			parent.dyn = dynImportCallee // decided by the module's name
 		case name == "__dict__" && parent.vk == vkAttribute && field == s.g.fieldAttribute:
 			// x.__dict__ reads x's attributes, like vars(x).
 			obj := bytes.TrimRight(s.src[parent.start:start], " \t\r\n\\")
@@ -558,12 +560,14 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 type dynState uint8
 
 const (
-	dynNone      dynState = iota
-	dynCallee             // a call node whose function is getattr & co.
-	dynFirstArg           // its argument list, before the first argument
-	dynSecondArg          // its argument list, before the second argument
-	dynCalleeOne          // a call node whose function is dir or vars
-	dynOnlyArg            // its argument list, before its argument
+	dynNone         dynState = iota
+	dynCallee                // a call node whose function is getattr & co.
+	dynFirstArg              // its argument list, before the first argument
+	dynSecondArg             // its argument list, before the second argument
+	dynCalleeOne             // a call node whose function is dir or vars
+	dynOnlyArg               // its argument list, before its argument
+	dynImportCallee          // a call node whose function is __import__ or import_module
+	dynImportArg             // its argument list, before the module's name
 )
 
 // attrCallArg takes in an argument of a getattr/hasattr/delattr call, or
@@ -579,6 +583,19 @@ const (
 func (s *splitter) attrCallArg(args *frame, scope int32, e event, vk valueKind) {
 	text := s.src[e.start:e.end]
 	switch args.dyn {
+	case dynImportArg:
+		// __import__("concurrent.futures"): an import of a module named by
+		// a literal, which the string rule follows (ModulePaths): a project
+		// module counts whole, one from outside not at all. A computed
+		// name may be any module.
+		args.dyn = dynNone
+		if m := literalModule.FindSubmatch(text); m != nil {
+			if !bytes.Contains(m[2], []byte(".")) {
+				s.paths[scope] = append(s.paths[scope], string(m[2])) // a dotted one is a path anyway
+			}
+		} else {
+			s.dynamic[scope] = true
+		}
 	case dynFirstArg, dynOnlyArg:
 		if len(text) > 0 && text[0] == '*' {
 			args.dyn = dynNone
@@ -628,6 +645,13 @@ func dottedChain(text []byte) (string, bool) {
 }
 
 var chainRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(?:[ \t]*\.[ \t]*[A-Za-z_][A-Za-z0-9_]*)+$`)
+
+// importFuncs import the module their first argument names.
+var importFuncs = map[string]bool{"__import__": true, "import_module": true}
+
+// literalModule matches a plain string literal that is a dotted module
+// name.
+var literalModule = regexp.MustCompile(`^[rRuU]?(['"])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)['"]$`)
 
 // literalName matches a plain string literal that is an identifier.
 var literalName = regexp.MustCompile(`^[rRuU]?(['"])([A-Za-z_][A-Za-z0-9_]*)['"]$`)

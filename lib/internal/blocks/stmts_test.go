@@ -337,6 +337,12 @@ func TestDynamicAccess(t *testing.T) {
 		{"subclassing Exception", "class E(Exception):\n    pass\n", 0, nil, nil, nil, nil},
 		{"raising in an except body", "try:\n    x = 1\nexcept KeyError:\n    raise AttributeError('x')\n", 0, nil, nil, nil, nil},
 		{"module paths", "a = 'pkg.mod:NAME'\nb = 'pkg.mod.NAME'\nc = 'plain words'\nd = 'x'\n", 0, nil, []string{"pkg.mod:NAME", "pkg.mod.NAME"}, nil, nil},
+		{"__import__ of a literal name", "f = __import__('concurrent.futures').futures\n", 0, nil, []string{"concurrent.futures"}, nil, nil},
+		{"import_module of a literal name", "m = import_module('helpers')\n", 0, nil, []string{"helpers"}, nil, nil},
+		{"__import__ of a computed name", "m = __import__(name)\n", dyn, nil, nil, nil, nil},
+		{"__import__ with no argument", "m = __import__()\n", dyn, nil, nil, nil, nil},
+		{"__import__ as a value", "f = __import__\n", dyn, nil, nil, nil, nil},
+		{"importlib.import_module", "m = importlib.import_module('helpers')\n", dyn, nil, nil, nil, nil},
 		{"chains as values", "f(pkg.sub)\nx = a.b.c\ny = p.q.r()\nz = s.t.u.v\nw = [m.n]\n", 0, nil, nil, nil, []string{"a.b.c", "m.n", "pkg.sub", "s.t.u.v"}},
 	}
 	for _, tt := range tests {
