@@ -610,6 +610,52 @@ def test_import_of_a_literal_module_name_is_an_import(pytester: pytest.Pytester)
     selects(pytester, nodes("tests/test_lazy.py", "test_size"))
 
 
+CONSTS = {
+    "calc/consts.py": "RATE = 0.1\nLIMIT = 3\n",
+    "calc/use.py": """
+        from calc.consts import LIMIT, RATE as FACTOR
+
+        def scaled(x):
+            return x * FACTOR
+
+        def limit():
+            return LIMIT
+    """,
+    "calc/reexport.py": "from calc.use import LIMIT\n",
+    "tests/test_use.py": """
+        from calc.use import limit, scaled
+        from calc import reexport
+
+        def test_scaled():
+            assert scaled(10) == 1.0
+
+        def test_limit():
+            assert limit() == 3
+
+        def test_reexported():
+            assert reexport.LIMIT == 3
+    """,
+}
+USE_TESTS = nodes("tests/test_use.py", "test_scaled", "test_limit", "test_reexported")
+
+
+def test_from_imported_constant_selects_the_readers_of_the_importers_name(pytester: pytest.Pytester) -> None:
+    # "from calc.consts import RATE as FACTOR" binds calc.use's FACTOR to
+    # the value of consts' RATE: the tests that read FACTOR depend on it,
+    # not every test that imports calc.use; through re-exports too.
+    recorded(pytester, CONSTS, EVERYTHING | USE_TESTS)
+    touch_edit(pytester, "calc/consts.py", "RATE = 0.1", "RATE = 0.2")
+    fails(pytester, nodes("tests/test_use.py", "test_scaled"))
+    touch_edit(pytester, "calc/consts.py", "RATE = 0.2", "RATE = 0.1")
+    touch_edit(pytester, "calc/consts.py", "LIMIT = 3", "LIMIT = 4")
+    fails(pytester, nodes("tests/test_use.py", "test_limit", "test_reexported"))
+    # Removing it makes the import fail: the importers are collected, and
+    # their collection fails.
+    touch_edit(pytester, "calc/consts.py", "LIMIT = 4\n", "")
+    result = diff(pytester)
+    assert result.ret == 2 and "cannot import name 'LIMIT'" in output(result), output(result)
+
+
 def test_getattr_on_a_standard_module_and_an_exception_subclass_stay_precise(pytester: pytest.Pytester) -> None:
     # more-itertools: _sumprod = getattr(math, "sumprod", ...); attrs and
     # marshmallow subclass AttributeError and NameError. Neither reaches

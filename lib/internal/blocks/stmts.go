@@ -254,6 +254,7 @@ func (s *splitter) endStmt(sc *scopeState) {
 			st.st.Binds = []string{"__doc__"}
 		}
 	}
+	plainImport := st.st.Kind == StmtImport // not a compound statement holding one
 	for i := st.impStart; i < len(s.imp.imports); i++ {
 		imp := s.imp.imports[i]
 		st.st.Imports = append(st.st.Imports, imp)
@@ -281,9 +282,12 @@ func (s *splitter) endStmt(sc *scopeState) {
 	if st.st.Kind == StmtAssign && len(st.st.Binds) == 1 && st.st.Binds[0] == "__all__" && s.last > st.start {
 		st.st.exports = literalAll(s.src[st.start:s.last])
 	}
-	if st.st.Kind != StmtAssign && st.st.Kind != StmtNoop {
+	if st.st.Kind != StmtAssign && st.st.Kind != StmtNoop && !plainImport {
 		// What a literal assignment reads reaches its readers through the
 		// names it binds; anything else may use what it reads at import.
+		// An import reads nothing of the project's code: the module it
+		// names runs (the import graph), and the names it takes are the
+		// values of the names it binds (see the engine's fromNameIDs).
 		s.idents[sc.blk] = append(s.idents[sc.blk], st.st.Reads...)
 	}
 	slices.Sort(st.st.Reads)

@@ -448,6 +448,27 @@ func TestLookups(t *testing.T) {
 	}
 }
 
+func TestImportsReadNothing(t *testing.T) {
+	// An import statement binds names; what it names is the import graph's
+	// and the engine's from-import sources'. A compound statement holding
+	// one reads what else it holds.
+	tests := []struct {
+		src  string
+		want []string
+	}{
+		{"from calc.consts import LIMIT, RATE as FACTOR\nimport os.path as p\nfrom m import *\n", nil},
+		{"try:\n    from m import A\nexcept ImportError:\n    A = fallback(Y)\n", []string{"A", "ImportError", "Y", "fallback", "m"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			f := parse(t, tt.src)
+			if got := f.Idents(0); !slices.Equal(got, tt.want) {
+				t.Errorf("Idents(0) = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestExportNames(t *testing.T) {
 	tests := []struct {
 		name string

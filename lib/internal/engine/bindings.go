@@ -450,6 +450,13 @@ func (s *Session) bound(path, n string) bool {
 	return ok
 }
 
+// precise reports whether the module at path has name blocks (its top
+// level is not taken whole).
+func (s *Session) precise(path string) bool {
+	fi := s.current(path)
+	return fi.cur != nil && fi.cur.File != nil && fi.cur.Top.Precise
+}
+
 // submodule reports whether n is a module of the package whose __init__.py
 // is at path: importing it binds the name, not the package's code.
 func (s *Session) submodule(path, n string) bool {

@@ -88,17 +88,18 @@ type Session struct {
 	// gen is the baseline's cleanup generation when this session read it:
 	// the row ids cached above are valid only while it is unchanged.
 	gen         int64
-	importReads map[string]*reads             // module path -> what the code it ran at import reads
-	externals   map[string]bool               // import of an installed module -> precise (importPrecise)
-	binds       map[string]map[string]binding // file -> what its imports bind (bindings)
-	importFalls map[string]fallback           // file -> what its import-time code reads unnamed (importFall)
-	stars       map[string][]string           // file -> the project modules it star-imports (starImports)
-	known       map[string][]string           // file -> its star-import sources with known exports (knownStars)
-	blockFalls  map[blockRef]fallback         // block -> what its code reads unnamed (blockFall)
-	roots       map[blockRef][]string         // block -> the modules it names (blockRoots)
-	lookups     map[blockRef]lookups          // block -> the unbound names it looks up (blockLookups)
-	pathModules map[string][]string           // directory, dotted path -> the project module it names (namedFiles)
-	reach       map[string][]string           // file -> the files it reaches by import (fileClosure)
+	importReads map[string]*reads               // module path -> what the code it ran at import reads
+	externals   map[string]bool                 // import of an installed module -> precise (importPrecise)
+	binds       map[string]map[string]binding   // file -> what its imports bind (bindings)
+	importFalls map[string]fallback             // file -> what its import-time code reads unnamed (importFall)
+	stars       map[string][]string             // file -> the project modules it star-imports (starImports)
+	known       map[string][]string             // file -> its star-import sources with known exports (knownStars)
+	blockFalls  map[blockRef]fallback           // block -> what its code reads unnamed (blockFall)
+	roots       map[blockRef][]string           // block -> the modules it names (blockRoots)
+	lookups     map[blockRef]lookups            // block -> the unbound names it looks up (blockLookups)
+	froms       map[string]map[string][]nameRef // file -> name -> what its from-imports bind it to (fromSources)
+	pathModules map[string][]string             // directory, dotted path -> the project module it names (namedFiles)
+	reach       map[string][]string             // file -> the files it reaches by import (fileClosure)
 }
 
 // ErrBaselineCleaned stops a recording session whose cached row ids another
@@ -167,7 +168,7 @@ func open(cfg Config, panicAt string) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("read baseline: %w", err)
 	}
-	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, binds: map[string]map[string]binding{}, importFalls: map[string]fallback{}, stars: map[string][]string{}, known: map[string][]string{}, blockFalls: map[blockRef]fallback{}, roots: map[blockRef][]string{}, lookups: map[blockRef]lookups{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
+	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, binds: map[string]map[string]binding{}, importFalls: map[string]fallback{}, stars: map[string][]string{}, known: map[string][]string{}, blockFalls: map[blockRef]fallback{}, roots: map[blockRef][]string{}, lookups: map[blockRef]lookups{}, froms: map[string]map[string][]nameRef{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}

@@ -325,7 +325,7 @@ func (s *Session) scopedImportIDs(q store.Querier, path, function string) (scope
 			if imp.Scope != function || len(imp.Names) == 0 {
 				continue
 			}
-			got, err := s.fromImportIDs(q, path, imp)
+			got, err := s.fromImportIDs(q, path, imp, false)
 			if err != nil {
 				return scopedImports{}, err
 			}

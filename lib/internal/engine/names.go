@@ -289,6 +289,11 @@ func (s *Session) nameIDsLocal(q store.Querier, files []string, names map[string
 				return nil, err
 			}
 			ids = append(ids, id)
+			more, err := s.fromNameIDs(q, path, n)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, more...)
 		}
 		for cls, top := range fi.cur.Classes {
 			for _, n := range hits(top, names) {
@@ -343,6 +348,17 @@ func (s *Session) topIDs(q store.Querier, files []string, names ...string) ([]in
 			return nil, err
 		}
 		for _, name := range names {
+			if name == selection.Module {
+				// The whole top level: the values of the names it
+				// from-imports too.
+				for n := range s.fromSources(path) {
+					more, err := s.fromNameIDs(q, path, n)
+					if err != nil {
+						return nil, err
+					}
+					ids = append(ids, more...)
+				}
+			}
 			var defs []string
 			if name == selection.Defs {
 				defs = fi.cur.File.Names
@@ -398,7 +414,7 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 			if imp.Scope != "" || len(imp.Names) == 0 {
 				continue
 			}
-			got, err := s.fromImportIDs(q, path, imp)
+			got, err := s.fromImportIDs(q, path, imp, true)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -433,13 +449,21 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 
 // fromImportIDs returns, for "from m import NAME" in the file at path, m's
 // block for each NAME, bound or not (binding it later changes what the
-// import gets), and m's exports for "*".
-func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import) ([]int64, error) {
+// import gets), and m's exports for "*". With unbound, only for the names
+// m does not bind now: the value of one it binds reaches the code that
+// reads the importer's NAME (fromNameIDs), and removing it makes the
+// import fail, which m's "<names>" stands for.
+func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import, unbound bool) ([]int64, error) {
 	var ids []int64
 	got, _ := s.resolver.Resolve(path, imp)
 	src := s.fromSource(path, imp, got)
+	// An importer taken whole has no name blocks to carry the values.
+	unbound = unbound && s.precise(path)
 	for _, g := range got {
 		for _, n := range imp.Names {
+			if unbound && n != "*" && (s.bound(g, n) || s.submodule(g, n)) {
+				continue
+			}
 			more, err := s.nameBlockIDs(q, g, n)
 			if err != nil {
 				return nil, err
@@ -467,6 +491,69 @@ func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import)
 		ids = append(ids, more...)
 	}
 	return ids, nil
+}
+
+// fromNameIDs returns, for a module-level name n of the module at path
+// that a "from m import N" binds, m's block for N and, when m takes it from
+// another module the same way, that module's, and so on: the value the
+// importer's n has.
+func (s *Session) fromNameIDs(q store.Querier, path, n string) ([]int64, error) {
+	var ids []int64
+	seen := map[nameRef]bool{}
+	var follow func(path, n string, depth int) error
+	follow = func(path, n string, depth int) error {
+		for _, ref := range s.fromSources(path)[n] {
+			if seen[ref] || depth > 8 {
+				continue
+			}
+			seen[ref] = true
+			got, err := s.nameBlockIDs(q, ref.path, ref.i)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, got...)
+			if err := follow(ref.path, ref.i, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return ids, follow(path, n, 0)
+}
+
+// fromSources returns, for the module at path, which module-level names
+// its "from m import N [as n]" statements bind to which name of which
+// project module (submodules left out: a module is no value), once per
+// session.
+func (s *Session) fromSources(path string) map[string][]nameRef {
+	if got, ok := s.froms[path]; ok {
+		return got
+	}
+	out := map[string][]nameRef{}
+	s.froms[path] = out
+	fi := s.current(path)
+	if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
+		return out
+	}
+	f := fi.cur.File
+	for j, imp := range f.Imports {
+		if imp.Scope != "" || len(imp.Names) == 0 {
+			continue
+		}
+		files, _ := s.resolver.Resolve(path, imp)
+		src := s.fromSource(path, imp, files)
+		if src == "" {
+			continue
+		}
+		binds := f.ImportBinds(j)
+		for k, n := range imp.Names {
+			if n == "*" || k >= len(binds) || s.submodule(src, n) {
+				continue
+			}
+			out[binds[k]] = append(out[binds[k]], nameRef{src, n})
+		}
+	}
+	return out
 }
 
 // starExportIDs returns what code that read r reads of what the modules
