@@ -622,9 +622,14 @@ CONSTS = {
             return LIMIT
     """,
     "calc/reexport.py": "from calc.use import LIMIT\n",
+    "calc/starred.py": "from calc.consts import *\n",
+    "calc/via_star.py": "from calc.starred import RATE\n\ndef rate():\n    return RATE\n",
     "tests/test_use.py": """
         from calc.use import limit, scaled
-        from calc import reexport
+        from calc import reexport, via_star
+
+        def test_via_star():
+            assert via_star.rate() == 0.1
 
         def test_scaled():
             assert scaled(10) == 1.0
@@ -636,16 +641,17 @@ CONSTS = {
             assert reexport.LIMIT == 3
     """,
 }
-USE_TESTS = nodes("tests/test_use.py", "test_scaled", "test_limit", "test_reexported")
+USE_TESTS = nodes("tests/test_use.py", "test_scaled", "test_limit", "test_reexported", "test_via_star")
 
 
 def test_from_imported_constant_selects_the_readers_of_the_importers_name(pytester: pytest.Pytester) -> None:
     # "from calc.consts import RATE as FACTOR" binds calc.use's FACTOR to
     # the value of consts' RATE: the tests that read FACTOR depend on it,
-    # not every test that imports calc.use; through re-exports too.
+    # not every test that imports calc.use; through re-exports and star
+    # imports too.
     recorded(pytester, CONSTS, EVERYTHING | USE_TESTS)
     touch_edit(pytester, "calc/consts.py", "RATE = 0.1", "RATE = 0.2")
-    fails(pytester, nodes("tests/test_use.py", "test_scaled"))
+    fails(pytester, nodes("tests/test_use.py", "test_scaled", "test_via_star"))
     touch_edit(pytester, "calc/consts.py", "RATE = 0.2", "RATE = 0.1")
     touch_edit(pytester, "calc/consts.py", "LIMIT = 3", "LIMIT = 4")
     fails(pytester, nodes("tests/test_use.py", "test_limit", "test_reexported"))

@@ -494,31 +494,49 @@ func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import,
 }
 
 // fromNameIDs returns, for a module-level name n of the module at path
-// that a "from m import N" binds, m's block for N and, when m takes it from
-// another module the same way, that module's, and so on: the value the
-// importer's n has.
+// that a "from m import N" binds, m's block for N, and so on through the
+// modules m takes N from (a from-import, or a star import when m does not
+// bind N itself): the value the importer's n has.
 func (s *Session) fromNameIDs(q store.Querier, path, n string) ([]int64, error) {
 	var ids []int64
 	seen := map[nameRef]bool{}
-	var follow func(path, n string, depth int) error
-	follow = func(path, n string, depth int) error {
-		for _, ref := range s.fromSources(path)[n] {
-			if seen[ref] || depth > 8 {
-				continue
-			}
-			seen[ref] = true
-			got, err := s.nameBlockIDs(q, ref.path, ref.i)
-			if err != nil {
+	var visit func(ref nameRef, depth int) error
+	visit = func(ref nameRef, depth int) error {
+		if seen[ref] || depth > 8 {
+			return nil
+		}
+		seen[ref] = true
+		got, err := s.nameBlockIDs(q, ref.path, ref.i)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, got...)
+		for _, next := range s.fromSources(ref.path)[ref.i] {
+			if err := visit(next, depth+1); err != nil {
 				return err
 			}
-			ids = append(ids, got...)
-			if err := follow(ref.path, ref.i, depth+1); err != nil {
+		}
+		if s.bound(ref.path, ref.i) {
+			return nil
+		}
+		got, err = s.exportIDs(q, ref.path, map[string]bool{ref.i: true})
+		if err != nil {
+			return err
+		}
+		ids = append(ids, got...)
+		for _, src := range s.starImports(ref.path) {
+			if err := visit(nameRef{src, ref.i}, depth+1); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return ids, follow(path, n, 0)
+	for _, ref := range s.fromSources(path)[n] {
+		if err := visit(ref, 0); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 // fromSources returns, for the module at path, which module-level names
