@@ -398,75 +398,62 @@ func TestLocals(t *testing.T) {
 	}
 }
 
+// moduleCase is a source and what an accessor of its top level (block 0)
+// gives.
+type moduleCase struct {
+	src  string
+	want []string
+}
+
+// checkModule runs table tests of one accessor of a module's top level.
+func checkModule(t *testing.T, name string, get func(*File) []string, tests []moduleCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			f := parse(t, tt.src)
+			if got := get(&f); !slices.Equal(got, tt.want) {
+				t.Errorf("%s(0) = %q, want %q", name, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestBare(t *testing.T) {
 	// What code hands over as values: not assignment targets, parameter
 	// names, keyword names or attribute objects.
-	tests := []struct {
-		src  string
-		want []string
-	}{
+	checkModule(t, "Bare", func(f *File) []string { return f.Bare(0) }, []moduleCase{
 		{"x = ops\n", []string{"ops"}},
 		{"for m in (a, b):\n    pass\n", []string{"a", "b"}},
 		{"f(validate=v, key=k.attr)\n", []string{"f", "v"}},
 		{"y: int = mod.X\n", []string{"int"}},
 		{"f(ops=ops)\n", []string{"f", "ops"}},
 		{"def g(ops):\n    return ops\n", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.src, func(t *testing.T) {
-			f := parse(t, tt.src)
-			if got := f.Bare(0); !slices.Equal(got, tt.want) {
-				t.Errorf("Bare(0) = %q, want %q", got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestLookups(t *testing.T) {
 	// Attributes looked up on a plain name or a dotted chain, at every
 	// step of the chain; not on a call's result or a subscript, and not in
 	// import statements.
-	tests := []struct {
-		src  string
-		want []string
-	}{
+	checkModule(t, "Lookups", func(f *File) []string { return f.Lookups(0) }, []moduleCase{
 		{"x = mod.X\n", []string{"mod\x00X"}},
 		{"x = pkg.sub.f(1).y\n", []string{"pkg\x00sub", "pkg.sub\x00f"}},
 		{"x = pkg . sub.Z\n", []string{"pkg\x00sub", "pkg.sub\x00Z"}},
 		{"x = g().h + a[1].q\n", nil},
 		{"import a.b\nfrom c.d import e\n", nil},
 		{"mod.X = 1\n", []string{"mod\x00X"}},
-		{"def f(self):\n    return self.x\n", nil}, // block 0: the method's lookups are its own
-	}
-	for _, tt := range tests {
-		t.Run(tt.src, func(t *testing.T) {
-			f := parse(t, tt.src)
-			if got := f.Lookups(0); !slices.Equal(got, tt.want) {
-				t.Errorf("Lookups(0) = %q, want %q", got, tt.want)
-			}
-		})
-	}
+		{"def f(self):\n    return self.x\n", nil}, // the method's lookups are its own
+	})
 }
 
 func TestImportsReadNothing(t *testing.T) {
 	// An import statement binds names; what it names is the import graph's
 	// and the engine's from-import sources'. A compound statement holding
 	// one reads what else it holds.
-	tests := []struct {
-		src  string
-		want []string
-	}{
+	checkModule(t, "Idents", func(f *File) []string { return f.Idents(0) }, []moduleCase{
 		{"from calc.consts import LIMIT, RATE as FACTOR\nimport os.path as p\nfrom m import *\n", nil},
 		{"try:\n    from m import A\nexcept ImportError:\n    A = fallback(Y)\n", []string{"A", "ImportError", "Y", "fallback", "m"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.src, func(t *testing.T) {
-			f := parse(t, tt.src)
-			if got := f.Idents(0); !slices.Equal(got, tt.want) {
-				t.Errorf("Idents(0) = %q, want %q", got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestExportNames(t *testing.T) {
