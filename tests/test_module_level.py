@@ -306,10 +306,15 @@ def test_dynamic_access_at_import_time_falls_back_to_the_whole_module(pytester: 
     selects(pytester, nodes("tests/test_registry.py", "test_registry"))
 
 
-def test_module_getattr_falls_back_to_the_whole_module(pytester: pytest.Pytester) -> None:
+def test_module_getattr_leaves_the_names_it_binds_precise(pytester: pytest.Pytester) -> None:
+    # __getattr__ answers only names the module does not bind; OTHER is
+    # bound, and nothing reads it (see also
+    # test_package_getattr_answers_only_names_it_does_not_bind).
     recorded(pytester, {"calc/ops.py": OPS + "\n    def __getattr__(name):\n        raise AttributeError(name)\n"})
     touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
-    selects(pytester, OPS_IMPORTERS)
+    selects(pytester, set())
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "RATE = 0.2")
+    selects(pytester, nodes("tests/test_ops.py", "test_scaled"))
 
 
 def test_constant_read_at_import_time_by_a_test_file_selects_its_tests(pytester: pytest.Pytester) -> None:
@@ -875,15 +880,44 @@ def test_a_module_handed_over_as_a_value_falls_back_to_the_whole_module(pytester
     assert result.ret == 1, output(result)
 
 
-def test_package_getattr_leaves_other_modules_precise(pytester: pytest.Pytester) -> None:
-    # marshmallow and attrs define a module __getattr__ in __init__.py:
-    # that package is one whole, its other modules keep their names.
-    package = '__version__ = "1.0"\n\ndef __getattr__(name):\n    raise AttributeError(name)\n'
-    recorded(pytester, {"calc/__init__.py": package})
+def test_package_getattr_answers_only_names_it_does_not_bind(pytester: pytest.Pytester) -> None:
+    # marshmallow and attrs define a module __getattr__ in __init__.py. It
+    # answers only names the package does not bind: the names it binds
+    # keep their readers, a name it answers is looked up by name. (Used as
+    # a value, calc.legacy might be a module __getattr__ returns, handed
+    # over: whole-module, like any module handed over.)
+    package = """
+        __version__ = "1.0"
+
+        def __getattr__(name):
+            if name == "legacy":
+                return "old"
+            raise AttributeError(name)
+    """
+    extra = {
+        "calc/__init__.py": package,
+        "tests/test_legacy.py": """
+            import calc
+
+            def test_legacy():
+                assert calc.legacy.upper() == "OLD"
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_legacy.py", "test_legacy"))
     touch_edit(pytester, "calc/ops.py", "RATE = 0.1", "RATE = 0.2")
     selects(pytester, nodes("tests/test_ops.py", "test_scaled"))
     touch_edit(pytester, "calc/__init__.py", '"1.0"', '"1.1"')
-    selects(pytester, EVERYTHING)
+    selects(pytester, nodes("tests/test_ops.py", "test_scaled") | nodes("tests/test_version.py", "test_version"))
+    baseline(pytester)
+    # The answer changes: the test that asked ran __getattr__, and so did
+    # the collection of every test module that holds calc (pytest asks it
+    # for attributes such as __test__).
+    touch_edit(pytester, "calc/__init__.py", 'return "old"', 'return "older"')
+    fails(pytester, nodes("tests/test_legacy.py", "test_legacy") | nodes("tests/test_version.py", "test_version", "test_nothing"))
+    touch_edit(pytester, "calc/__init__.py", 'return "older"', 'return "old"')
+    # A binding of the name now shadows __getattr__'s answer.
+    touch_edit(pytester, "calc/__init__.py", '__version__ = "1.1"', '__version__ = "1.1"\nlegacy = "new"')
+    fails(pytester, nodes("tests/test_legacy.py", "test_legacy"))
 
 
 def test_caught_name_error_sees_the_global_added(pytester: pytest.Pytester) -> None:

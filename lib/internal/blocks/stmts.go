@@ -863,8 +863,13 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 	defs := map[string]bool{}
 	for _, st := range stmts {
 		for _, b := range st.Binds {
-			if wholeHooks[b] {
-				return m // names answered without being bound
+			if wholeHooks[b] && class {
+				// A class's instances answer names without binding them.
+				// A module's __getattr__ answers only the names it does
+				// not bind, and those are looked up by name: code that
+				// looks one up depends on it, bound or not, and on the
+				// __getattr__ it ran.
+				return m
 			}
 			if class {
 				switch b {
@@ -881,7 +886,7 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 			}
 		}
 	}
-	if defs["__getattr__"] || defs["__dir__"] {
+	if class && (defs["__getattr__"] || defs["__dir__"]) {
 		return m
 	}
 	kinds := make([]StmtKind, len(stmts))

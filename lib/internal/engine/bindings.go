@@ -211,8 +211,9 @@ func (s *Session) nameIn(src, n string, depth int) binding {
 			}
 		}
 	}
-	if !fi.cur.Top.Precise {
-		// A module __getattr__ answers for names it does not bind.
+	if !fi.cur.Top.Precise || slices.Contains(f.Names, "__getattr__") || fi.cur.Top.Names["__getattr__"] != 0 {
+		// A module __getattr__ answers for names it does not bind, maybe
+		// with a module.
 		return binding{kind: bindModule}
 	}
 	return binding{kind: bindNone}
