@@ -909,11 +909,15 @@ def test_package_getattr_answers_only_names_it_does_not_bind(pytester: pytest.Py
     touch_edit(pytester, "calc/__init__.py", '"1.0"', '"1.1"')
     selects(pytester, nodes("tests/test_ops.py", "test_scaled") | nodes("tests/test_version.py", "test_version"))
     baseline(pytester)
-    # The answer changes: the test that asked ran __getattr__, and so did
-    # the collection of every test module that holds calc (pytest asks it
-    # for attributes such as __test__).
+    # The answer changes: the test that asked ran __getattr__. So may have
+    # the collection of the other test module that holds calc: pytest 9
+    # asks the modules a test module holds for attributes such as
+    # __test__, pytest 8 does not. Either way, who ran it is selected.
     touch_edit(pytester, "calc/__init__.py", 'return "old"', 'return "older"')
-    fails(pytester, nodes("tests/test_legacy.py", "test_legacy") | nodes("tests/test_version.py", "test_version", "test_nothing"))
+    result = diff(pytester)
+    legacy = nodes("tests/test_legacy.py", "test_legacy")
+    assert legacy <= ran(result) <= legacy | nodes("tests/test_version.py", "test_version", "test_nothing"), output(result)
+    assert result.ret == 1, output(result)
     touch_edit(pytester, "calc/__init__.py", 'return "older"', 'return "old"')
     # A binding of the name now shadows __getattr__'s answer.
     touch_edit(pytester, "calc/__init__.py", '__version__ = "1.1"', '__version__ = "1.1"\nlegacy = "new"')
