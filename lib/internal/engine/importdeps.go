@@ -369,10 +369,11 @@ func (s *Session) earlyModules(deps []Dep) []Dep {
 	if len(early) == 0 {
 		return deps
 	}
+	// The session's record comes again with each batch: the closures are
+	// the per-session ones.
 	reached := map[string]bool{}
-	if len(roots) > 0 {
-		files, _ := s.resolver.Closure(roots)
-		for _, f := range files {
+	for _, root := range roots {
+		for _, f := range s.fileClosure(root) {
 			reached[f] = true
 		}
 	}

@@ -498,6 +498,9 @@ func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import,
 // modules m takes N from (a from-import, or a star import when m does not
 // bind N itself): the value the importer's n has.
 func (s *Session) fromNameIDs(q store.Querier, path, n string) ([]int64, error) {
+	if len(s.fromSources(path)[n]) == 0 {
+		return nil, nil // most names read: no from-import binds them
+	}
 	var ids []int64
 	seen := map[nameRef]bool{}
 	var visit func(ref nameRef, depth int) error
