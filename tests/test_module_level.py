@@ -1131,3 +1131,100 @@ def test_all_entry_renamed_to_a_missing_name_selects_every_star_importer(pyteste
     # Nothing deselected: the files that cannot import are collected and
     # error, the others run.
     assert " 0 deselected" in output(result), output(result)
+
+
+# A value computed at module level from a name another module gives: the
+# tests that read the result must see a change to the source. "exact"
+# cases follow the value by name (only test_value runs); the others count
+# the statement as one with effects (every importer of calc.derived runs).
+VALUE_FLOWS = {
+    "assignment": ("from calc.consts import RATE\nT = (RATE,)\n\ndef value():\n    return T[0]\n", True),
+    "chain of assignments": ("from calc.consts import RATE\nA = RATE\nB = A\n\ndef value():\n    return B\n", True),
+    "condition": (
+        "from calc.consts import RATE\nif RATE == 0.1:\n    U = 0.1\nelse:\n    U = 0.0\n\ndef value():\n    return U\n",
+        True,
+    ),
+    "re-exported through a star import": ("from calc.mid import *\n\ndef value():\n    return T[0]\n", True),
+    "star-imported name": ("from calc.consts import *\nT = (RATE,)\n\ndef value():\n    return T[0]\n", False),
+    "class attribute": (
+        "from calc.consts import RATE as R\n\nclass C:\n    fee = (R,)\n\n    def get(self):\n        return self.fee[0]\n\n"
+        "def value():\n    return C().get()\n",
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(VALUE_FLOWS))
+def test_a_value_computed_from_an_imported_name_follows_its_source(pytester: pytest.Pytester, case: str) -> None:
+    source, exact = VALUE_FLOWS[case]
+    extra = {
+        "calc/consts.py": "RATE = 0.1\n",
+        "calc/mid.py": "from calc.consts import RATE\nT = (RATE,)\n",
+        "calc/derived.py": source,
+        "tests/test_derived.py": """
+            from calc.derived import value
+
+            def test_value():
+                assert value() == 0.1
+
+            def test_other():
+                assert True
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_derived.py", "test_value", "test_other"))
+    touch_edit(pytester, "calc/consts.py", "RATE = 0.1", "RATE = 0.2")
+    result = diff(pytester)
+    expected = nodes("tests/test_derived.py", "test_value")
+    if not exact:
+        expected |= nodes("tests/test_derived.py", "test_other")
+    assert ran(result) == expected, output(result)
+    assert result.ret == 1, output(result)
+
+
+TYPED = {
+    "calc/typed.py": """
+        from __future__ import annotations
+
+        import sys
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from calc.ops import scaled
+
+        if sys.version_info >= (3, 0):
+            LIMIT = 3
+        else:
+            LIMIT = 2
+
+        def limit() -> int:
+            return LIMIT
+
+        def other(f: scaled) -> int:
+            return 1
+    """,
+    "tests/test_typed.py": """
+        from calc.typed import limit, other
+
+        def test_limit():
+            assert limit() == 3
+
+        def test_other():
+            assert other(None) == 1
+    """,
+}
+
+
+def test_imports_only_a_type_checker_runs_select_nothing(pytester: pytest.Pytester) -> None:
+    # "if TYPE_CHECKING:" never runs: a project import added there (or an
+    # unresolvable one) changes nothing at run time. A condition on the
+    # Python version binds names like an assignment: its readers run.
+    recorded(pytester, TYPED, EVERYTHING | nodes("tests/test_typed.py", "test_limit", "test_other"))
+    touch_edit(
+        pytester,
+        "calc/typed.py",
+        "    from calc.ops import scaled\n",
+        "    from calc.ops import scaled\n    from calc.table import TABLE\n    import not_installed\n",
+    )
+    selects(pytester, set())
+    touch_edit(pytester, "calc/typed.py", "    LIMIT = 3", "    LIMIT = 4")
+    fails(pytester, nodes("tests/test_typed.py", "test_limit"))

@@ -35,6 +35,15 @@ const (
 	StmtDef
 	// StmtNoop is a docstring or pass.
 	StmtNoop
+	// StmtCond is an if statement whose conditions only read names and
+	// compare them with literals, and whose branches hold only imports,
+	// literal assignments, pass and such if statements ("if TYPE_CHECKING:",
+	// "if sys.version_info >= (3, 11):"): it binds names like an assignment,
+	// and which value each gets depends on what the conditions read.
+	StmtCond
+	// stmtTyping is an "if TYPE_CHECKING:" that only a type checker runs
+	// (derive's view of a StmtCond).
+	stmtTyping
 )
 
 // Stmt is one statement of a module's top level.
@@ -62,6 +71,10 @@ type Stmt struct {
 	// Future marks a "from __future__" import, which must come first.
 	Future bool
 	def    bool // a definition (decorated or not) binds Binds
+	// typing: for "if TYPE_CHECKING:" or "if typing.TYPE_CHECKING:" with
+	// no other branch, the name the condition starts with. Its body runs
+	// only under a type checker, if that name is typing's (see derive).
+	typing string
 	// exports: for "__all__ = [...]" of string literals only, the names.
 	exports []string
 }
@@ -96,6 +109,10 @@ const (
 	vkDefaultParam // a parameter with a default: its name field is one
 	vkWalrus       // named_expression: binds a name from inside an expression
 	vkAttribute    // attribute: "obj.name"
+	vkIf           // if_statement
+	vkIfPart       // elif_clause, else_clause
+	vkBlock        // block: the statements of a branch
+	vkCondOp       // not, and/or, comparisons
 )
 
 func valueKindOf(name string, anonymous bool) valueKind {
@@ -148,6 +165,14 @@ func valueKindOf(name string, anonymous bool) valueKind {
 		return vkAttribute
 	case "named_expression":
 		return vkWalrus
+	case "if_statement":
+		return vkIf
+	case "elif_clause", "else_clause":
+		return vkIfPart
+	case "block":
+		return vkBlock
+	case "not_operator", "boolean_operator", "comparison_operator":
+		return vkCondOp
 	}
 	if anonymous {
 		return vkAnon
@@ -168,7 +193,10 @@ const (
 	vmNum              // the operand of a unary operator: numbers only
 	vmDict
 	vmPair
-	vmStr // inside a string literal
+	vmStr  // inside a string literal
+	vmIf   // an if statement or one of its elif/else clauses
+	vmCond // a condition: names, attributes, comparisons, literals
+	vmBody // a branch: its statements
 )
 
 // stmtState is the statement being walked.
@@ -177,8 +205,13 @@ type stmtState struct {
 	sum      uint64
 	impStart int
 	start    uint32 // where the statement starts
-	failed   bool   // no longer a candidate for StmtAssign / StmtNoop
+	failed   bool   // no longer a candidate for StmtAssign / StmtNoop / StmtCond
 	bytes    bool   // the string being read is a bytes literal
+	alt      bool   // an if statement with an elif or else branch
+	// held are identifiers that are no reads of a name of the scope (the
+	// names in an import, the attribute after a dot): they count as reads
+	// only if the statement turns out to have effects.
+	held []string
 }
 
 // scopeState is a module or class body whose statements are analysed.
@@ -234,6 +267,9 @@ func (s *splitter) beginStmt(sc *scopeState, e event) valueMode {
 	case vkDef:
 		st.st.Kind = StmtDef
 	case vkDecorated:
+	case vkIf:
+		st.st.Kind = StmtCond
+		return vmIf
 	default:
 		st.st.Open = true
 	}
@@ -243,7 +279,10 @@ func (s *splitter) beginStmt(sc *scopeState, e event) valueMode {
 // endStmt finishes the statement of sc being walked.
 func (s *splitter) endStmt(sc *scopeState) {
 	st := &sc.cur
-	if st.failed && (st.st.Kind == StmtAssign || st.st.Kind == StmtNoop) {
+	if st.failed && (st.st.Kind == StmtAssign || st.st.Kind == StmtNoop || st.st.Kind == StmtCond) {
+		if st.st.Kind == StmtCond {
+			st.st.Open = true // a branch may bind names unseen
+		}
 		st.st.Kind = StmtEffect
 	}
 	if st.st.Kind == StmtAssign && len(st.st.Binds) == 0 {
@@ -278,11 +317,19 @@ func (s *splitter) endStmt(sc *scopeState) {
 			st.st.Binds = append(st.st.Binds, n)
 		}
 	}
+	if st.st.Kind != StmtImport && st.st.Kind != StmtCond {
+		st.st.Reads = append(st.st.Reads, st.held...)
+	}
+	if st.st.Kind == StmtCond && !st.alt {
+		if m := typeChecking.FindSubmatch(s.src[st.start:]); m != nil {
+			st.st.typing = string(m[1]) + string(m[2])
+		}
+	}
 	st.st.Sum = st.sum
 	if st.st.Kind == StmtAssign && len(st.st.Binds) == 1 && st.st.Binds[0] == "__all__" && s.last > st.start {
 		st.st.exports = literalAll(s.src[st.start:s.last])
 	}
-	if st.st.Kind != StmtAssign && st.st.Kind != StmtNoop && !plainImport {
+	if st.st.Kind != StmtAssign && st.st.Kind != StmtNoop && st.st.Kind != StmtCond && !plainImport {
 		// What a literal assignment reads reaches its readers through the
 		// names it binds; anything else may use what it reads at import.
 		// An import reads nothing of the project's code: the module it
@@ -371,6 +418,24 @@ func (s *splitter) analyse(parent *frame, vk valueKind, field uint16, text []byt
 		}
 		return fail()
 	}
+	// cond takes in a part of an if statement's condition: reading names
+	// and attributes and comparing them with literals computes a value
+	// and changes nothing (a property or __eq__ the project defines runs
+	// at import and is charged to every importer, as any code run there).
+	cond := func() valueMode {
+		switch vk {
+		case vkIdent:
+			if !validName(text) {
+				return fail()
+			}
+			return vmNone
+		case vkAttribute, vkCondOp, vkTuple:
+			return vmCond
+		case vkNumber, vkConst, vkString, vkUnary:
+			return value(false)
+		}
+		return fail()
+	}
 	switch parent.vm {
 	case vmStmt:
 		switch vk {
@@ -417,6 +482,29 @@ func (s *splitter) analyse(parent *frame, vk valueKind, field uint16, text []byt
 			return value(true)
 		case s.g.fieldValue:
 			return value(false)
+		}
+		return fail()
+	case vmIf:
+		switch vk {
+		case vkBlock:
+			return vmBody
+		case vkIfPart:
+			if parent.start == st.start {
+				st.alt = true
+			}
+			return vmIf
+		}
+		return cond()
+	case vmCond:
+		return cond()
+	case vmBody:
+		switch vk {
+		case vkExprStmt:
+			return vmStmt
+		case vkPass, vkImport:
+			return vmNone
+		case vkIf:
+			return vmIf
 		}
 		return fail()
 	case vmStr:
@@ -545,6 +633,9 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 	switch {
 	case parent.imp == impAliased && field == s.g.fieldAlias:
 		return // bound, from the import records
+	case parent.imp != impNone, parent.vk == vkAttribute && field == s.g.fieldAttribute:
+		sc.cur.held = append(sc.cur.held, name)
+		return
 	case parent.vk == vkAssign && field == s.g.fieldLeft:
 		st.Binds = append(st.Binds, name)
 		return
@@ -685,6 +776,35 @@ var oneArgFuncs = map[string]bool{"dir": true, "vars": true}
 // bind.
 var wholeHooks = map[string]bool{"__getattr__": true, "__dir__": true}
 
+// typeChecking matches the start of "if TYPE_CHECKING:" and of
+// "if typing.TYPE_CHECKING:".
+var typeChecking = regexp.MustCompile(`^if[ \t]+(?:(typing)[ \t]*\.[ \t]*TYPE_CHECKING|(TYPE_CHECKING))[ \t]*:`)
+
+// typingOnly reports whether the statements bind name only by importing
+// it from typing ("import typing", "from typing import TYPE_CHECKING"), so
+// that "if name:" or "if name.TYPE_CHECKING:" is false at run time.
+func typingOnly(stmts []Stmt, name string) bool {
+	found := false
+	for _, st := range stmts {
+		if !slices.Contains(st.Binds, name) {
+			continue
+		}
+		if st.Kind != StmtImport || found {
+			return false
+		}
+		for _, imp := range st.Imports {
+			if imp.Module != "typing" && imp.Module != "typing_extensions" || imp.Level != 0 {
+				return false
+			}
+			if name == "typing" && (imp.Module != "typing" || len(imp.Names) != 0) {
+				return false
+			}
+		}
+		found = true
+	}
+	return found
+}
+
 // inExcept reports whether the token being entered lies in an except
 // clause's exception types (not its body).
 func (s *splitter) inExcept() bool {
@@ -800,6 +920,14 @@ type TopLevel struct {
 	Names map[string]uint64
 	// Bound lists the keys of Names, sorted.
 	Bound []string
+	// Feeds maps the names that statements without effects bind to the
+	// names those statements read (T = (A, B)): a name's value is computed
+	// from theirs, which the engine follows to the modules a from-import
+	// takes a value from.
+	Feeds map[string][]string
+	// EffectReads are the names the statements with effects read, sorted:
+	// every importer depends on their values, as on the statements.
+	EffectReads []string
 }
 
 // Derive computes the module's statement view. importPrecise tells whether
@@ -892,19 +1020,24 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 	kinds := make([]StmtKind, len(stmts))
 	for i, st := range stmts {
 		k := st.Kind
+		if st.typing != "" && typingOnly(stmts, st.typing) {
+			// Only a type checker runs it: nothing at run time.
+			kinds[i] = stmtTyping
+			continue
+		}
 		switch k {
 		case StmtDef:
 			if st.Fed {
 				k = StmtEffect
 			}
-		case StmtImport:
+		case StmtImport, StmtCond:
 			for _, imp := range st.Imports {
 				if importPrecise == nil || !importPrecise(imp) {
 					k = StmtEffect
 				}
 			}
 		}
-		if k == StmtAssign || k == StmtImport || k == StmtNoop {
+		if k == StmtAssign || k == StmtImport || k == StmtNoop || k == StmtCond {
 			for _, b := range st.Binds {
 				if defs[b] || readByName(b) {
 					k = StmtEffect
@@ -918,9 +1051,11 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 	open := false
 	eff := mixU(contenthash.Offset, loose)
 	epoch := uint64(0)
+	feeds := map[string][]string{}
+	var effectReads []string
 	for i, st := range stmts {
 		k := kinds[i]
-		if k == StmtAssign {
+		if k == StmtAssign || k == StmtCond {
 			for _, r := range st.Reads {
 				if !bound[r] {
 					k = StmtEffect // a builtin, or a NameError
@@ -928,11 +1063,17 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 			}
 		}
 		switch k {
+		case stmtTyping:
 		case StmtDef:
 			for _, b := range st.Binds {
 				bound[b] = true
 			}
-		case StmtAssign, StmtImport, StmtNoop:
+		case StmtAssign, StmtImport, StmtNoop, StmtCond:
+			if len(st.Reads) > 0 {
+				for _, b := range st.Binds {
+					feeds[b] = append(feeds[b], st.Reads...)
+				}
+			}
 			h := mixU(mixU(st.Sum, epoch), uint64(k))
 			for _, r := range st.Reads {
 				h = mixS(h, r)
@@ -943,6 +1084,7 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 				bound[b] = true
 			}
 		default:
+			effectReads = append(effectReads, st.Reads...)
 			h := mixU(eff, st.Sum)
 			for _, r := range st.Reads {
 				h = mixS(h, r)
@@ -995,6 +1137,11 @@ func derive(stmts []Stmt, loose, whole uint64, importPrecise func(Import) bool, 
 		m.Bound = append(m.Bound, n)
 	}
 	slices.Sort(m.Bound)
+	if len(feeds) > 0 {
+		m.Feeds = feeds
+	}
+	slices.Sort(effectReads)
+	m.EffectReads = slices.Compact(effectReads)
 	switch {
 	case bound["__all__"]:
 		m.Exports = mixU(mixS(contenthash.Offset, "__all__"), state["__all__"])

@@ -2,6 +2,7 @@ package blocks
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -9,7 +10,7 @@ import (
 
 // stmtView renders a file's statements as "kind binds<-reads".
 func stmtView(f File) []string {
-	kinds := map[StmtKind]string{StmtEffect: "effect", StmtAssign: "assign", StmtImport: "import", StmtDef: "def", StmtNoop: "noop"}
+	kinds := map[StmtKind]string{StmtEffect: "effect", StmtAssign: "assign", StmtImport: "import", StmtDef: "def", StmtNoop: "noop", StmtCond: "cond"}
 	var out []string
 	for _, st := range f.Stmts {
 		s := kinds[st.Kind] + " " + strings.Join(st.Binds, ",")
@@ -56,7 +57,7 @@ from m import x, y as z
 from . import w
 from x import *
 from __future__ import annotations
-`, []string{"import os,c<-a,b,os", "import x,z<-m,x,y", "import w<-w", "effect <-x open", "effect <-annotations"}},
+`, []string{"import os,c", "import x,z", "import w", "effect <-x open", "effect <-annotations"}},
 		{"definitions", `def f(a, b=1):
     return a + G
 @dec
@@ -67,7 +68,42 @@ class C(Base):
 if X:
     Y = 1
 pass
-`, []string{"def f", "effect g<-dec", "def C<-Base", "effect Y<-X open", "noop "}},
+`, []string{"def f", "effect g<-dec", "def C<-Base", "cond Y<-X", "noop "}},
+		{"conditions", `import sys, typing
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    from enum import Enum as EnumType
+    import os.path
+if typing.TYPE_CHECKING:
+    pass
+if sys.version_info >= (3, 11) and not X:
+    """Doc."""
+    A = 1
+elif sys.platform == "win32":
+    if Y:
+        A = B = (2, Z)
+else:
+    from m import A
+`, []string{"import sys,typing", "import TYPE_CHECKING", "cond EnumType,os<-TYPE_CHECKING", "cond <-typing", "cond A,A,B,A<-X,Y,Z,sys"}},
+		{"conditions with effects", `if f():
+    A = 1
+if X:
+    A = f()
+if X:
+    o.a = 1
+if X:
+    def g(): pass
+if X:
+    from m import *
+if (n := 1):
+    pass
+if X[0]:
+    pass
+try:
+    import m
+except ImportError:
+    m = None
+`, []string{"effect A<-f open", "effect A<-X,f open", "effect <-X,a,o open", "effect g<-X open", "effect <-X,m open", "effect <-n open", "effect <-X open", "effect m,m<-ImportError,m open"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,7 +159,7 @@ func TestStatementLiterals(t *testing.T) {
 		{"A = (B := 1)", "effect"},
 		{"A = Été = 1", "effect"},
 	}
-	kinds := map[StmtKind]string{StmtEffect: "effect", StmtAssign: "assign", StmtImport: "import", StmtDef: "def", StmtNoop: "noop"}
+	kinds := map[StmtKind]string{StmtEffect: "effect", StmtAssign: "assign", StmtImport: "import", StmtDef: "def", StmtNoop: "noop", StmtCond: "cond"}
 	for _, tt := range tests {
 		f := parse(t, tt.src+"\n")
 		got := ""
@@ -176,7 +212,14 @@ func TestDerive(t *testing.T) {
 		{"module __getattr__", "A = 1\ndef __getattr__(n): pass\n", "A = 2\ndef __getattr__(n): pass\n", "names:A"},
 		{"globals at module level", "A = 1\nglobals()['B'] = 2\n", "A = 2\nglobals()['B'] = 2\n", "whole"},
 		{"future import moved", "from __future__ import annotations\nA = 1\n", "A = 1\nfrom __future__ import annotations\n", "effects names:A"},
-		{"docstring changed", "'''a'''\nA = 1\n", "'''b'''\nA = 1\n", "names:__doc__"},
+		{"docstring changed", "'''a'''\nA = 1\n", "'''b'''\nA = 1\n", "names:__doc__"}, {"typing-only import added", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nx = f()\n", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\n    import json\nx = f()\n", ""},
+		{"unresolved typing-only import", "import typing\nif typing.TYPE_CHECKING:\n    pass\n", "import typing\nif typing.TYPE_CHECKING:\n    import missing\n    from . import y\n", ""},
+		{"typing-only block with an else", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nelse:\n    os = None\n", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nelse:\n    os = 0\n", "names:os"},
+		{"a TYPE_CHECKING of the module's own", "TYPE_CHECKING = True\nif TYPE_CHECKING:\n    A = 1\n", "TYPE_CHECKING = True\nif TYPE_CHECKING:\n    A = 2\n", "names:A"},
+		{"if typing: is true", "import typing\nif typing:\n    A = 1\n", "import typing\nif typing:\n    A = 2\n", "names:A"},
+		{"version condition changed", "import sys\nif sys.version_info >= (3, 11):\n    A = 1\nelse:\n    A = 2\n", "import sys\nif sys.version_info >= (3, 12):\n    A = 1\nelse:\n    A = 2\n", "names:A"},
+		{"condition on an unbound name", "if X:\n    A = 1\n", "if X:\n    A = 2\n", "effects names:A"},
+		{"unresolved import in a branch", "import sys\nif sys.platform == 'win32':\n    A = 1\n", "import sys\nif sys.platform == 'win32':\n    import missing as A\n", "effects names:A"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -483,6 +526,38 @@ func TestExportNames(t *testing.T) {
 			got := f.Derive(func(Import) bool { return true }).ExportNames
 			if (got == nil) != (tt.want == nil) || !slices.Equal(got, tt.want) {
 				t.Errorf("ExportNames = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFeedsAndEffectReads(t *testing.T) {
+	tests := []struct {
+		name        string
+		src         string
+		feeds       string // "NAME<-READS" sorted by name, joined by " "
+		effectReads string
+	}{
+		{"assignments", "from m import P\nA = 1\nT = (P, A)\nB = T\n", "B<-T T<-A,P", ""},
+		{"condition", "from m import P\nif P:\n    U = 1\nelse:\n    from n import U\n", "U<-P", ""},
+		{"effects", "from m import P\nX = f(P)\nY = Z\nclass C(P): pass\n", "", "P,Z,f"},
+		{"imports read nothing", "import a.b as c\nfrom m import x\n", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parse(t, tt.src)
+			top := f.Derive(func(Import) bool { return true })
+			var feeds []string
+			for _, n := range slices.Sorted(maps.Keys(top.Feeds)) {
+				r := slices.Clone(top.Feeds[n])
+				slices.Sort(r)
+				feeds = append(feeds, n+"<-"+strings.Join(slices.Compact(r), ","))
+			}
+			if got := strings.Join(feeds, " "); got != tt.feeds {
+				t.Errorf("feeds %q, want %q", got, tt.feeds)
+			}
+			if got := strings.Join(top.EffectReads, ","); got != tt.effectReads {
+				t.Errorf("effect reads %q, want %q", got, tt.effectReads)
 			}
 		})
 	}

@@ -155,6 +155,21 @@ func (r *reads) addBlock(path string, f *blocks.File, i int) {
 	}
 }
 
+// addLocal takes in plain names read by code of the module at path.
+func (r *reads) addLocal(path string, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	local := r.local[path]
+	if local == nil {
+		local = map[string]bool{}
+		r.local[path] = local
+	}
+	for _, n := range names {
+		local[n] = true
+	}
+}
+
 func (r *reads) merge(o *reads) {
 	if r == nil || o == nil {
 		return
@@ -410,6 +425,13 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 			}
 			ids = append(ids, probes...)
 		}
+		// What statements with effects read is read at import, also when
+		// the statement was written as an assignment (T = (X,) with X
+		// star-imported, a class attribute computed from a global).
+		r.addLocal(path, fi.cur.Top.EffectReads)
+		for _, top := range fi.cur.Classes {
+			r.addLocal(path, top.EffectReads)
+		}
 		for _, imp := range f.Imports {
 			if imp.Scope != "" || len(imp.Names) == 0 {
 				continue
@@ -496,9 +518,12 @@ func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import,
 // fromNameIDs returns, for a module-level name n of the module at path
 // that a "from m import N" binds, m's block for N, and so on through the
 // modules m takes N from (a from-import, or a star import when m does not
-// bind N itself): the value the importer's n has.
+// bind N itself): the value the importer's n has. The same for the names
+// n's value is computed from (T = (N,), see blocks.TopLevel.Feeds), in
+// each module on the way.
 func (s *Session) fromNameIDs(q store.Querier, path, n string) ([]int64, error) {
-	if len(s.fromSources(path)[n]) == 0 {
+	start := s.valueSources(path, n)
+	if len(start) == 0 {
 		return nil, nil // most names read: no from-import binds them
 	}
 	var ids []int64
@@ -514,7 +539,7 @@ func (s *Session) fromNameIDs(q store.Querier, path, n string) ([]int64, error) 
 			return err
 		}
 		ids = append(ids, got...)
-		for _, next := range s.fromSources(ref.path)[ref.i] {
+		for _, next := range s.valueSources(ref.path, ref.i) {
 			if err := visit(next, depth+1); err != nil {
 				return err
 			}
@@ -534,12 +559,39 @@ func (s *Session) fromNameIDs(q store.Querier, path, n string) ([]int64, error) 
 		}
 		return nil
 	}
-	for _, ref := range s.fromSources(path)[n] {
+	for _, ref := range start {
 		if err := visit(ref, 0); err != nil {
 			return nil, err
 		}
 	}
 	return ids, nil
+}
+
+// valueSources returns the names of other modules that the value of the
+// module-level name n of the module at path comes from: what a
+// from-import binds n to, and the same for each name n's value is
+// computed from, transitively (blocks.TopLevel.Feeds).
+func (s *Session) valueSources(path, n string) []nameRef {
+	froms := s.fromSources(path)
+	fi := s.current(path)
+	if fi.cur == nil || len(fi.cur.Top.Feeds[n]) == 0 {
+		return froms[n]
+	}
+	var out []nameRef
+	seen := map[string]bool{n: true}
+	queue := []string{n}
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		out = append(out, froms[x]...)
+		for _, r := range fi.cur.Top.Feeds[x] {
+			if !seen[r] {
+				seen[r] = true
+				queue = append(queue, r)
+			}
+		}
+	}
+	return out
 }
 
 // fromSources returns, for the module at path, which module-level names
