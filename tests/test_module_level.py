@@ -467,13 +467,42 @@ def test_class_attribute_added_selects_every_importer(pytester: pytest.Pytester)
     selects(pytester, BANK_TESTS)
 
 
-def test_class_attribute_of_a_subclassable_class_selects_every_importer(pytester: pytest.Pytester) -> None:
-    # A base class's __init_subclass__ or metaclass may read the
-    # attributes: a class with a base keeps the whole-class rule.
-    files = {**BANK, "bank/account.py": BANK["bank/account.py"].replace("class Account:", "class Base:\n            pass\n\n        class Account(Base):")}
+SUBCLASS_HOOKS = {
+    # A base class's __init_subclass__ or metaclass may read every
+    # attribute (a schema's fields, an Enum's members): such a class keeps
+    # the whole-class rule.
+    "__init_subclass__": "class Base:\n    def __init_subclass__(cls, **kw):\n        cls.seen = dict(vars(cls))\n",
+    "metaclass": "class Meta(type):\n    pass\n\nclass Base(metaclass=Meta):\n    pass\n",
+    "decorated base": "import functools\n\n@functools.total_ordering\nclass Base:\n    def __lt__(self, o):\n        return False\n",
+    "hook two bases up": "class Root:\n    def __init_subclass__(cls, **kw):\n        pass\n\nclass Base(Root):\n    pass\n",
+    "a class from outside not known to run none": "from collections import OrderedDict as Base\n",
+}
+PLAIN_BASES = {
+    "project class": "class Base:\n    pass\n",
+    "project class with a base": "from abc import ABC\n\nclass Root(ABC):\n    pass\n\nclass Base(Root, object):\n    pass\n",
+    "abc.ABC": "from abc import ABC as Base\n",
+}
+
+
+def _subclassed(pytester: pytest.Pytester, base: str) -> None:
+    account = textwrap.dedent(BANK["bank/account.py"]).replace("class Account:", "class Account(Base):")
+    files = {**BANK, "bank/base.py": base, "bank/account.py": "from bank.base import Base\n" + account}
     recorded(pytester, files, EVERYTHING | BANK_TESTS)
     touch_edit(pytester, "bank/account.py", "fee = 1", "fee = 2")
+
+
+@pytest.mark.parametrize("hook", list(SUBCLASS_HOOKS))
+def test_class_attribute_of_a_class_whose_bases_run_hooks_selects_every_importer(pytester: pytest.Pytester, hook: str) -> None:
+    _subclassed(pytester, SUBCLASS_HOOKS[hook])
     selects(pytester, BANK_TESTS)
+
+
+@pytest.mark.parametrize("base", list(PLAIN_BASES))
+def test_class_attribute_of_a_subclass_of_a_plain_class_selects_its_readers(pytester: pytest.Pytester, base: str) -> None:
+    # Subclassing a class with no decorator, metaclass or __init_subclass__
+    # (nor any of its bases) runs no hook: the attribute's readers run.
+    _subclassed(pytester, PLAIN_BASES[base])
+    selects(pytester, nodes("tests/test_bank.py", "test_withdraw", "test_direct"))
 
 
 def test_module_handed_to_library_code_falls_back_to_the_whole_module(pytester: pytest.Pytester) -> None:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -156,23 +157,27 @@ type splitter struct {
 	reads  map[string][]int32 // identifier -> the blocks it occurs in
 
 	// The statement analysis of SPEC 4.8 (stmts.go).
-	module  *scopeState
-	scopes  []*scopeState // the module, then the class bodies being walked
-	scopeOf []*scopeState // per block: its scope while walked, or nil
-	classes []ClassBody
-	plain   []bool     // per block: a class with no decorator nor bases
-	idents  [][]string // per block: identifiers its own code reads
-	bare    [][]string // per block: identifiers used as plain values
-	paths   [][]string // per block: strings that read as dotted module paths
-	dynamic []bool     // per block: reaches names dynamically
-	targets [][]string // per block: getattr(NAME, ...) first arguments
-	objdyn  []bool     // per block: reads some object's attributes by computed names
-	catches []bool     // per block: catches AttributeError or NameError
-	chains  [][]string // per block: dotted chains used as values ("pkg.sub")
-	probes  [][]string // per block: hasattr(NAME, "attr") and the like
-	locals  [][]string // per function block: names its assignments and loops bind
-	attrs   [][]string // per block: names read after a dot (x.NAME), or by getattr(x, "NAME")
-	lookups [][]string // per block: x.NAME where x is a plain name or a dotted chain
+	module          *scopeState
+	scopes          []*scopeState // the module, then the class bodies being walked
+	scopeOf         []*scopeState // per block: its scope while walked, or nil
+	classes         []ClassBody
+	plain           []bool     // per block: a class with no decorator nor bases
+	bases           [][]string // per block: a class's bases, when each is a dotted name
+	opaque          []bool     // per block: a class with a base that is not a dotted name, or a keyword (metaclass=)
+	decor           []bool     // per block: a decorated class
+	idents          [][]string // per block: identifiers its own code reads
+	bare            [][]string // per block: identifiers used as plain values
+	paths           [][]string // per block: strings that read as dotted module paths
+	dynamic         []bool     // per block: reaches names dynamically
+	lazyAnnotations bool       // "from __future__ import annotations": annotations are strings
+	targets         [][]string // per block: getattr(NAME, ...) first arguments
+	objdyn          []bool     // per block: reads some object's attributes by computed names
+	catches         []bool     // per block: catches AttributeError or NameError
+	chains          [][]string // per block: dotted chains used as values ("pkg.sub")
+	probes          [][]string // per block: hasattr(NAME, "attr") and the like
+	locals          [][]string // per function block: names its assignments and loops bind
+	attrs           [][]string // per block: names read after a dot (x.NAME), or by getattr(x, "NAME")
+	lookups         [][]string // per block: x.NAME where x is a plain name or a dotted chain
 	// per function block: names comprehensions bind, and names read
 	// outside any comprehension (a comprehension's names are its own).
 	// compReads: names read inside a comprehension, with where it starts.
@@ -204,6 +209,9 @@ func newSplitter(src []byte) *splitter {
 		outerReads: [][]string{nil},
 		compReads:  [][]string{nil},
 		plain:      []bool{false},
+		bases:      [][]string{nil},
+		opaque:     []bool{false},
+		decor:      []bool{false},
 		reads:      map[string][]int32{},
 	}
 	s.module = &scopeState{depth: 1, loose: contenthash.Offset}
@@ -265,8 +273,15 @@ func (s *splitter) enter(e event) {
 	}
 	if r == roleSkip {
 		c.sinks = nil
-	} else if s.runsAtImport(parent, e) {
-		c.sinks = with(c.sinks, 0)
+	} else if scope, ok := s.evaluatedAtDef(parent, e); ok {
+		if scope == 0 {
+			c.sinks = with(c.sinks, 0)
+		} else if sc := s.inner(); sc != nil && sc.blk == scope {
+			// A method's header counts in its class's block anyway; what
+			// the class body runs when it runs the def is what makes the
+			// def a statement with effects there.
+			sc.cur.evaluated = true
+		}
 	}
 	if e.kind == evLeaf {
 		if r != roleSkip && e.end > e.start {
@@ -332,6 +347,7 @@ func (s *splitter) enter(e event) {
 		if r == roleClass {
 			s.blocks[f.blk].Kind = Class
 			s.plain[f.blk] = parent.role != roleDecorated
+			s.decor[f.blk] = parent.role == roleDecorated
 			// Like a def line: a class header counts in an enclosing
 			// function or class, not at module level, so that adding a class
 			// leaves "<module>" alone (its own block holds its header).
@@ -361,6 +377,8 @@ func (s *splitter) enter(e event) {
 		case e.field == s.g.fieldSuperclasses:
 			if t := string(stripSpace(s.src[e.start:e.end])); t != "()" && t != "(object)" {
 				s.plain[parent.blk] = false
+				bases, ok := baseNames(t)
+				s.bases[parent.blk], s.opaque[parent.blk] = bases, !ok
 			}
 		}
 	}
@@ -413,30 +431,34 @@ func (s *splitter) readers(names []string) map[string][]string {
 	return out
 }
 
-// runsAtImport reports whether node e, a child of parent, is a default or
-// an annotation in the header of a module-level def: Python evaluates those
-// when the module runs the def, so they belong to "<module>" as well as to
-// the function (SPEC 4.1): "def mul(a, b=1 // 0)" breaks every importer.
-// (The header of a method or nested def is in the enclosing block already.)
-// A literal default computes nothing and cannot fail: only the tests that
-// call the function see it, through its own block.
-func (s *splitter) runsAtImport(parent *frame, e event) bool {
+// evaluatedAtDef reports whether node e, a child of parent, is a default
+// or an annotation in the header of a def that Python evaluates when it
+// runs the def, and the scope that runs it: for a module-level def they
+// belong to "<module>" as well as to the function (SPEC 4.1): "def mul(a,
+// b=1 // 0)" breaks every importer. A literal default computes nothing and
+// cannot fail, and under "from __future__ import annotations" annotations
+// are strings: only the tests that call the function see those, through
+// its own block.
+func (s *splitter) evaluatedAtDef(parent *frame, e event) (int32, bool) {
 	g := s.g
 	if e.field == g.fieldReturnType {
-		return parent.role == roleFunc && parent.outer.scope == 0
+		return parent.outer.scope, parent.role == roleFunc && !s.lazyAnnotations
 	}
 	if e.field != g.fieldValue && e.field != g.fieldType {
-		return false
+		return 0, false
 	}
 	kind := g.param(parent.sym)
 	if kind == paramNone || e.field == g.fieldValue && kind != paramDefault || len(s.stack) < 3 {
-		return false
+		return 0, false
 	}
 	params, fn := &s.stack[len(s.stack)-2], &s.stack[len(s.stack)-3]
-	if params.field != g.fieldParameters || fn.role != roleFunc || fn.outer.scope != 0 {
-		return false
+	if params.field != g.fieldParameters || fn.role != roleFunc {
+		return 0, false
 	}
-	return e.field == g.fieldType || !s.literal(e)
+	if e.field == g.fieldType {
+		return fn.outer.scope, !s.lazyAnnotations
+	}
+	return fn.outer.scope, !s.literal(e)
 }
 
 // literal reports whether a default value is a literal constant: a number,
@@ -456,6 +478,49 @@ func (s *splitter) literal(e event) bool {
 	}
 	return false
 }
+
+// baseNames returns the bases of a class header's argument list (spaces
+// stripped: "(Field,typing.Generic[T])") as dotted names, a subscript
+// dropped ("typing.Generic"), object left out; false when one is anything
+// else or a keyword (metaclass=...) is given.
+func baseNames(list string) ([]string, bool) {
+	inner := strings.TrimSuffix(strings.TrimPrefix(list, "("), ")")
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i <= len(inner); i++ {
+		if i < len(inner) {
+			switch inner[i] {
+			case '[', '(', '{':
+				depth++
+				continue
+			case ']', ')', '}':
+				depth--
+				continue
+			case ',':
+				if depth > 0 {
+					continue
+				}
+			default:
+				continue
+			}
+		}
+		part := inner[start:i]
+		start = i + 1
+		if part == "" && i == len(inner) {
+			break // a trailing comma
+		}
+		name, _, _ := strings.Cut(part, "[")
+		if !baseRe.MatchString(name) || name != part && !strings.HasSuffix(part, "]") {
+			return nil, false
+		}
+		if name != "object" {
+			out = append(out, name)
+		}
+	}
+	return out, true
+}
+
+var baseRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$`)
 
 func stripSpace(b []byte) []byte {
 	var out []byte
@@ -525,7 +590,10 @@ func (s *splitter) leave() {
 		sc := s.scopes[len(s.scopes)-1]
 		s.scopes = s.scopes[:len(s.scopes)-1]
 		s.scopeOf[sc.blk] = nil
-		s.classes = append(s.classes, ClassBody{Block: int(sc.blk), Stmts: sc.stmts, Plain: s.plain[sc.blk], loose: sc.loose})
+		s.classes = append(s.classes, ClassBody{
+			Block: int(sc.blk), Stmts: sc.stmts, Plain: s.plain[sc.blk], loose: sc.loose,
+			Bases: s.bases[sc.blk], Opaque: s.opaque[sc.blk], Decorated: s.decor[sc.blk],
+		})
 	}
 	if top := s.scopes[len(s.scopes)-1]; top.in && len(s.stack) == top.depth {
 		s.endStmt(top)
@@ -551,6 +619,9 @@ func (s *splitter) open(start uint32) int32 {
 	s.outerReads = append(s.outerReads, nil)
 	s.compReads = append(s.compReads, nil)
 	s.plain = append(s.plain, false)
+	s.bases = append(s.bases, nil)
+	s.opaque = append(s.opaque, false)
+	s.decor = append(s.decor, false)
 	s.scopeOf = append(s.scopeOf, nil)
 	return int32(len(s.blocks) - 1)
 }

@@ -208,6 +208,9 @@ type stmtState struct {
 	failed   bool   // no longer a candidate for StmtAssign / StmtNoop / StmtCond
 	bytes    bool   // the string being read is a bytes literal
 	alt      bool   // an if statement with an elif or else branch
+	// evaluated: a def whose header has parts its scope evaluates when it
+	// runs the def (a computed default, an annotation).
+	evaluated bool
 	// held are identifiers that are no reads of a name of the scope (the
 	// names in an import, the attribute after a dot): they count as reads
 	// only if the statement turns out to have effects.
@@ -232,7 +235,14 @@ type ClassBody struct {
 	// Plain: no decorator and no base class other than object, whose
 	// hooks (__init_subclass__, metaclasses) could read its attributes.
 	Plain bool
-	loose uint64
+	// Bases are the dotted names of its bases (a subscript dropped, object
+	// left out) when Opaque is false: the engine decides whether those
+	// run hooks (DeriveClass's plainBases).
+	Bases []string
+	// Opaque: a base that is no dotted name, or a keyword (metaclass=).
+	Opaque    bool
+	Decorated bool
+	loose     uint64
 }
 
 // inner returns the innermost scope with a statement being walked, or nil.
@@ -264,6 +274,9 @@ func (s *splitter) beginStmt(sc *scopeState, e event) valueMode {
 		st.st.Kind = StmtImport
 	case vkFuture:
 		st.st.Future = true
+		if futureAnnotations.Match(s.src[e.start:e.end]) {
+			s.lazyAnnotations = true
+		}
 	case vkDef:
 		st.st.Kind = StmtDef
 	case vkDecorated:
@@ -319,6 +332,11 @@ func (s *splitter) endStmt(sc *scopeState) {
 	}
 	if st.st.Kind != StmtImport && st.st.Kind != StmtCond {
 		st.st.Reads = append(st.st.Reads, st.held...)
+	}
+	if st.st.Kind == StmtDef && sc.blk != 0 {
+		// A method's whole header counts in its class's block; only what
+		// the class body evaluates makes the def more than a binding.
+		st.st.Fed = st.evaluated
 	}
 	if st.st.Kind == StmtCond && !st.alt {
 		if m := typeChecking.FindSubmatch(s.src[st.start:]); m != nil {
@@ -776,6 +794,11 @@ var oneArgFuncs = map[string]bool{"dir": true, "vars": true}
 // bind.
 var wholeHooks = map[string]bool{"__getattr__": true, "__dir__": true}
 
+// futureAnnotations matches "from __future__ import annotations" (with
+// other features too): annotations are then strings, evaluated by no one
+// when the def runs (PEP 563).
+var futureAnnotations = regexp.MustCompile(`\bannotations\b`)
+
 // typeChecking matches the start of "if TYPE_CHECKING:" and of
 // "if typing.TYPE_CHECKING:".
 var typeChecking = regexp.MustCompile(`^if[ \t]+(?:(typing)[ \t]*\.[ \t]*TYPE_CHECKING|(TYPE_CHECKING))[ \t]*:`)
@@ -958,10 +981,14 @@ func (f *File) Derive(importPrecise func(Import) bool) TopLevel {
 // DeriveClass computes the statement view of a class body: Effects stands
 // for the class header, the statements with effects and the set of names
 // the class binds (a new one may shadow an inherited attribute), Names for
-// its attributes bound by literal assignments.
-func (f *File) DeriveClass(c ClassBody) TopLevel {
+// its attributes bound by literal assignments. A class with bases is one
+// whole unless plainBases: the caller found that creating a subclass of
+// them runs no hook that could read the class's attributes (a metaclass,
+// __init_subclass__).
+func (f *File) DeriveClass(c ClassBody, plainBases bool) TopLevel {
 	whole := f.Blocks[c.Block].Checksum
-	if !f.Parsed || !c.Plain || f.Dynamic(c.Block) {
+	plain := c.Plain || plainBases && !c.Decorated && !c.Opaque
+	if !f.Parsed || !plain || f.Dynamic(c.Block) {
 		return TopLevel{Effects: whole, Exports: whole}
 	}
 	return derive(c.Stmts, c.loose, whole, nil, true)

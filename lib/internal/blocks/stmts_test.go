@@ -216,6 +216,8 @@ func TestDerive(t *testing.T) {
 		{"unresolved typing-only import", "import typing\nif typing.TYPE_CHECKING:\n    pass\n", "import typing\nif typing.TYPE_CHECKING:\n    import missing\n    from . import y\n", ""},
 		{"typing-only block with an else", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nelse:\n    os = None\n", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nelse:\n    os = 0\n", "names:os"},
 		{"a TYPE_CHECKING of the module's own", "TYPE_CHECKING = True\nif TYPE_CHECKING:\n    A = 1\n", "TYPE_CHECKING = True\nif TYPE_CHECKING:\n    A = 2\n", "names:A"},
+		{"annotation changed", "def f(x: int) -> int:\n    pass\n", "def f(x: str) -> str:\n    pass\n", "effects"},
+		{"annotation changed, lazy", "from __future__ import annotations\ndef f(x: int) -> int:\n    pass\n", "from __future__ import annotations\ndef f(x: str) -> str:\n    pass\n", ""},
 		{"if typing: is true", "import typing\nif typing:\n    A = 1\n", "import typing\nif typing:\n    A = 2\n", "names:A"},
 		{"version condition changed", "import sys\nif sys.version_info >= (3, 11):\n    A = 1\nelse:\n    A = 2\n", "import sys\nif sys.version_info >= (3, 12):\n    A = 1\nelse:\n    A = 2\n", "names:A"},
 		{"condition on an unbound name", "if X:\n    A = 1\n", "if X:\n    A = 2\n", "effects names:A"},
@@ -280,7 +282,13 @@ func TestDeriveClass(t *testing.T) {
 		{"method body changed", "class C:\n    fee = 1\n    def f(self):\n        return 1\n", "class C:\n    fee = 1\n    def f(self):\n        return 2\n", ""},
 		{"attribute added", "class C:\n    fee = 1\n", "class C:\n    fee = 1\n    tax = 2\n", "effects names:tax"},
 		{"method added", "class C:\n    fee = 1\n", "class C:\n    fee = 1\n    def g(self):\n        pass\n", "effects"},
-		{"signature changed", "class C:\n    def g(self):\n        pass\n", "class C:\n    def g(self, x=1):\n        pass\n", "effects"},
+		// A literal default is the method's own business (its block);
+		// what the class body evaluates when it runs the def is not.
+		{"literal default added", "class C:\n    def g(self):\n        pass\n", "class C:\n    def g(self, x=1):\n        pass\n", ""},
+		{"computed default added", "class C:\n    def g(self):\n        pass\n", "class C:\n    def g(self, x=f()):\n        pass\n", "effects"},
+		{"annotation changed", "class C:\n    def g(self, x: int):\n        pass\n", "class C:\n    def g(self, x: str):\n        pass\n", "effects"},
+		{"return annotation changed", "class C:\n    def g(self) -> int:\n        pass\n", "class C:\n    def g(self) -> str:\n        pass\n", "effects"},
+		{"annotation changed, lazy", "from __future__ import annotations\nclass C:\n    def g(self, x: int) -> int:\n        pass\n", "from __future__ import annotations\nclass C:\n    def g(self, x: str) -> str:\n        pass\n", ""},
 		{"call", "class C:\n    fee = f()\n", "class C:\n    fee = f(1)\n", "effects names:fee"},
 		{"decorated", "@d\nclass C:\n    fee = 1\n", "@d\nclass C:\n    fee = 2\n", "whole"},
 		{"base class", "class C(B):\n    fee = 1\n", "class C(B):\n    fee = 2\n", "whole"},
@@ -296,7 +304,7 @@ func TestDeriveClass(t *testing.T) {
 			view := func(f File) TopLevel {
 				for _, c := range f.Classes {
 					if n := f.Blocks[c.Block].Name; n == "C" || strings.HasSuffix(n, ".C") {
-						return f.DeriveClass(c)
+						return f.DeriveClass(c, false)
 					}
 				}
 				t.Fatal("no class C")
@@ -560,5 +568,33 @@ func TestFeedsAndEffectReads(t *testing.T) {
 				t.Errorf("effect reads %q, want %q", got, tt.effectReads)
 			}
 		})
+	}
+}
+
+func TestBaseNames(t *testing.T) {
+	tests := []struct {
+		list string
+		want string // "" with ok false: "opaque"
+	}{
+		{"(Field)", "Field"},
+		{"(Field,typing.Generic[_NumType])", "Field typing.Generic"},
+		{"(Number[int])", "Number"},
+		{"(object)", ""},
+		{"(A,B,)", "A B"},
+		{"(Base,metaclass=Meta)", "opaque"},
+		{"(*bases)", "opaque"},
+		{"(make_base())", "opaque"},
+		{"(NamedTuple('P',[]))", "opaque"},
+		{"(a[0].B)", "opaque"},
+	}
+	for _, tt := range tests {
+		got, ok := baseNames(tt.list)
+		s := strings.Join(got, " ")
+		if !ok {
+			s = "opaque"
+		}
+		if s != tt.want {
+			t.Errorf("baseNames(%q) = %q, want %q", tt.list, s, tt.want)
+		}
 	}
 }

@@ -98,6 +98,8 @@ type Session struct {
 	roots       map[blockRef][]string           // block -> the modules it names (blockRoots)
 	lookups     map[blockRef]lookups            // block -> the unbound names it looks up (blockLookups)
 	froms       map[string]map[string][]nameRef // file -> name -> what its from-imports bind it to (fromSources)
+	basesPlain  map[nameRef]bool                // (file, dotted name) -> a base that runs no hook (plainBase)
+	deriving    map[string]bool                 // files whose description is being computed
 	pathModules map[string][]string             // directory, dotted path -> the project module it names (namedFiles)
 	reach       map[string][]string             // file -> the files it reaches by import (fileClosure)
 }
@@ -168,7 +170,7 @@ func open(cfg Config, panicAt string) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("read baseline: %w", err)
 	}
-	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, binds: map[string]map[string]binding{}, importFalls: map[string]fallback{}, stars: map[string][]string{}, known: map[string][]string{}, blockFalls: map[blockRef]fallback{}, roots: map[blockRef][]string{}, lookups: map[blockRef]lookups{}, froms: map[string]map[string][]nameRef{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
+	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, binds: map[string]map[string]binding{}, importFalls: map[string]fallback{}, stars: map[string][]string{}, known: map[string][]string{}, blockFalls: map[blockRef]fallback{}, roots: map[blockRef][]string{}, lookups: map[blockRef]lookups{}, froms: map[string]map[string][]nameRef{}, basesPlain: map[nameRef]bool{}, deriving: map[string]bool{}, pathModules: map[string][]string{}, reach: map[string][]string{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}
@@ -292,8 +294,7 @@ func (s *Session) selectTests() (*Selection, error) {
 	}
 	parsed := fingerprint.Parse(toParse)
 	for i, fi := range changedInfos {
-		cur := selection.CurrentOf(fi.state, parsed[i], s.importPrecise(fi.state.Path))
-		fi.cur = &cur
+		fi.cur = s.describe(fi.state, parsed[i])
 		if f := parsed[i]; f != nil && f.Panic != "" && s.cfg.Verbose {
 			sel.Warnings = append(sel.Warnings, fmt.Sprintf("%s: the parser failed (%s); the whole file counts as one block", fi.state.Path, f.Panic))
 		}
@@ -551,11 +552,19 @@ func (s *Session) current(path string) *fileInfo {
 			f = &parsedFile
 		}
 		fi.state.Content = nil
-		cur := selection.CurrentOf(fi.state, f, s.importPrecise(path))
-		fi.cur = &cur
+		fi.cur = s.describe(fi.state, f)
 		s.parsed++
 	}
 	return fi
+}
+
+// describe computes a file's current view; the classes' bases may be in
+// other files, which it describes in turn (never this one again).
+func (s *Session) describe(st fingerprint.State, f *blocks.File) *selection.Current {
+	s.deriving[st.Path] = true
+	defer delete(s.deriving, st.Path)
+	cur := selection.CurrentOf(st, f, s.importPrecise(st.Path), s.plainBases(st.Path))
+	return &cur
 }
 
 // changedSinceStart reports whether a Python file may have changed after

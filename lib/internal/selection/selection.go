@@ -69,8 +69,9 @@ type Current struct {
 
 // CurrentOf describes a file from its state and, for Python files, its
 // blocks (f may be nil for data files). importPrecise classifies the
-// module's import statements (see blocks.File.Derive).
-func CurrentOf(st fingerprint.State, f *blocks.File, importPrecise func(blocks.Import) bool) Current {
+// module's import statements (see blocks.File.Derive); plainBases tells
+// whether a class's bases run no hook when subclassed (nil: they may).
+func CurrentOf(st fingerprint.State, f *blocks.File, importPrecise func(blocks.Import) bool, plainBases func(*blocks.File, blocks.ClassBody) bool) Current {
 	c := Current{Exists: st.Exists, Unreadable: st.Unreadable}
 	if !st.Exists || st.Unreadable {
 		return c
@@ -124,7 +125,7 @@ func CurrentOf(st fingerprint.State, f *blocks.File, importPrecise func(blocks.I
 		classes := contenthash.Offset
 		for _, cb := range f.Classes {
 			name := f.Blocks[cb.Block].Name
-			top := f.DeriveClass(cb)
+			top := f.DeriveClass(cb, !cb.Plain && !cb.Opaque && !cb.Decorated && plainBases != nil && plainBases(f, cb))
 			c.Classes[name] = top
 			c.Checksums[name+ClassEffects] = top.Effects
 			c.Checksums[name+ClassBound] = contenthash.Sum([]byte(strings.Join(top.Bound, "\n")))

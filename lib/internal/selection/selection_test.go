@@ -85,7 +85,7 @@ func TestDefsChange(t *testing.T) {
 			if !f.Parsed {
 				t.Fatal("not parsed")
 			}
-			cur := CurrentOf(fingerprint.State{Exists: true, Hash: contenthash.Sum([]byte(src))}, &f, nil)
+			cur := CurrentOf(fingerprint.State{Exists: true, Hash: contenthash.Sum([]byte(src))}, &f, nil, nil)
 			if got := Stale(defs, cur, versions); got != tt.stale {
 				t.Errorf("stale %v, want %v (%s)", got, tt.stale, Reason("m.py", defs, cur, versions))
 			}
@@ -111,7 +111,7 @@ func TestNameViews(t *testing.T) {
 	defer p.Close()
 	cur := func(src string) Current {
 		f := p.Parse([]byte(src))
-		return CurrentOf(fingerprint.State{Exists: true, Hash: contenthash.Sum([]byte(src))}, &f, nil)
+		return CurrentOf(fingerprint.State{Exists: true, Hash: contenthash.Sum([]byte(src))}, &f, nil, nil)
 	}
 	watched := []string{ClassNames, AllNames, ExportsUnbound, "<module>:f", "<module>:Y", "<exports>:g", "<exports>:h"}
 	for _, tt := range tests {
