@@ -467,6 +467,16 @@ def test_class_attribute_added_selects_every_importer(pytester: pytest.Pytester)
     selects(pytester, BANK_TESTS)
 
 
+def test_method_signature_with_a_literal_default_selects_its_callers(pytester: pytest.Pytester) -> None:
+    # The class body evaluates a computed default when it runs the def: then
+    # every importer. A literal default, or a parameter, is the method's.
+    recorded(pytester, BANK, EVERYTHING | BANK_TESTS)
+    touch_edit(pytester, "bank/account.py", "def deposit(self, n):", "def deposit(self, n, k=0):")
+    selects(pytester, nodes("tests/test_bank.py", "test_deposit"))
+    touch_edit(pytester, "bank/account.py", "def deposit(self, n, k=0):", "def deposit(self, n, k=len('')):")
+    selects(pytester, BANK_TESTS)
+
+
 SUBCLASS_HOOKS = {
     # A base class's __init_subclass__ or metaclass may read every
     # attribute (a schema's fields, an Enum's members): such a class keeps

@@ -436,13 +436,13 @@ func (s *splitter) readers(names []string) map[string][]string {
 // runs the def, and the scope that runs it: for a module-level def they
 // belong to "<module>" as well as to the function (SPEC 4.1): "def mul(a,
 // b=1 // 0)" breaks every importer. A literal default computes nothing and
-// cannot fail, and under "from __future__ import annotations" annotations
-// are strings: only the tests that call the function see those, through
+// cannot fail, and under "from __future__ import annotations" a method's
+// annotations are strings: only the tests that call it see those, through
 // its own block.
 func (s *splitter) evaluatedAtDef(parent *frame, e event) (int32, bool) {
 	g := s.g
 	if e.field == g.fieldReturnType {
-		return parent.outer.scope, parent.role == roleFunc && !s.lazyAnnotations
+		return parent.outer.scope, parent.role == roleFunc && s.annotationsRun(parent.outer.scope)
 	}
 	if e.field != g.fieldValue && e.field != g.fieldType {
 		return 0, false
@@ -456,9 +456,18 @@ func (s *splitter) evaluatedAtDef(parent *frame, e event) (int32, bool) {
 		return 0, false
 	}
 	if e.field == g.fieldType {
-		return fn.outer.scope, !s.lazyAnnotations
+		return fn.outer.scope, s.annotationsRun(fn.outer.scope)
 	}
 	return fn.outer.scope, !s.literal(e)
+}
+
+// annotationsRun reports whether the annotations of a def in scope are
+// evaluated when the def runs. Under "from __future__ import annotations"
+// they are strings, yet a module-level function handed to a library that
+// reads them (typer.run(main)) may never run: only a method's count as
+// its own (SPEC 4.8 keeps the function's importers).
+func (s *splitter) annotationsRun(scope int32) bool {
+	return !s.lazyAnnotations || scope == 0
 }
 
 // literal reports whether a default value is a literal constant: a number,

@@ -217,7 +217,7 @@ func TestDerive(t *testing.T) {
 		{"typing-only block with an else", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nelse:\n    os = None\n", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import os\nelse:\n    os = 0\n", "names:os"},
 		{"a TYPE_CHECKING of the module's own", "TYPE_CHECKING = True\nif TYPE_CHECKING:\n    A = 1\n", "TYPE_CHECKING = True\nif TYPE_CHECKING:\n    A = 2\n", "names:A"},
 		{"annotation changed", "def f(x: int) -> int:\n    pass\n", "def f(x: str) -> str:\n    pass\n", "effects"},
-		{"annotation changed, lazy", "from __future__ import annotations\ndef f(x: int) -> int:\n    pass\n", "from __future__ import annotations\ndef f(x: str) -> str:\n    pass\n", ""},
+		{"annotation changed, lazy", "from __future__ import annotations\ndef f(x: int) -> int:\n    pass\n", "from __future__ import annotations\ndef f(x: str) -> str:\n    pass\n", "effects"},
 		{"if typing: is true", "import typing\nif typing:\n    A = 1\n", "import typing\nif typing:\n    A = 2\n", "names:A"},
 		{"version condition changed", "import sys\nif sys.version_info >= (3, 11):\n    A = 1\nelse:\n    A = 2\n", "import sys\nif sys.version_info >= (3, 12):\n    A = 1\nelse:\n    A = 2\n", "names:A"},
 		{"condition on an unbound name", "if X:\n    A = 1\n", "if X:\n    A = 2\n", "effects names:A"},
