@@ -1185,6 +1185,15 @@ VALUE_FLOWS = {
     ),
     "re-exported through a star import": ("from calc.mid import *\n\ndef value():\n    return T[0]\n", True),
     "star-imported name": ("from calc.consts import *\nT = (RATE,)\n\ndef value():\n    return T[0]\n", False),
+    "condition on a module attribute": (
+        "from calc import consts\nif consts.RATE == 0.1:\n    U = 0.1\nelse:\n    U = 0.0\n\ndef value():\n    return U\n",
+        False,
+    ),
+    "condition in a class body": (
+        "import calc.consts as c\n\nclass K:\n    if c.RATE == 0.1:\n        fee = 0.1\n    else:\n        fee = 0.0\n\n"
+        "def value():\n    return K.fee\n",
+        False,
+    ),
     "class attribute": (
         "from calc.consts import RATE as R\n\nclass C:\n    fee = (R,)\n\n    def get(self):\n        return self.fee[0]\n\n"
         "def value():\n    return C().get()\n",

@@ -651,8 +651,16 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 	switch {
 	case parent.imp == impAliased && field == s.g.fieldAlias:
 		return // bound, from the import records
-	case parent.imp != impNone, parent.vk == vkAttribute && field == s.g.fieldAttribute:
+	case parent.imp != impNone:
 		sc.cur.held = append(sc.cur.held, name)
+		return
+	case parent.vk == vkAttribute && field == s.g.fieldAttribute:
+		sc.cur.held = append(sc.cur.held, name)
+		if st.Kind == StmtCond {
+			// "if flags.DEBUG:" reads flags' DEBUG when the module runs,
+			// whatever the statement binds: no name of this scope carries it.
+			s.idents[scope] = append(s.idents[scope], name)
+		}
 		return
 	case parent.vk == vkAssign && field == s.g.fieldLeft:
 		st.Binds = append(st.Binds, name)
