@@ -554,7 +554,11 @@ func bytesHasPrefix(b []byte, p string) bool { return strings.HasPrefix(string(b
 // parent through field.
 func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32, text []byte, defName bool) {
 	name := string(text)
-	if dynamicNames[name] && parent.imp == impNone {
+	// A parameter named like a builtin ("def f(locals=None)") is no use of
+	// the builtin where it is declared. (Where the body reads it, it may be
+	// one: "def f(getattr=getattr)".)
+	declared := parent.vk == vkParam || parent.vk == vkDefaultParam && field == s.g.fieldName
+	if dynamicNames[name] && parent.imp == impNone && !declared {
 		// Using importlib, not importing it, reaches names dynamically.
 		switch {
 		case (defName || parent.vk == vkAssign && field == s.g.fieldLeft) && wholeHooks[name]:

@@ -354,6 +354,8 @@ func TestDynamicAccess(t *testing.T) {
 		probes  []string
 		chains  []string
 	}{
+		{"a parameter named like a builtin", "def f(x: int, locals: dict = None, *, vars=None):\n    return x\n", 0, nil, nil, nil, nil},
+		{"a builtin as a parameter's default", "def f(x: int, getattr=getattr):\n    return x\n", dyn, nil, nil, nil, nil},
 		{"getattr with a literal name", "import math\nx = getattr(math, 'sumprod', None)\n", 0, nil, nil, []string{"math\x00sumprod"}, nil},
 		{"hasattr with a literal name", "ok = hasattr(obj, '__reversed__')\n", 0, nil, nil, []string{"obj\x00__reversed__"}, nil},
 		{"getattr on an expression, literal name", "x = getattr(a.b, 'c')\n", 0, nil, nil, []string{"a.b\x00c"}, nil},
