@@ -460,6 +460,76 @@ def test_class_attribute_read_through_cls_selects_its_readers(pytester: pytest.P
     selects(pytester, nodes("tests/test_bank.py", "test_cap"))
 
 
+# Code the recorder does not watch reads a class attribute by a name the
+# project wrote in a string, a data file or a class body: str.format in C,
+# operator.attrgetter, a template, a serializer library. (test body, extra
+# files, a distribution the case needs)
+NAMED_ELSEWHERE = {
+    "a format field": ('assert "{0.fee} {a.fee}".format(Account(), a=Account()) == "1 1"', {}, None),
+    "attrgetter": ('assert operator.attrgetter("fee")(Account()) == 1', {}, None),
+    "a format template file": (
+        'assert (HERE / "fee.txt").read_text().format(a=Account()) == "Fee: 1\\n"',
+        {"tests/fee.txt": "Fee: {a.fee}\n"},
+        None,
+    ),
+    "a Jinja template by subscript": (
+        'assert jinja2.Template((HERE / "fee.html").read_text()).render(a=Account()) == "Fee: 1"',
+        {"tests/fee.html": 'Fee: {{ a["fee"] }}'},
+        "jinja2",
+    ),
+    "a serializer's field": (
+        "assert AccountSchema().dump(Account())['fee'] == 1",
+        {
+            "bank/schemas.py": """
+                from marshmallow import Schema, fields
+
+                class AccountSchema(Schema):
+                    fee = fields.Integer()
+            """,
+        },
+        "marshmallow",
+    ),
+    "a name in a string": ('assert inspect.getattr_static(Account(), "fee") == 1', {}, None),
+}
+
+
+@pytest.mark.parametrize("case", list(NAMED_ELSEWHERE))
+def test_class_attribute_read_by_a_name_held_elsewhere_selects_its_readers(pytester: pytest.Pytester, case: str) -> None:
+    body, files, needs = NAMED_ELSEWHERE[case]
+    if needs:
+        pytest.importorskip(needs)
+    schemas = "from bank.schemas import AccountSchema\n" if "bank/schemas.py" in files else ""
+    extra = {
+        **BANK,
+        **files,
+        "tests/test_named.py": f"""
+import inspect
+import operator
+from pathlib import Path
+
+from bank.account import Account
+{schemas}
+try:
+    import jinja2
+except ImportError:
+    jinja2 = None
+
+HERE = Path(__file__).parent
+
+def test_named():
+    {body}
+
+def test_other():
+    assert Account().deposit(1) == 1
+""",
+    }
+    recorded(pytester, extra, EVERYTHING | BANK_TESTS | nodes("tests/test_named.py", "test_named", "test_other"))
+    touch_edit(pytester, "bank/account.py", "fee = 1", "fee = 2")
+    result = diff(pytester)
+    assert ran(result) == nodes("tests/test_named.py", "test_named") | nodes("tests/test_bank.py", "test_withdraw", "test_direct"), output(result)
+    assert result.ret == 1, output(result)
+
+
 def test_class_attribute_added_selects_every_importer(pytester: pytest.Pytester) -> None:
     # A new attribute may shadow an inherited one: the whole class.
     recorded(pytester, BANK, EVERYTHING | BANK_TESTS)
@@ -568,6 +638,60 @@ def test_a_patch_target_string_selects_when_the_name_goes(pytester: pytest.Pytes
     recorded(pytester, extra, EVERYTHING | nodes("tests/test_patch.py", "test_patched"))
     touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 5\nMORE = 1")
     selects(pytester, nodes("tests/test_patch.py", "test_patched"))
+
+
+# A library resolves a dotted path that the project wrote in its
+# configuration, in a Python string or in a data file, and reads the name
+# with getattr in code the recorder does not watch; the module is already
+# imported, so no import shows it. (source of the configuration, extra files)
+CONFIGURED = {
+    "a string after a scheme": (
+        'cfg = {"version": 1, "loggers": {"calc.cfg": {"level": "ext://calc.ops.OTHER"}}}',
+        {},
+    ),
+    "a JSON file": (
+        'cfg = json.loads((Path(__file__).parent / "logging.json").read_text())',
+        {"tests/logging.json": '{"version": 1, "loggers": {"calc.cfg": {"level": "ext://calc.ops.OTHER"}}}\n'},
+    ),
+    "an INI file": (
+        'cfg = {"version": 1, "loggers": {"calc.cfg": {"level": ini()}}}',
+        {"tests/levels.ini": "[calc.cfg]\nlevel = ext://calc.ops.OTHER\n"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIGURED))
+def test_a_dotted_path_in_configuration_makes_the_module_whole(pytester: pytest.Pytester, case: str) -> None:
+    source, files = CONFIGURED[case]
+    extra = {
+        **files,
+        "tests/test_configured.py": f"""
+            import configparser
+            import json
+            import logging.config
+            from pathlib import Path
+
+            import calc.ops
+
+            def ini():
+                parser = configparser.ConfigParser()
+                parser.read(Path(__file__).parent / "levels.ini")
+                return parser["calc.cfg"]["level"]
+
+            def test_level():
+                {source}
+                logging.config.dictConfig(cfg)
+                assert logging.getLogger("calc.cfg").level == 5
+
+            def test_other():
+                assert calc.ops.plain(1) == 2
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_configured.py", "test_level", "test_other"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    result = diff(pytester)
+    assert ran(result) == nodes("tests/test_configured.py", "test_level"), output(result)
+    assert result.ret == 1, output(result)
 
 
 def test_a_module_a_plugin_imports_by_name_is_whole_for_every_test(

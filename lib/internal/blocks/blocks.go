@@ -67,6 +67,7 @@ type File struct {
 	idents  [][]string // per block: see Idents
 	bare    [][]string // per block: see Bare
 	paths   [][]string // per block: see ModulePaths
+	words   [][]string // per block: see StringNames
 	binds   [][]string // per import: see ImportBinds
 	dynamic []bool     // per block: see Dynamic
 	targets [][]string // per block: see DynamicTargets

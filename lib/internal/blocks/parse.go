@@ -168,6 +168,7 @@ type splitter struct {
 	idents          [][]string // per block: identifiers its own code reads
 	bare            [][]string // per block: identifiers used as plain values
 	paths           [][]string // per block: strings that read as dotted module paths
+	words           [][]string // per block: the words of strings that list names
 	dynamic         []bool     // per block: reaches names dynamically
 	lazyAnnotations bool       // "from __future__ import annotations": annotations are strings
 	targets         [][]string // per block: getattr(NAME, ...) first arguments
@@ -196,6 +197,7 @@ func newSplitter(src []byte) *splitter {
 		idents:     [][]string{nil},
 		bare:       [][]string{nil},
 		paths:      [][]string{nil},
+		words:      [][]string{nil},
 		dynamic:    []bool{false},
 		targets:    [][]string{nil},
 		objdyn:     []bool{false},
@@ -303,8 +305,16 @@ func (s *splitter) enter(e event) {
 		if vk == vkIdent && r != roleSkip {
 			s.ident(parent, c.scope, e.field, e.start, s.src[e.start:e.end], defName)
 		}
-		if vk == vkStringPart && r != roleSkip && dottedPath.Match(s.src[e.start:e.end]) {
-			s.paths[c.scope] = append(s.paths[c.scope], string(s.src[e.start:e.end]))
+		if vk == vkStringPart && r != roleSkip {
+			if p, ok := modulePath(s.src[e.start:e.end]); ok {
+				s.paths[c.scope] = append(s.paths[c.scope], p)
+			}
+			if formatAttr.Match(s.src[e.start:e.end]) {
+				s.objdyn[c.scope] = true
+			}
+			if text := s.src[e.start:e.end]; len(text) <= maxNameList && nameList.Match(text) {
+				s.words[c.scope] = append(s.words[c.scope], nameWord.FindAllString(string(text), -1)...)
+			}
 		}
 		s.record(c.sinks, mark)
 		s.text(c.sinks, tagToken, s.src[e.start:e.end])
@@ -615,6 +625,7 @@ func (s *splitter) open(start uint32) int32 {
 	s.idents = append(s.idents, nil)
 	s.bare = append(s.bare, nil)
 	s.paths = append(s.paths, nil)
+	s.words = append(s.words, nil)
 	s.dynamic = append(s.dynamic, false)
 	s.targets = append(s.targets, nil)
 	s.objdyn = append(s.objdyn, false)
@@ -797,7 +808,7 @@ func (s *splitter) file() File {
 		binds[i] = s.imp.binds(i, imp)
 	}
 	return File{
-		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, paths: s.paths, binds: binds,
+		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, paths: s.paths, words: s.words, binds: binds,
 		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, targets: s.targets, loose: s.module.loose,
 		objdyn: s.objdyn, catches: s.catches, chains: s.chains, probes: s.probes, locals: s.locals, attrs: s.attrs,
 		lookups: s.lookups,

@@ -558,6 +558,11 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 	// the builtin where it is declared. (Where the body reads it, it may be
 	// one: "def f(getattr=getattr)".)
 	declared := parent.vk == vkParam || parent.vk == vkDefaultParam && field == s.g.fieldName
+	if attrReaders[name] && parent.imp == impNone && !declared {
+		// operator.attrgetter("fee") reads an object's attributes by the
+		// names in its strings, in C: like getattr(obj, name).
+		s.objdyn[scope] = true
+	}
 	if dynamicNames[name] && parent.imp == impNone && !declared {
 		// Using importlib, not importing it, reaches names dynamically.
 		switch {
@@ -865,6 +870,14 @@ func (f *File) DynamicTargets(i int) []string {
 	}
 	return f.targets[i]
 }
+
+// attrReaders read an object's attributes by names held in strings.
+var attrReaders = map[string]bool{"attrgetter": true, "methodcaller": true}
+
+// formatAttr finds a str.format replacement field that reads an attribute
+// ("{0.fee}", "{account.fee}", "{rows[0].fee:>8}"): the string reads the
+// attribute of whatever object it is formatted with, in C.
+var formatAttr = regexp.MustCompile(`\{[A-Za-z0-9_]*(?:\[[^\]{}]*\])*\.[A-Za-z_]`)
 
 var dynamicNames = map[string]bool{
 	"globals": true, "vars": true, "locals": true, "dir": true,
@@ -1274,9 +1287,43 @@ func (f *File) ModulePaths(i int) []string {
 	return f.paths[i]
 }
 
+// StringNames returns the words of the strings in block i that list names
+// ("fee", "fee balance", "x, y", "account.fee"), unsorted, repeated: code
+// that hands such a string to a library (a serializer's
+// Meta.fields = ("fee",), mock.patch.object(Account, "fee"),
+// namedtuple("P", "x y")) has the library read attributes by those names
+// in code the recorder does not watch.
+func (f *File) StringNames(i int) []string {
+	if i < 0 || i >= len(f.words) {
+		return nil
+	}
+	return f.words[i]
+}
+
+// nameList matches a string that only lists names: words separated by
+// spaces, commas or dots. maxNameList bounds it: a longer one is text.
+var (
+	nameList = regexp.MustCompile(`^\s*[A-Za-z_][A-Za-z0-9_]*(?:(?:\s*,\s*|\s+|\.)[A-Za-z_][A-Za-z0-9_]*)*\s*,?\s*$`)
+	nameWord = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+)
+
+const maxNameList = 256
+
 // dottedPath matches a whole string literal that reads as a dotted path,
-// with an optional ":attr" suffix (the resolve_name/entry-point form).
-var dottedPath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?::[A-Za-z_][A-Za-z0-9_.]*)?$|^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_.]*$`)
+// with an optional ":attr" suffix (the resolve_name/entry-point form),
+// alone or after what libraries put in front of one: a scheme (logging's
+// "ext://pkg.mod.NAME") or an entry point's "name = ". Group 1 is the path.
+// Prose ("see pkg.mod") is left out: a docstring is no reference.
+var dottedPath = regexp.MustCompile(`^\s*(?:[A-Za-z][A-Za-z0-9+.-]*://|[A-Za-z0-9_.-]+\s*=\s*)?([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?::[A-Za-z_][A-Za-z0-9_.]*)?|[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_.]*)\s*$`)
+
+// modulePath returns the dotted path a string literal reads as (dottedPath).
+func modulePath(text []byte) (string, bool) {
+	m := dottedPath.FindSubmatch(text)
+	if m == nil {
+		return "", false
+	}
+	return string(m[1]), true
+}
 
 // ImportBinds returns the names f.Imports[i] binds.
 func (f *File) ImportBinds(i int) []string {

@@ -394,6 +394,11 @@ func TestDynamicAccess(t *testing.T) {
 		{"subclassing Exception", "class E(Exception):\n    pass\n", 0, nil, nil, nil, nil},
 		{"raising in an except body", "try:\n    x = 1\nexcept KeyError:\n    raise AttributeError('x')\n", 0, nil, nil, nil, nil},
 		{"module paths", "a = 'pkg.mod:NAME'\nb = 'pkg.mod.NAME'\nc = 'plain words'\nd = 'x'\n", 0, nil, []string{"pkg.mod:NAME", "pkg.mod.NAME"}, nil, nil},
+		{"module paths after a scheme or a name", "a = 'ext://pkg.mod.LEVEL'\nb = ' tool = pkg.cli:main '\nc = 'see pkg.mod for more'\nd = 'https://example.com/x'\n", 0, nil, []string{"pkg.mod.LEVEL", "pkg.cli:main"}, nil, nil},
+		{"format field reading an attribute", "x = '{0.fee} {a.rate:>8}'.format(a)\n", obj, nil, nil, nil, nil},
+		{"format fields without attributes", "x = '{0} {name!r} {:>8} {0[1]} a.b'\n", 0, nil, nil, nil, nil},
+		{"attrgetter", "from operator import attrgetter\nget = attrgetter('fee')\n", obj, nil, nil, nil, nil},
+		{"importing attrgetter", "from operator import attrgetter\n", 0, nil, nil, nil, nil},
 		{"__import__ of a literal name", "f = __import__('concurrent.futures').futures\n", 0, nil, []string{"concurrent.futures"}, nil, nil},
 		{"import_module of a literal name", "m = import_module('helpers')\n", 0, nil, []string{"helpers"}, nil, nil},
 		{"__import__ of a computed name", "m = __import__(name)\n", dyn, nil, nil, nil, nil},
@@ -598,5 +603,27 @@ func TestBaseNames(t *testing.T) {
 		if s != tt.want {
 			t.Errorf("baseNames(%q) = %q, want %q", tt.list, s, tt.want)
 		}
+	}
+}
+
+func TestStringNames(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"one name", "x = getattr_static(a, 'fee')\n", []string{"fee"}},
+		{"a list of names", "P = namedtuple('P', 'x y')\nQ = ('fee', 'balance,rate')\n", []string{"P", "x", "y", "fee", "balance", "rate"}},
+		{"a dotted path", "p = 'calc.ops.RATE'\n", []string{"calc", "ops", "RATE"}},
+		{"text is no list", "m = 'must be positive!'\nn = 'Return the fee.'\no = '{0.fee}'\n", nil},
+		{"too long", "x = '" + strings.Repeat("word ", 60) + "'\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parse(t, tt.src)
+			if got := f.StringNames(0); !slices.Equal(got, tt.want) {
+				t.Errorf("StringNames(0) = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

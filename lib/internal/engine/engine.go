@@ -124,6 +124,10 @@ type fileInfo struct {
 	skeleton []int64
 	byName   map[string]int64
 	stored   map[blockKey]store.Block // versions in the baseline, read with byName
+	// named: what a data file names (dataPaths), read once, the first
+	// time a test depends on the file.
+	named     dataNames
+	namedRead bool
 }
 
 // blockKey identifies a block version within its file.

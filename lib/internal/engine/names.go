@@ -45,6 +45,14 @@ type reads struct {
 	// attrs are the names read after a dot (x.NAME): those a star-importer
 	// the code names as a module may answer (exportIDs).
 	attrs map[string]bool
+	// cls are names a library may read as attributes of objects the code
+	// hands it, in code the recorder does not watch: the words of strings
+	// that list names, the names a data file names after a dot, the names
+	// bound in the bodies of classes whose bases run hooks (a serializer's
+	// fields). They count for class attributes; a module's names reached
+	// that way are reached through a module path (ModulePaths) or a module
+	// handed over as a value (dynamic access).
+	cls map[string]bool
 }
 
 // ranBlock is a block of code a test ran.
@@ -126,6 +134,7 @@ func (r *reads) addBlock(path string, f *blocks.File, i int) {
 		return
 	}
 	r.ran = append(r.ran, ranBlock{path, f, i})
+	r.addCls(f.StringNames(i))
 	for _, n := range f.Attrs(i) {
 		if r.attrs == nil {
 			r.attrs = map[string]bool{}
@@ -152,6 +161,19 @@ func (r *reads) addBlock(path string, f *blocks.File, i int) {
 		r.raise(fallCatch)
 	case f.ObjectDynamic(i):
 		r.raise(fallObject)
+	}
+}
+
+// addCls takes in names a library may read as class attributes (cls).
+func (r *reads) addCls(names []string) {
+	if r == nil || len(names) == 0 {
+		return
+	}
+	if r.cls == nil {
+		r.cls = map[string]bool{}
+	}
+	for _, n := range names {
+		r.cls[n] = true
 	}
 }
 
@@ -186,6 +208,9 @@ func (r *reads) merge(o *reads) {
 		for n := range names {
 			local[n] = true
 		}
+	}
+	for n := range o.cls {
+		r.addCls([]string{n})
 	}
 	for _, f := range o.files {
 		r.addFile(f)
@@ -269,12 +294,13 @@ func (s *Session) ensureFile(q store.Querier, fi *fileInfo) error {
 // nameIDs returns the name blocks of the given files for the names read;
 // none of the file skip (a test file, whose whole top level counts).
 func (s *Session) nameIDs(q store.Querier, files []string, names map[string]bool, skip string) ([]int64, error) {
-	return s.nameIDsLocal(q, files, names, nil, skip)
+	return s.nameIDsLocal(q, files, names, nil, nil, skip)
 }
 
 // nameIDsLocal is nameIDs with, per file, the plain names its own code
-// reads (see reads.local).
-func (s *Session) nameIDsLocal(q store.Querier, files []string, names map[string]bool, local map[string]map[string]bool, skip string) ([]int64, error) {
+// reads (see reads.local), and names that count for class attributes only
+// (reads.cls).
+func (s *Session) nameIDsLocal(q store.Querier, files []string, names map[string]bool, local map[string]map[string]bool, cls map[string]bool, skip string) ([]int64, error) {
 	var ids []int64
 	for _, path := range files {
 		if path == skip {
@@ -310,9 +336,15 @@ func (s *Session) nameIDsLocal(q store.Querier, files []string, names map[string
 			}
 			ids = append(ids, more...)
 		}
-		for cls, top := range fi.cur.Classes {
-			for _, n := range hits(top, names) {
-				id, err := s.blockID(q, fi, cls+":"+n, nil)
+		for class, top := range fi.cur.Classes {
+			hit := hits(top, names)
+			for _, n := range hits(top, cls) {
+				if !names[n] {
+					hit = append(hit, n)
+				}
+			}
+			for _, n := range hit {
+				id, err := s.blockID(q, fi, class+":"+n, nil)
 				if err != nil {
 					return nil, err
 				}
@@ -432,6 +464,16 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 		for _, top := range fi.cur.Classes {
 			r.addLocal(path, top.EffectReads)
 		}
+		for _, c := range f.Classes {
+			if _, plain := fi.cur.Classes[f.Blocks[c.Block].Name]; plain {
+				continue
+			}
+			// Hooks of its bases (a serializer's, a model's) see the names
+			// it binds and may read attributes of that name elsewhere.
+			for _, st := range c.Stmts {
+				r.addCls(st.Binds)
+			}
+		}
 		for _, imp := range f.Imports {
 			if imp.Scope != "" || len(imp.Names) == 0 {
 				continue
@@ -457,7 +499,7 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 		r.unplaced = r.unplaced || !ok
 	}
 	local := s.starLocal(r)
-	got, err := s.nameIDsLocal(q, files, r.names, local, testFile)
+	got, err := s.nameIDsLocal(q, files, r.names, local, r.cls, testFile)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -787,8 +829,15 @@ func (s *Session) nameBlockIDs(q store.Querier, path, n string) ([]int64, error)
 // mock.patch, Django settings, entry points) reads the module's names
 // without the project's code naming them, so the module counts whole.
 func (s *Session) namedFiles(path string, f *blocks.File, i int) []string {
+	return s.modulesNamed(path, f.ModulePaths(i))
+}
+
+// modulesNamed returns the project modules that dotted paths found in the
+// file at path name: for each, the longest prefix that resolves, from that
+// file, to a module.
+func (s *Session) modulesNamed(path string, paths []string) []string {
 	var out []string
-	for _, p := range f.ModulePaths(i) {
+	for _, p := range paths {
 		key := pathpkg.Dir(path) + "\x00" + p
 		files, ok := s.pathModules[key]
 		if !ok {

@@ -414,7 +414,7 @@ func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo) ([]int64,
 	}
 	fall := max(r.placed(r.fall), info.fall)
 	local := s.starLocal(r)
-	ids, err := s.nameIDsLocal(q, files, r.names, local, info.testFile)
+	ids, err := s.nameIDsLocal(q, files, r.names, local, r.cls, info.testFile)
 	if err != nil {
 		return nil, fall, err
 	}
@@ -526,7 +526,29 @@ func (s *Session) depIDs(q store.Querier, d Dep, r *reads) ([]int64, error) {
 	f := fi.cur.File
 	if d.Kind == DepData || f == nil {
 		v, err := id(selection.Content)
-		return append(out, v), err
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+		if d.Kind == DepData && f == nil && fi.state.Exists {
+			if !fi.namedRead {
+				fi.named, fi.namedRead = s.readDataNames(d.Path), true
+			}
+			whole, err := s.wholeIDs(q, fi.named.modules)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, whole...)
+			if r != nil {
+				// A template or a format string read from the file reads
+				// the attributes it names of the objects it is given.
+				r.addCls(fi.named.attrs)
+				if fi.named.template {
+					r.raise(fallObject)
+				}
+			}
+		}
+		return out, nil
 	}
 	if fi.skeleton == nil {
 		for _, b := range f.Blocks {

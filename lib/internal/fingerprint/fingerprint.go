@@ -252,6 +252,25 @@ func Read(root Root, rel string) State {
 	return st
 }
 
+// OpenData opens the data file a stored path names for reading its bytes
+// again; a listing, a file that is not a regular one, or an unsafe path is
+// an error, never a blocked read.
+func OpenData(root Root, rel string) (*os.File, error) {
+	abs := root.Abs(rel)
+	if abs == "" || IsListing(rel) {
+		return nil, fs.ErrInvalid
+	}
+	f, err := openNoBlock(abs)
+	if err != nil {
+		return nil, err
+	}
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		return nil, fs.ErrInvalid
+	}
+	return f, nil
+}
+
 func read(root Root, st State) State {
 	if IsListing(st.Path) {
 		return readListing(root, st)
