@@ -490,6 +490,11 @@ NAMED_ELSEWHERE = {
         "marshmallow",
     ),
     "a name in a string": ('assert inspect.getattr_static(Account(), "fee") == 1', {}, None),
+    "a Jinja template string": (
+        "assert jinja2.Template('Fee: {{ a[\"fee\"] }}').render(a=Account()) == 'Fee: 1'",
+        {},
+        "jinja2",
+    ),
 }
 
 
@@ -657,12 +662,18 @@ CONFIGURED = {
         'cfg = {"version": 1, "loggers": {"calc.cfg": {"level": ini()}}}',
         {"tests/levels.ini": "[calc.cfg]\nlevel = ext://calc.ops.OTHER\n"},
     ),
+    "a YAML tag": (
+        'cfg = {"version": 1, "loggers": {"calc.cfg": {"level": yaml.unsafe_load((Path(__file__).parent / "level.yaml").read_text())["level"]}}}',
+        {"tests/level.yaml": "level: !!python/name:calc.ops.OTHER\n"},
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(CONFIGURED))
 def test_a_dotted_path_in_configuration_makes_the_module_whole(pytester: pytest.Pytester, case: str) -> None:
     source, files = CONFIGURED[case]
+    if "yaml" in source:
+        pytest.importorskip("yaml")
     extra = {
         **files,
         "tests/test_configured.py": f"""
@@ -672,6 +683,11 @@ def test_a_dotted_path_in_configuration_makes_the_module_whole(pytester: pytest.
             from pathlib import Path
 
             import calc.ops
+
+            try:
+                import yaml
+            except ImportError:
+                yaml = None
 
             def ini():
                 parser = configparser.ConfigParser()

@@ -876,8 +876,10 @@ var attrReaders = map[string]bool{"attrgetter": true, "methodcaller": true}
 
 // formatAttr finds a str.format replacement field that reads an attribute
 // ("{0.fee}", "{account.fee}", "{rows[0].fee:>8}"): the string reads the
-// attribute of whatever object it is formatted with, in C.
-var formatAttr = regexp.MustCompile(`\{[A-Za-z0-9_]*(?:\[[^\]{}]*\])*\.[A-Za-z_]`)
+// attribute of whatever object it is formatted with, in C. Or a template's
+// markers ("{{", "{%", "${": Jinja, Django, Mako), which read attributes
+// through subscripts too.
+var formatAttr = regexp.MustCompile(`\{[A-Za-z0-9_]*(?:\[[^\]{}]*\])*\.[A-Za-z_]|\{\{|\{%|\$\{`)
 
 var dynamicNames = map[string]bool{
 	"globals": true, "vars": true, "locals": true, "dir": true,

@@ -397,6 +397,7 @@ func TestDynamicAccess(t *testing.T) {
 		{"module paths after a scheme or a name", "a = 'ext://pkg.mod.LEVEL'\nb = ' tool = pkg.cli:main '\nc = 'see pkg.mod for more'\nd = 'https://example.com/x'\n", 0, nil, []string{"pkg.mod.LEVEL", "pkg.cli:main"}, nil, nil},
 		{"format field reading an attribute", "x = '{0.fee} {a.rate:>8}'.format(a)\n", obj, nil, nil, nil, nil},
 		{"format fields without attributes", "x = '{0} {name!r} {:>8} {0[1]} a.b'\n", 0, nil, nil, nil, nil},
+		{"a template string", "t = Template('Fee: {{ a[\"fee\"] }}')\n", obj, nil, nil, nil, nil},
 		{"attrgetter", "from operator import attrgetter\nget = attrgetter('fee')\n", obj, nil, nil, nil, nil},
 		{"importing attrgetter", "from operator import attrgetter\n", 0, nil, nil, nil, nil},
 		{"__import__ of a literal name", "f = __import__('concurrent.futures').futures\n", 0, nil, []string{"concurrent.futures"}, nil, nil},

@@ -838,6 +838,11 @@ func (s *Session) namedFiles(path string, f *blocks.File, i int) []string {
 func (s *Session) modulesNamed(path string, paths []string) []string {
 	var out []string
 	for _, p := range paths {
+		if _, after, ok := strings.Cut(p, ":"); ok && strings.Contains(after, ".") {
+			// "tag:pkg.mod.NAME" (YAML's "!!python/name:pkg.mod.NAME"):
+			// the path may be what follows the colon.
+			out = append(out, s.modulesNamed(path, []string{after})...)
+		}
 		key := pathpkg.Dir(path) + "\x00" + p
 		files, ok := s.pathModules[key]
 		if !ok {
