@@ -309,7 +309,7 @@ func (s *splitter) enter(e event) {
 			if p, ok := modulePath(s.src[e.start:e.end]); ok {
 				s.paths[c.scope] = append(s.paths[c.scope], p)
 			}
-			if formatAttr.Match(s.src[e.start:e.end]) {
+			if text := s.src[e.start:e.end]; bytes.IndexByte(text, '{') >= 0 && formatAttr.Match(text) {
 				s.objdyn[c.scope] = true
 			}
 			if text := s.src[e.start:e.end]; len(text) <= maxNameList && nameList.Match(text) {

@@ -1320,6 +1320,9 @@ var dottedPath = regexp.MustCompile(`^\s*(?:[A-Za-z][A-Za-z0-9+.-]*://|[A-Za-z0-
 
 // modulePath returns the dotted path a string literal reads as (dottedPath).
 func modulePath(text []byte) (string, bool) {
+	if bytes.IndexAny(text, ".:") < 0 {
+		return "", false // most strings: no regexp
+	}
 	m := dottedPath.FindSubmatch(text)
 	if m == nil {
 		return "", false
