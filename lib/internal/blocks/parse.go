@@ -154,7 +154,7 @@ type splitter struct {
 	last   uint32 // end of the last token, comments aside
 	imp    importer
 	ok     bool
-	reads  map[string][]int32 // identifier -> the blocks it occurs in
+	reads  map[string]*identReaders // identifier -> the blocks it occurs in
 
 	// The statement analysis of SPEC 4.8 (stmts.go).
 	module          *scopeState
@@ -214,7 +214,7 @@ func newSplitter(src []byte) *splitter {
 		bases:      [][]string{nil},
 		opaque:     []bool{false},
 		decor:      []bool{false},
-		reads:      map[string][]int32{},
+		reads:      map[string]*identReaders{},
 	}
 	s.module = &scopeState{depth: 1, loose: contenthash.Offset}
 	s.scopes = []*scopeState{s.module}
@@ -396,15 +396,29 @@ func (s *splitter) enter(e event) {
 	s.stack = append(s.stack, f)
 }
 
+// identReaders are the blocks an identifier occurs in, in the order of the
+// first occurrence, and the highest of them.
+type identReaders struct {
+	at  []int32
+	max int32
+}
+
 // read notes that an identifier occurs in the code of sinks.
 func (s *splitter) read(ident string, sinks []int32) {
-	at := s.reads[ident]
+	r := s.reads[ident]
+	if r == nil {
+		r = &identReaders{max: -1}
+		s.reads[ident] = r
+	}
 	for _, k := range sinks {
-		if !slices.Contains(at, k) {
-			at = append(at, k)
+		// Blocks are numbered as they open, so a block past the highest is
+		// new; only an enclosing one needs the search (a common name read
+		// in every function of a large file made this quadratic).
+		if k > r.max || !slices.Contains(r.at, k) {
+			r.at = append(r.at, k)
+			r.max = max(r.max, k)
 		}
 	}
-	s.reads[ident] = at
 }
 
 // readers returns File.Readers: for each top-level definition's name, and
@@ -420,7 +434,9 @@ func (s *splitter) readers(names []string) map[string][]string {
 	}
 	for _, n := range names {
 		if !strings.ContainsAny(n, ".#") {
-			add(n, s.reads[n])
+			if r := s.reads[n]; r != nil {
+				add(n, r.at)
+			}
 		}
 	}
 	// The statement analysis's rule (dynamicNames): one list of the names
