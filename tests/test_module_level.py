@@ -535,6 +535,33 @@ def test_other():
     assert result.ret == 1, output(result)
 
 
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="match statements are Python 3.10+")
+def test_class_attribute_in_a_class_pattern_selects_its_readers(pytester: pytest.Pytester) -> None:
+    # "case Account(fee=1)" reads the attribute in C; no code names it after a dot.
+    extra = {
+        **BANK,
+        "tests/test_match.py": """
+            from bank.account import Account
+
+            def test_matched():
+                match Account():
+                    case Account(fee=1):
+                        ok = True
+                    case _:
+                        ok = False
+                assert ok
+
+            def test_other():
+                assert Account().deposit(1) == 1
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | BANK_TESTS | nodes("tests/test_match.py", "test_matched", "test_other"))
+    touch_edit(pytester, "bank/account.py", "fee = 1", "fee = 2")
+    result = diff(pytester)
+    assert ran(result) == nodes("tests/test_match.py", "test_matched") | nodes("tests/test_bank.py", "test_withdraw", "test_direct"), output(result)
+    assert result.ret == 1, output(result)
+
+
 def test_class_attribute_added_selects_every_importer(pytester: pytest.Pytester) -> None:
     # A new attribute may shadow an inherited one: the whole class.
     recorded(pytester, BANK, EVERYTHING | BANK_TESTS)

@@ -601,6 +601,11 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 			s.dynamic[scope] = true
 		}
 	}
+	// "case Account(fee=1):" reads the subject's attribute fee, in C.
+	kwPattern := int(parent.sym) < len(s.g.kwPatterns) && s.g.kwPatterns[parent.sym]
+	if kwPattern {
+		s.attrs[scope] = append(s.attrs[scope], name)
+	}
 	if parent.vk == vkAttribute && field == s.g.fieldAttribute && parent.imp == impNone {
 		s.attrs[scope] = append(s.attrs[scope], name)
 		obj := bytes.TrimRight(s.src[parent.start:start], " \t\r\n\\")
@@ -619,7 +624,7 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 	// An assignment target is bound, not handed over; f(validate=...)
 	// names a parameter.
 	keyword := field == s.g.fieldName && int(parent.sym) < len(s.g.keywords) && s.g.keywords[parent.sym]
-	if !param && !defName && !local && !keyword && parent.vk != vkAttribute && parent.imp == impNone && !getattrObject {
+	if !param && !defName && !local && !keyword && !kwPattern && parent.vk != vkAttribute && parent.imp == impNone && !getattrObject {
 		s.bare[scope] = append(s.bare[scope], name)
 	}
 	if param && !defName {

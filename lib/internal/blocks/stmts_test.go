@@ -491,6 +491,15 @@ func TestBare(t *testing.T) {
 		{"y: int = mod.X\n", []string{"int"}},
 		{"f(ops=ops)\n", []string{"f", "ops"}},
 		{"def g(ops):\n    return ops\n", nil},
+		{"match a:\n    case A(fee=1):\n        pass\n", []string{"A", "a"}},
+	})
+}
+
+func TestAttrs(t *testing.T) {
+	// Names read as attributes: after a dot, and a class pattern's keywords.
+	checkModule(t, "Attrs", func(f *File) []string { return f.Attrs(0) }, []moduleCase{
+		{"x = mod.X\n", []string{"X"}},
+		{"match a:\n    case A(fee=1, rate=r):\n        pass\n", []string{"fee", "rate"}},
 	})
 }
 

@@ -203,6 +203,7 @@ type grammar struct {
 	// and the patterns that pass a binding on to their elements.
 	binders, patterns, comprehensions []bool
 	keywords                          []bool // keyword_argument: f(name=value)
+	kwPatterns                        []bool // keyword_pattern: case C(name=pattern)
 }
 
 // paramKind says how a node type takes part in a def's signature.
@@ -233,6 +234,7 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 	g.patterns = make([]bool, n)
 	g.comprehensions = make([]bool, n)
 	g.keywords = make([]bool, n)
+	g.kwPatterns = make([]bool, n)
 	for i := range n {
 		name := C.GoString(C.ts_language_symbol_name(lang, C.TSSymbol(i)))
 		// Type 0 is a named node, 2 an anonymous token (punctuation,
@@ -266,6 +268,8 @@ var pythonGrammar = sync.OnceValue(func() *grammar {
 			g.comprehensions[i] = true
 		case "keyword_argument":
 			g.keywords[i] = true
+		case "keyword_pattern":
+			g.kwPatterns[i] = true
 		case "pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "parenthesized_expression", "expression_list", "list_splat_pattern":
 			g.patterns[i] = true
 		}
