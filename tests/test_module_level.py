@@ -460,6 +460,17 @@ def test_class_attribute_read_through_cls_selects_its_readers(pytester: pytest.P
     selects(pytester, nodes("tests/test_bank.py", "test_cap"))
 
 
+def fee_change_runs(pytester: pytest.Pytester, extra: dict[str, str], path: str, reader: str) -> None:
+    """Records BANK with extra (a test file at path holding reader and
+    test_other), changes Account.fee, and checks that exactly reader and
+    BANK's own readers of fee run, and that reader fails."""
+    recorded(pytester, extra, EVERYTHING | BANK_TESTS | nodes(path, reader, "test_other"))
+    touch_edit(pytester, "bank/account.py", "fee = 1", "fee = 2")
+    result = diff(pytester)
+    assert ran(result) == nodes(path, reader) | nodes("tests/test_bank.py", "test_withdraw", "test_direct"), output(result)
+    assert result.ret == 1, output(result)
+
+
 # Code the recorder does not watch reads a class attribute by a name the
 # project wrote in a string, a data file or a class body: str.format in C,
 # operator.attrgetter, a template, a serializer library. (test body, extra
@@ -528,11 +539,7 @@ def test_other():
     assert Account().deposit(1) == 1
 """,
     }
-    recorded(pytester, extra, EVERYTHING | BANK_TESTS | nodes("tests/test_named.py", "test_named", "test_other"))
-    touch_edit(pytester, "bank/account.py", "fee = 1", "fee = 2")
-    result = diff(pytester)
-    assert ran(result) == nodes("tests/test_named.py", "test_named") | nodes("tests/test_bank.py", "test_withdraw", "test_direct"), output(result)
-    assert result.ret == 1, output(result)
+    fee_change_runs(pytester, extra, "tests/test_named.py", "test_named")
 
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="match statements are Python 3.10+")
@@ -555,11 +562,7 @@ def test_class_attribute_in_a_class_pattern_selects_its_readers(pytester: pytest
                 assert Account().deposit(1) == 1
         """,
     }
-    recorded(pytester, extra, EVERYTHING | BANK_TESTS | nodes("tests/test_match.py", "test_matched", "test_other"))
-    touch_edit(pytester, "bank/account.py", "fee = 1", "fee = 2")
-    result = diff(pytester)
-    assert ran(result) == nodes("tests/test_match.py", "test_matched") | nodes("tests/test_bank.py", "test_withdraw", "test_direct"), output(result)
-    assert result.ret == 1, output(result)
+    fee_change_runs(pytester, extra, "tests/test_match.py", "test_matched")
 
 
 def test_class_attribute_added_selects_every_importer(pytester: pytest.Pytester) -> None:
