@@ -76,7 +76,7 @@ func dataPaths(r io.Reader) (paths []string, template bool, err error) {
 		}
 		last = c
 		if len(tok) == 0 {
-			if identStart(c) && !identChar(prev) && prev != '.' {
+			if identStart(c) && !isIdentChar(prev) && prev != '.' {
 				tok = append(tok, c)
 			}
 			prev = c
@@ -90,7 +90,7 @@ func dataPaths(r io.Reader) (paths []string, template bool, err error) {
 				prev = c
 				continue
 			}
-		case identChar(c):
+		case isIdentChar(c):
 		case c == '.':
 		case c == ':' && !colon:
 			colon = true
@@ -148,10 +148,9 @@ func containsDot(b []byte) bool {
 	return false
 }
 
+// identStart reports whether c may start a dotted path. A non-ASCII byte
+// continues a run (isIdentChar) but starts none, so a module with a
+// non-ASCII name is not followed from a data file.
 func identStart(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-func identChar(c byte) bool {
-	return identStart(c) || c >= '0' && c <= '9'
 }

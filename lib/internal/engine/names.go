@@ -209,8 +209,11 @@ func (r *reads) merge(o *reads) {
 			local[n] = true
 		}
 	}
+	if len(o.cls) > 0 && r.cls == nil {
+		r.cls = make(map[string]bool, len(o.cls))
+	}
 	for n := range o.cls {
-		r.addCls([]string{n})
+		r.cls[n] = true
 	}
 	for _, f := range o.files {
 		r.addFile(f)
