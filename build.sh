@@ -25,6 +25,9 @@ GOFLAGS_BUILD=(-buildmode=c-shared -trimpath "-ldflags=-s -w")
 
 build_lib() {
   CGO_ENABLED=1 go build "${GOFLAGS_BUILD[@]}" -o plugin/pytest_difftest/_difftest.so ./lib/cabi
+  local libs=()
+  if [ "$(uname)" = Linux ]; then libs=(-s -lrt); fi
+  ${CC:-cc} -O2 -g0 -shared -fPIC -Wall -Werror -o plugin/pytest_difftest/_childterm.so lib/childterm/childterm.c "${libs[@]}"
   rm -f plugin/pytest_difftest/_difftest.h
 }
 

@@ -1,8 +1,11 @@
-"""Build step: compile the Go engine into the package as _difftest.so and
-tag the wheel for the platform (it holds native code)."""
+"""Build step: compile the Go engine into the package as _difftest.so, and
+the children's SIGTERM guard as _childterm.so, and tag the wheel for the
+platform (it holds native code)."""
 
 import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -16,6 +19,7 @@ except ImportError:  # pragma: no cover
 
 HERE = Path(__file__).resolve().parent
 LIBRARY = "_difftest.so"
+CHILDTERM = "_childterm.so"
 
 # Installed beside the package, at the root of site-packages, where the site
 # module runs it at every interpreter start (coverage.py's technique). It
@@ -47,6 +51,20 @@ def build_library(target_dir: Path) -> None:
         raise SystemExit("pytest-difftest: building needs Go (https://go.dev/dl/) and a C compiler on PATH")
     # The header Go writes duplicates include/difftest.h; keep only ours.
     (target_dir / "_difftest.h").unlink(missing_ok=True)
+    build_childterm(target_dir, env)
+
+
+def build_childterm(target_dir: Path, env: dict) -> None:
+    """The recorded children's SIGTERM guard (include/childterm.h): plain C,
+    with the C compiler cgo uses ($CC, as ./build.sh wheels sets it)."""
+    cc = shlex.split(env.get("CC") or "cc")
+    flags = ["-O2", "-g0", "-shared", "-fPIC"]
+    libs = ["-s", "-lrt"] if sys.platform.startswith("linux") else []
+    cmd = [*cc, *flags, "-o", str(target_dir / CHILDTERM), "lib/childterm/childterm.c", *libs]
+    try:
+        subprocess.run(cmd, cwd=HERE, env=env, check=True)
+    except FileNotFoundError:
+        raise SystemExit("pytest-difftest: building needs a C compiler on PATH (cc, or $CC)")
 
 
 class BuildPyWithGo(build_py):

@@ -39,7 +39,7 @@ def outcomes(result: pytest.RunResult) -> dict[str, str]:
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """pytest in a subprocess, verbose, so that ran() can read the output."""
-    return pytester.runpytest_subprocess("-v", "-p", "no:randomly", *args)
+    return pytester.runpytest_subprocess("-v", "-p", "no:randomly", *args, timeout=600)
 
 
 def baseline(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

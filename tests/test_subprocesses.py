@@ -5,6 +5,8 @@ killed by a signal (the test stays selected). The same under pytest-xdist."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from conftest import baseline, diff, nodes, ran, summary_line, touch_edit, write
@@ -261,3 +263,143 @@ def test_console_script(pytester: pytest.Pytester) -> None:
     assert ran(baseline(pytester)) == set()
     touch_edit(pytester, "pkg/only_child.py", "return 42", "return 42 + 0")
     assert ran(diff(pytester)) == nodes("test_script.py", "test_tool")
+
+
+# -- SIGTERM that Python notes but cannot handle at once ----------------------
+#
+# A recorded child handles SIGTERM in Python, to report before it dies. Python
+# runs the handler only when its main thread runs bytecode or a blocking call
+# returns EINTR. A SIGTERM that lands just before the main thread blocks (what
+# multiprocessing's Pool.terminate() does to an idle worker, about once in a
+# hundred pools) is noted and left unhandled: the child lived on and whoever
+# sent the signal waited forever. Here the signal is sent to another thread of
+# the child while its main thread waits on a lock, which is the same state,
+# every time. Plain Python dies of it at once; so must a recorded child.
+
+TERM_SCENARIO = """
+import multiprocessing, signal, threading, time
+import pkg.work
+
+pkg.work.square(3)
+lock = multiprocessing.Lock()
+lock.acquire()
+
+
+def deliver():
+    time.sleep(0.3)
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+
+threading.Thread(target=deliver).start()
+lock.acquire()
+"""
+
+# The child's main thread blocks in C code that retries on EINTR (a lock it
+# holds itself): Python never gets to run a handler. Plain Python dies at
+# once; a recorded child dies too, without a report (the test stays selected).
+TERM_IN_C = """
+import ctypes, os, signal, sys
+import pkg.work
+
+pkg.work.square(3)
+libc = ctypes.CDLL(None)
+mutex = ctypes.create_string_buffer(64)  # PTHREAD_MUTEX_INITIALIZER: zeros
+libc.pthread_mutex_lock(mutex)
+print("ready", flush=True)
+libc.pthread_mutex_lock(mutex)
+"""
+
+TERM_TESTS = '''
+import os
+import signal
+import subprocess
+import sys
+import time
+
+SCENARIO = {scenario!r}
+IN_C = {in_c!r}
+
+
+def wait(pid):
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError("the child did not end")
+        time.sleep(0.02)
+
+
+def test_subprocess():
+    child = subprocess.Popen([sys.executable, "-c", SCENARIO])
+    status = wait(child.pid)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
+
+
+def test_fork_of_a_subprocess():
+    code = "import os, sys\\npid = os.fork()\\nif pid == 0:\\n" + "".join("    " + l + "\\n" for l in SCENARIO.splitlines())
+    code += "_, st = os.waitpid(pid, 0)\\nsys.exit(0 if os.WIFSIGNALED(st) and os.WTERMSIG(st) == 15 else 1)\\n"
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_fork_of_the_test_process():
+    pid = os.fork()
+    if pid == 0:
+        try:
+            exec(SCENARIO, {{"__name__": "forked"}})
+        finally:
+            os._exit(3)
+    status = wait(pid)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
+
+
+def blocked_in_futex(pid):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{{pid}}/wchan") as f:
+                if "futex" in f.read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.01)
+
+
+def test_blocked_in_c():
+    child = subprocess.Popen([sys.executable, "-c", IN_C], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    blocked_in_futex(child.pid)  # past Python's last look at signals
+    child.terminate()
+    status = wait(child.pid)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
+
+
+def test_without_children():
+    assert True
+'''
+
+TERM = nodes("test_term.py", "test_subprocess", "test_fork_of_a_subprocess", "test_fork_of_the_test_process")
+TERM_IN_C_TEST = nodes("test_term.py", "test_blocked_in_c")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the SIGTERM guard is Linux only")
+def test_sigterm_noted_but_not_yet_handled_still_ends_the_child(pytester: pytest.Pytester) -> None:
+    write(pytester, {
+        **{k: v for k, v in PROJECT.items() if k.startswith(("pkg/", "pytest.ini"))},
+        "test_term.py": TERM_TESTS.format(scenario=TERM_SCENARIO, in_c=TERM_IN_C),
+    })
+    everything = TERM | TERM_IN_C_TEST | nodes("test_term.py", "test_without_children")
+    plain = pytester.runpytest_subprocess("-v", "-p", "no:randomly", timeout=300)
+    assert plain.ret == 0 and ran(plain) == everything, plain.stdout.str()
+    result = pytester.runpytest_subprocess("-v", "-p", "no:randomly", "--diff-baseline", timeout=300)
+    assert result.ret == 0 and ran(result) == everything, result.stdout.str()
+    # The children reported before dying: nothing to run again, but the test
+    # whose child could not report (blocked in C).
+    again = pytester.runpytest_subprocess("-v", "-p", "no:randomly", "--diff", timeout=300)
+    assert ran(again) == TERM_IN_C_TEST, again.stdout.str()
+    # What the children ran is their tests' dependency.
+    touch_edit(pytester, "pkg/work.py", "return x * x\n", "return x * x + 0\n")
+    changed = pytester.runpytest_subprocess("-v", "-p", "no:randomly", "--diff", timeout=300)
+    assert ran(changed) == TERM | TERM_IN_C_TEST, changed.stdout.str()

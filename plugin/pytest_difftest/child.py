@@ -16,8 +16,12 @@ reading, and writes them to a file of its own in that directory:
 A child killed by a signal never writes its ``E`` line (nor its codes):
 the parent then keeps the test selected. ``os._exit`` (multiprocessing's
 forked workers end with it) writes first; SIGTERM with its default action
-too. A child forked from a child (or from the test's process) reports on
-its own.
+too, through a Python handler that _childterm.so (lib/childterm) keeps
+from being left unrun: without it, a SIGTERM that lands just before the
+main thread blocks is never handled, and ``Pool.terminate()`` waits for
+the worker forever. Where that library cannot be loaded, SIGTERM keeps its
+default action (no report; the test stays selected). A child forked from a
+child (or from the test's process) reports on its own.
 
 Nothing here may raise into the child's start-up: errors turn the recorder
 off.
@@ -148,11 +152,13 @@ class _Child:
             self._open_report()
         except OSError:
             self.ended = True
+        self._rewatch_sigterm()
 
     def _watch_sigterm(self) -> None:
         """SIGTERM with its default action ends the process without atexit:
         report first, then die of the signal as before. A handler the child
         sets itself replaces this one."""
+        self._on_term: Any = None
         try:
             import signal
 
@@ -160,6 +166,7 @@ class _Child:
                 return
 
             def on_term(signum: int, frame: Any) -> None:
+                _term_handled()
                 if self._writing:
                     # Die once the report is written: returning here would
                     # leave a process that was told to end running on.
@@ -169,8 +176,28 @@ class _Child:
                 _die_of_sigterm()
 
             signal.signal(signal.SIGTERM, on_term)
+            if _guard_sigterm():
+                self._on_term = on_term
+            else:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
         except (ImportError, ValueError, OSError, AttributeError):
             pass  # not the main thread, or no SIGTERM here
+
+    def _rewatch_sigterm(self) -> None:
+        """In a fork of a child: the handlers are inherited, the guard's
+        timer is not."""
+        if self._on_term is None:
+            return
+        try:
+            import signal
+
+            if signal.getsignal(signal.SIGTERM) is not self._on_term:
+                return  # the child set its own: plain Python from then on
+            if not _guard_sigterm():
+                self._on_term = None
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        except (ImportError, ValueError, OSError, AttributeError):
+            pass
 
     def _audit(self, event: str, args: tuple[Any, ...]) -> None:
         if event != "open" or self.ended:
@@ -223,6 +250,38 @@ class _Child:
             while data:
                 data = data[os.write(self._fd, data):]
             os.close(self._fd)
+        except Exception:
+            pass
+
+
+# _childterm.so's functions (include/childterm.h), looked up once per
+# lineage through _ctypes: the ctypes package costs a child start-up several
+# times more.
+_GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_childterm.so")
+_guard_calls: "Optional[tuple[int, int]]" = None
+
+
+def _guard_sigterm() -> bool:
+    """Put the C guard in front of the Python SIGTERM handler just set
+    (include/childterm.h); False when it cannot be."""
+    global _guard_calls
+    try:
+        import _ctypes
+
+        if _guard_calls is None:
+            handle = _ctypes.dlopen(_GUARD, getattr(os, "RTLD_NOW", 2))
+            _guard_calls = (_ctypes.dlsym(handle, "dtt_install"), _ctypes.dlsym(handle, "dtt_handled"))
+        return bool(_ctypes.call_function(_guard_calls[0], ()) == 0)
+    except Exception:
+        return False
+
+
+def _term_handled() -> None:
+    if _guard_calls is not None:
+        try:
+            import _ctypes
+
+            _ctypes.call_function(_guard_calls[1], ())
         except Exception:
             pass
 
