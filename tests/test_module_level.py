@@ -460,14 +460,14 @@ def test_class_attribute_read_through_cls_selects_its_readers(pytester: pytest.P
     selects(pytester, nodes("tests/test_bank.py", "test_cap"))
 
 
-def fee_change_runs(pytester: pytest.Pytester, extra: dict[str, str], path: str, reader: str) -> None:
+def fee_change_runs(pytester: pytest.Pytester, extra: dict[str, str], path: str, reader: str, also: set[str] = set()) -> None:
     """Records BANK with extra (a test file at path holding reader and
-    test_other), changes Account.fee, and checks that exactly reader and
-    BANK's own readers of fee run, and that reader fails."""
+    test_other), changes Account.fee, and checks that exactly reader, also
+    and BANK's own readers of fee run, and that reader fails."""
     recorded(pytester, extra, EVERYTHING | BANK_TESTS | nodes(path, reader, "test_other"))
     touch_edit(pytester, "bank/account.py", "fee = 1", "fee = 2")
     result = diff(pytester)
-    assert ran(result) == nodes(path, reader) | nodes("tests/test_bank.py", "test_withdraw", "test_direct"), output(result)
+    assert ran(result) == nodes(path, reader) | also | nodes("tests/test_bank.py", "test_withdraw", "test_direct"), output(result)
     assert result.ret == 1, output(result)
 
 
@@ -496,6 +496,18 @@ NAMED_ELSEWHERE = {
 
                 class AccountSchema(Schema):
                     fee = fields.Integer()
+            """,
+        },
+        "marshmallow",
+    ),
+    "a serializer's fields bound together": (
+        "assert AccountSchema().dump(Account())['fee'] == 1",
+        {
+            "bank/schemas.py": """
+                from marshmallow import Schema, fields
+
+                class AccountSchema(Schema):
+                    fee, limit = fields.Integer(), fields.Integer()
             """,
         },
         "marshmallow",
@@ -539,7 +551,10 @@ def test_other():
     assert Account().deposit(1) == 1
 """,
     }
-    fee_change_runs(pytester, extra, "tests/test_named.py", "test_named")
+    # A tuple target is a statement with effects: the names it assigns count
+    # as read at import, by every test of a file that imports the schema.
+    also = nodes("tests/test_named.py", "test_other") if case == "a serializer's fields bound together" else set()
+    fee_change_runs(pytester, extra, "tests/test_named.py", "test_named", also)
 
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="match statements are Python 3.10+")
@@ -735,6 +750,37 @@ def test_a_dotted_path_in_configuration_makes_the_module_whole(pytester: pytest.
     }
     recorded(pytester, extra, EVERYTHING | nodes("tests/test_configured.py", "test_level", "test_other"))
     touch_edit(pytester, "calc/ops.py", "OTHER = 5", "OTHER = 6")
+    result = diff(pytester)
+    assert ran(result) == nodes("tests/test_configured.py", "test_level"), output(result)
+    assert result.ret == 1, output(result)
+
+
+@pytest.mark.parametrize("where", ["a string", "a JSON file"])
+def test_a_non_ascii_module_named_in_configuration_makes_it_whole(pytester: pytest.Pytester, where: str) -> None:
+    # Python identifiers may be non-ASCII (PEP 3131), module names too.
+    level = '{"version": 1, "loggers": {"calc.cfg": {"level": "ext://calc.ñandú.OTHER"}}}'
+    source = f"cfg = {level}" if where == "a string" else 'cfg = json.loads((Path(__file__).parent / "logging.json").read_text(encoding="utf-8"))'
+    extra = {
+        "calc/ñandú.py": "OTHER = 5\n",
+        "tests/logging.json": level + "\n",
+        "tests/test_configured.py": f"""
+            import json
+            import logging.config
+            from pathlib import Path
+
+            import calc.ñandú
+
+            def test_level():
+                {source}
+                logging.config.dictConfig(cfg)
+                assert logging.getLogger("calc.cfg").level == 5
+
+            def test_other():
+                assert calc.ñandú.__name__
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_configured.py", "test_level", "test_other"))
+    touch_edit(pytester, "calc/ñandú.py", "OTHER = 5", "OTHER = 6")
     result = diff(pytester)
     assert ran(result) == nodes("tests/test_configured.py", "test_level"), output(result)
     assert result.ret == 1, output(result)

@@ -1310,9 +1310,13 @@ func (f *File) StringNames(i int) []string {
 // nameList matches a string that only lists names: words separated by
 // spaces, commas or dots. maxNameList bounds it: a longer one is text.
 var (
-	nameList = regexp.MustCompile(`^\s*[A-Za-z_][A-Za-z0-9_]*(?:(?:\s*,\s*|\s+|\.)[A-Za-z_][A-Za-z0-9_]*)*\s*,?\s*$`)
-	nameWord = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+	nameList = regexp.MustCompile(`^\s*` + ident + `(?:(?:\s*,\s*|\s+|\.)` + ident + `)*\s*,?\s*$`)
+	nameWord = regexp.MustCompile(ident)
 )
+
+// ident matches a Python identifier, which may be non-ASCII (PEP 3131:
+// XID_Start then XID_Continue, approximated by Unicode categories).
+const ident = `[\p{L}\p{Nl}_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]*`
 
 const maxNameList = 256
 
@@ -1321,7 +1325,9 @@ const maxNameList = 256
 // alone or after what libraries put in front of one: a scheme (logging's
 // "ext://pkg.mod.NAME") or an entry point's "name = ". Group 1 is the path.
 // Prose ("see pkg.mod") is left out: a docstring is no reference.
-var dottedPath = regexp.MustCompile(`^\s*(?:[A-Za-z][A-Za-z0-9+.-]*://|[A-Za-z0-9_.-]+\s*=\s*)?([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?::[A-Za-z_][A-Za-z0-9_.]*)?|[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_.]*)\s*$`)
+var dottedPath = regexp.MustCompile(`^\s*(?:[A-Za-z][A-Za-z0-9+.-]*://|[\w.-]+\s*=\s*)?(` +
+	ident + `(?:\.` + ident + `)+(?::` + ident + `(?:\.` + ident + `)*)?|` +
+	ident + `:` + ident + `(?:\.` + ident + `)*)\s*$`)
 
 // modulePath returns the dotted path a string literal reads as (dottedPath).
 func modulePath(text []byte) (string, bool) {

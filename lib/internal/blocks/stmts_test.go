@@ -395,6 +395,7 @@ func TestDynamicAccess(t *testing.T) {
 		{"raising in an except body", "try:\n    x = 1\nexcept KeyError:\n    raise AttributeError('x')\n", 0, nil, nil, nil, nil},
 		{"module paths", "a = 'pkg.mod:NAME'\nb = 'pkg.mod.NAME'\nc = 'plain words'\nd = 'x'\n", 0, nil, []string{"pkg.mod:NAME", "pkg.mod.NAME"}, nil, nil},
 		{"module paths after a scheme or a name", "a = 'ext://pkg.mod.LEVEL'\nb = ' tool = pkg.cli:main '\nc = 'see pkg.mod for more'\nd = 'https://example.com/x'\n", 0, nil, []string{"pkg.mod.LEVEL", "pkg.cli:main"}, nil, nil},
+		{"non-ASCII module paths", "a = 'ext://ñandú.config.NIVEL'\nb = 'app.señal:main'\n", 0, nil, []string{"ñandú.config.NIVEL", "app.señal:main"}, nil, nil},
 		{"format field reading an attribute", "x = '{0.fee} {a.rate:>8}'.format(a)\n", obj, nil, nil, nil, nil},
 		{"format fields without attributes", "x = '{0} {name!r} {:>8} {0[1]} a.b'\n", 0, nil, nil, nil, nil},
 		{"a template string", "t = Template('Fee: {{ a[\"fee\"] }}')\n", obj, nil, nil, nil, nil},
@@ -625,6 +626,7 @@ func TestStringNames(t *testing.T) {
 		{"one name", "x = getattr_static(a, 'fee')\n", []string{"fee"}},
 		{"a list of names", "P = namedtuple('P', 'x y')\nQ = ('fee', 'balance,rate')\n", []string{"P", "x", "y", "fee", "balance", "rate"}},
 		{"a dotted path", "p = 'calc.ops.RATE'\n", []string{"calc", "ops", "RATE"}},
+		{"non-ASCII names", "x = getattr_static(a, 'tarifa_año')\nQ = ('ñ, é1')\n", []string{"tarifa_año", "ñ", "é1"}},
 		{"text is no list", "m = 'must be positive!'\nn = 'Return the fee.'\no = '{0.fee}'\n", nil},
 		{"too long", "x = '" + strings.Repeat("word ", 60) + "'\n", nil},
 	}

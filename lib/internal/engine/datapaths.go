@@ -148,9 +148,10 @@ func containsDot(b []byte) bool {
 	return false
 }
 
-// identStart reports whether c may start a dotted path. A non-ASCII byte
-// continues a run (isIdentChar) but starts none, so a module with a
-// non-ASCII name is not followed from a data file.
+// identStart reports whether c may start a name of a dotted path: a
+// Python identifier may start with a non-ASCII letter (ñandú.config), whose
+// UTF-8 encoding starts with a lead byte. Continuation bytes start nothing,
+// which keeps binary data from starting a run in the middle of a character.
 func identStart(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0xC2 && c <= 0xF4
 }

@@ -24,7 +24,10 @@ func TestDataPaths(t *testing.T) {
 		{"pickle protocol 2", "\x80\x02capp.models\nThing\n", []string{"capp.models", "app.models"}},
 		{"too long", strings.Repeat("a.", 200) + "b c.d", []string{"c.d"}},
 		{"non-ASCII around", "é a.b ü", []string{"a.b"}},
-		{"after a non-ASCII word", "é.a.b", nil},
+		{"after a non-ASCII word", "é.a.b", []string{"é.a.b"}},
+		{"non-ASCII module", `{"level": "ext://ñandú.config.LEVEL"}`, []string{"ñandú.config.LEVEL"}},
+		{"non-ASCII inner name", "x = app.ñandú:main", []string{"app.ñandú:main"}},
+		{"continuation byte starts nothing", "\xa9.c a.b", []string{"a.b"}},
 		{"empty", "", nil},
 	}
 	for _, tt := range tests {
