@@ -71,7 +71,7 @@ static void on_term(int sig, siginfo_t *info, void *ctx)
 {
 	int saved = errno;
 
-	if (kicks >= 0 && kicks >= MAX_KICKS) {
+	if (kicks >= MAX_KICKS) {
 		die_by_default();
 		errno = saved;
 		return;
