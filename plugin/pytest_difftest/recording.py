@@ -10,6 +10,7 @@ from types import CodeType
 from typing import Any, Callable, Generator, Optional
 
 import pytest
+from _pytest.doctest import DoctestItem
 
 from pytest_difftest.children import Children
 from pytest_difftest.environment import TopLevelMapper, cache_dir
@@ -19,6 +20,7 @@ from pytest_difftest.watch import shared_recorder, startup_imports, take_by_name
 from pytest_difftest.records import (
     ATTRIBUTE,
     CHILD_KILLED,
+    DOCTEST,
     IMPORTS,
     SESSION,
     SUPPLEMENTS,
@@ -320,11 +322,22 @@ class TestRecording:
         if self.recorder.test_imported:
             self._unseen_imports(cap, deps, modules)
         self._share(item, deps, report)
+        self._add_doctest(item, deps)
         if modules:
             setattr(report, IMPORTS, modules)
         setattr(report, ATTRIBUTE, deps)
         self._report_untracked(report)
         return report
+
+    def _add_doctest(self, item: pytest.Item, deps: Deps) -> None:
+        # A doctest's examples are code in strings: the recorder sees the
+        # functions they call, not the names they read or the modules they
+        # import again. The engine reads the examples from the file.
+        if not isinstance(item, DoctestItem):
+            return
+        rel = self.mapper.file_relpath(str(item.path))
+        if rel is not None:
+            deps["files"].setdefault(rel, []).append(DOCTEST)
 
     def _report_untracked(self, report: pytest.TestReport) -> None:
         untracked = self.mapper.untracked

@@ -23,6 +23,9 @@ WHOLE_MODULE = 0xFFFFFFFF
 # A KIND_LINES line: the module was imported before recording began, by name
 # or by a module imported by name (byname.py); the engine decides which.
 IMPORTED_EARLY = 0xFFFFFFFE
+# A KIND_LINES line: the test runs the doctest examples of that file (a
+# module's docstrings or a text file); the engine reads what they import.
+DOCTEST = 0xFFFFFFFD
 
 # Attributes of a teardown report that carry what the test depended on to
 # the process that writes records (through pytest-xdist when in use).
@@ -122,6 +125,10 @@ class PathMapper:
             rel = self._rel(filename) if filename.endswith(".py") else None
             self._files[filename] = rel
             return rel
+
+    def file_relpath(self, filename: str) -> Optional[str]:
+        """Any project file's stored path, Python or not."""
+        return self._rel(os.path.normpath(filename))
 
     def data_relpath(self, filename: str) -> Optional[str]:
         try:

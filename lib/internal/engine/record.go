@@ -27,6 +27,10 @@ const (
 	// module was imported before recording began, by name or by the
 	// imports of a module imported by name (see earlyModules).
 	ImportedEarly = 0xFFFFFFFE
+	// Doctest, as a DepLines line of a test's record: the test runs the
+	// doctest examples of that file, a module's docstrings or a text file
+	// (see doctestIDs).
+	Doctest = 0xFFFFFFFD
 )
 
 // Dep is one file a test depended on.
@@ -522,6 +526,17 @@ func (s *Session) depIDs(q store.Querier, d Dep, r *reads) ([]int64, error) {
 			return nil, err
 		}
 		out = append(out, v)
+	}
+	if d.Kind == DepLines && slices.Contains(d.Lines, Doctest) {
+		v, err := id(selection.Content)
+		if err != nil {
+			return nil, err
+		}
+		more, err := s.doctestIDs(q, d.Path, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(out, v), more...)
 	}
 	f := fi.cur.File
 	if d.Kind == DepData || f == nil {
