@@ -287,6 +287,67 @@ def test_getattr_with_a_computed_name_falls_back_to_the_whole_module(pytester: p
     selects(pytester, nodes("tests/test_dynamic.py", "test_dynamic"))
 
 
+COMPUTED = {
+    "import_module": 'importlib.import_module("calc." + name)',
+    "sys.modules": 'sys.modules["calc." + name]',
+    "sys.modules.get": 'sys.modules.get(f"calc.{name}")',
+    "__import__": '__import__("calc." + name, fromlist=["LIMIT"])',
+}
+
+
+@pytest.mark.parametrize("get", list(COMPUTED.values()), ids=list(COMPUTED))
+def test_module_got_by_a_computed_name_selects_its_user(pytester: pytest.Pytester, get: str) -> None:
+    # tests/test_a.py imported calc.limits at collection: test_plugin gets it
+    # back by a name it computes, with no import for the recorder to see,
+    # and its test file does not reach it.
+    extra = {
+        "calc/limits.py": "LIMIT = 3\nSMALL = 1\n",
+        "tests/test_a.py": """
+            from calc import limits
+
+            def test_a():
+                assert limits.SMALL == 1
+        """,
+        "tests/test_plugin.py": f"""
+            import importlib
+            import sys
+
+            def test_plugin():
+                name = "lim" + "its"
+                assert {get}.LIMIT == 3
+        """,
+    }
+    plugin = nodes("tests/test_plugin.py", "test_plugin")
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_a.py", "test_a") | plugin)
+    touch_edit(pytester, "calc/limits.py", "LIMIT = 3", "LIMIT = 4")
+    result = diff(pytester)
+    assert ran(result) == plugin, output(result)
+    assert result.ret == 1, output(result)  # test_plugin fails, as it should
+
+
+@pytest.mark.parametrize("get", ['importlib.import_module("calc.limits")', 'sys.modules["calc.limits"]'], ids=["import_module", "sys.modules"])
+def test_module_got_by_a_literal_name_is_that_module_only(pytester: pytest.Pytester, get: str) -> None:
+    extra = {
+        "calc/limits.py": "LIMIT = 3\n",
+        "tests/test_plugin.py": f"""
+            import importlib
+            import sys
+
+            import calc.limits
+
+            def test_plugin():
+                assert {get}.LIMIT == 3
+        """,
+    }
+    plugin = nodes("tests/test_plugin.py", "test_plugin")
+    recorded(pytester, extra, EVERYTHING | plugin)
+    touch_edit(pytester, "calc/table.py", "return [1, 2, 3]", "return [1, 2, 4]")
+    selects(pytester, TABLE_IMPORTERS)
+    touch_edit(pytester, "calc/limits.py", "LIMIT = 3", "LIMIT = 4")
+    result = diff(pytester)
+    assert ran(result) == plugin | TABLE_IMPORTERS, output(result)
+
+
 def test_dynamic_access_at_import_time_falls_back_to_the_whole_module(pytester: pytest.Pytester) -> None:
     extra = {
         "calc/registry.py": """
@@ -361,9 +422,9 @@ def test_inspect_shows_name_dependencies(pytester: pytest.Pytester) -> None:
     assert "<module>:RATE" in p.stdout, p.stdout
 
 
-def test_removed_constant_named_only_in_a_string_selects_every_importer(pytester: pytest.Pytester) -> None:
-    # mock.patch("calc.ops.OTHER") names OTHER in a string: a module-level
-    # name going away selects every importer, like a removed function.
+def test_removed_constant_named_only_in_a_string_selects_the_test_naming_it(pytester: pytest.Pytester) -> None:
+    # mock.patch("calc.ops.OTHER") names OTHER in a string: test_patch
+    # depends on calc/ops.py whole. Nothing else reads OTHER.
     extra = {
         "tests/test_patch.py": """
             from unittest import mock
@@ -378,8 +439,56 @@ def test_removed_constant_named_only_in_a_string_selects_every_importer(pytester
     recorded(pytester, extra, EVERYTHING | nodes("tests/test_patch.py", "test_patch"))
     touch_edit(pytester, "calc/ops.py", "OTHER = 5\n", "")
     result = diff(pytester)
-    assert ran(result) == OPS_IMPORTERS | nodes("tests/test_patch.py", "test_patch"), output(result)
+    assert ran(result) == nodes("tests/test_patch.py", "test_patch"), output(result)
     assert result.ret == 1, output(result)  # test_patch fails, as it should
+
+
+def test_removed_name_selects_its_readers_and_the_importers_of_its_from_import(pytester: pytest.Pytester) -> None:
+    # calc/report.py takes OTHER with a from-import: without it, importing
+    # calc.report fails, for test_helpers' tests whether they read it or not.
+    extra = {
+        "calc/report.py": """
+            from calc.ops import OTHER
+
+            def other():
+                return OTHER
+        """,
+        "tests/test_helpers.py": """
+            from calc import report
+
+            def test_other():
+                assert report.other() == 5
+
+            def test_nothing():
+                assert True
+        """,
+        "tests/test_reads.py": """
+            from calc import ops
+
+            def test_reads():
+                assert ops.OTHER == 5
+        """,
+    }
+    helpers = nodes("tests/test_helpers.py", "test_other", "test_nothing")
+    reads = nodes("tests/test_reads.py", "test_reads")
+    recorded(pytester, extra, EVERYTHING | helpers | reads)
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5\n", "")
+    result = diff(pytester, "--continue-on-collection-errors")
+    # test_helpers.py was selected: it no longer imports (an unselected
+    # file would not be collected at all).
+    assert ran(result) == reads, output(result)
+    assert "ERROR tests/test_helpers.py" in output(result), output(result)
+    assert "ImportError" in output(result), output(result)
+    touch_edit(pytester, "calc/ops.py", "RATE = 0.1\n", "RATE = 0.1\nOTHER = 5\nunused = 1\n")
+    selects(pytester, set())
+
+
+def test_removed_unused_names_select_nothing(pytester: pytest.Pytester) -> None:
+    # An import and a constant that no code reads, taken away (a clean-up).
+    extra = {"calc/ops.py": "import json\nUNUSED = 1\n" + textwrap.dedent(OPS).lstrip("\n")}
+    recorded(pytester, extra)
+    touch_edit(pytester, "calc/ops.py", "import json\nUNUSED = 1\n", "")
+    selects(pytester, set())
 
 
 def test_constant_in_the_test_file_selects_its_tests(pytester: pytest.Pytester) -> None:

@@ -6,6 +6,7 @@ pytest_runtest_logreport whether or not xdist is in use."""
 from __future__ import annotations
 
 import os
+import sys
 from types import CodeType
 from typing import Any, Callable, Generator, Optional
 
@@ -65,6 +66,9 @@ class TestRecording:
         # test of the module through the module's shared import list, so it
         # is mapped and sent once per module, not with every test.
         self.collected: dict[str, Capture] = {}
+        # Project modules already reported as imported (engine: fallAny).
+        self.modules_count = 0
+        self.modules_reported: set[str] = set()
         self.phases_watched = False
         self.untracked_reported = 0
         # What Python subprocesses ran (SPEC 4.4h), drained into each
@@ -380,6 +384,7 @@ class TestRecording:
                 self.shared.module_imported(path, codes)
                 deps = self.mapper.deps(codes, opened)
                 modules[path] = merge_deps(modules[path], deps) if path in modules else deps
+        self._imported_modules(modules)
         session = self.recorder.imports.take_session()
         by_name = take_by_name(self.mapper.relpath)
         if by_name:
@@ -393,6 +398,24 @@ class TestRecording:
             if deps["files"] or deps["data"] or deps["dists"]:
                 modules[SESSION] = deps
         return modules
+
+    def _imported_modules(self, modules: dict[str, Deps]) -> None:
+        """Every project module imported so far, with what its import ran if
+        anything: code that gets a module by a computed name (import_module,
+        sys.modules[key]) may get any of them without importing it again."""
+        if len(sys.modules) == self.modules_count:
+            return
+        self.modules_count = len(sys.modules)
+        reported = self.modules_reported
+        relpath = self.mapper.relpath
+        for module in list(sys.modules.values()):
+            filename = getattr(module, "__file__", None)
+            if not isinstance(filename, str) or filename in reported:
+                continue
+            reported.add(filename)
+            path = relpath(filename)
+            if path is not None and path not in modules:
+                modules[path] = {"files": {}, "data": [], "dists": []}
 
     def _drain_children(self, cap: Capture) -> None:
         if self.children.drain(cap.codes, cap.opened):

@@ -63,20 +63,21 @@ type File struct {
 	// end (inner before outer).
 	Classes []ClassBody
 
-	spans   []span     // line table of BlockAt
-	idents  [][]string // per block: see Idents
-	bare    [][]string // per block: see Bare
-	paths   [][]string // per block: see ModulePaths
-	words   [][]string // per block: see StringNames
-	binds   [][]string // per import: see ImportBinds
-	dynamic []bool     // per block: see Dynamic
-	targets [][]string // per block: see DynamicTargets
-	objdyn  []bool     // per block: see ObjectDynamic
-	catches []bool     // per block: see Catches
-	chains  [][]string // per block: see Chains
-	probes  [][]string // per block: see Probes
-	locals  [][]string // per block: see Locals
-	attrs   [][]string // per block: see Attrs
-	lookups [][]string // per block: see Lookups
-	loose   uint64     // module-level tokens outside any statement
+	spans     []span     // line table of BlockAt
+	idents    [][]string // per block: see Idents
+	bare      [][]string // per block: see Bare
+	paths     [][]string // per block: see ModulePaths
+	words     [][]string // per block: see StringNames
+	binds     [][]string // per import: see ImportBinds
+	dynamic   []bool     // per block: see Dynamic
+	anyModule []bool     // per block: see AnyModule
+	targets   [][]string // per block: see DynamicTargets
+	objdyn    []bool     // per block: see ObjectDynamic
+	catches   []bool     // per block: see Catches
+	chains    [][]string // per block: see Chains
+	probes    [][]string // per block: see Probes
+	locals    [][]string // per block: see Locals
+	attrs     [][]string // per block: see Attrs
+	lookups   [][]string // per block: see Lookups
+	loose     uint64     // module-level tokens outside any statement
 }

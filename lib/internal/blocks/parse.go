@@ -170,6 +170,7 @@ type splitter struct {
 	paths           [][]string // per block: strings that read as dotted module paths
 	words           [][]string // per block: the words of strings that list names
 	dynamic         []bool     // per block: reaches names dynamically
+	anyModule       []bool     // per block: gets a module by a computed name
 	lazyAnnotations bool       // "from __future__ import annotations": annotations are strings
 	targets         [][]string // per block: getattr(NAME, ...) first arguments
 	objdyn          []bool     // per block: reads some object's attributes by computed names
@@ -199,6 +200,7 @@ func newSplitter(src []byte) *splitter {
 		paths:      [][]string{nil},
 		words:      [][]string{nil},
 		dynamic:    []bool{false},
+		anyModule:  []bool{false},
 		targets:    [][]string{nil},
 		objdyn:     []bool{false},
 		catches:    []bool{false},
@@ -643,6 +645,7 @@ func (s *splitter) open(start uint32) int32 {
 	s.paths = append(s.paths, nil)
 	s.words = append(s.words, nil)
 	s.dynamic = append(s.dynamic, false)
+	s.anyModule = append(s.anyModule, false)
 	s.targets = append(s.targets, nil)
 	s.objdyn = append(s.objdyn, false)
 	s.catches = append(s.catches, false)
@@ -825,7 +828,7 @@ func (s *splitter) file() File {
 	}
 	return File{
 		Blocks: blocks, Parsed: true, Names: names, Readers: s.readers(names), Imports: imports, spans: buildSpans(blocks), bare: s.bare, paths: s.paths, words: s.words, binds: binds,
-		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, targets: s.targets, loose: s.module.loose,
+		Stmts: s.module.stmts, Classes: s.classes, idents: s.idents, dynamic: s.dynamic, anyModule: s.anyModule, targets: s.targets, loose: s.module.loose,
 		objdyn: s.objdyn, catches: s.catches, chains: s.chains, probes: s.probes, locals: s.locals, attrs: s.attrs,
 		lookups: s.lookups,
 	}

@@ -599,6 +599,9 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 			}
 		default:
 			s.dynamic[scope] = true
+			if anyModuleUse(name, s.src[int(start)+len(text):]) && (name != "modules" || s.sysModules(parent, field, start)) {
+				s.anyModule[scope] = true
+			}
 		}
 	}
 	// "case Account(fee=1):" reads the subject's attribute fee, in C.
@@ -730,6 +733,7 @@ func (s *splitter) attrCallArg(args *frame, scope int32, e event, vk valueKind) 
 			}
 		} else {
 			s.dynamic[scope] = true
+			s.anyModule[scope] = s.anyModule[scope] || !moduleAttr(bytes.TrimSpace(text))
 		}
 	case dynFirstArg, dynOnlyArg:
 		if len(text) > 0 && text[0] == '*' {
@@ -1474,6 +1478,114 @@ func (f *File) Lookups(i int) []string {
 // them (getattr, globals(), vars(), importlib...).
 func (f *File) Dynamic(i int) bool {
 	return i >= 0 && i < len(f.dynamic) && f.dynamic[i]
+}
+
+// AnyModule reports whether block i gets a module by a name it computes
+// (import_module(name), __import__(name), sys.modules[key],
+// pkgutil.resolve_name(name)): a module imported already comes back
+// without an import the recorder would see, so the code may read the names
+// of any module imported so far, reached by the test's imports or not.
+func (f *File) AnyModule(i int) bool {
+	return i >= 0 && i < len(f.anyModule) && f.anyModule[i]
+}
+
+// anyModuleUse tells whether a dynamic name, followed in the source by
+// rest, gets a module by a computed name (see File.AnyModule). A literal
+// name is an import of that module, which the string rule follows, and
+// sys.modules[__name__] is the code's own module.
+func anyModuleUse(name string, rest []byte) bool {
+	rest = bytes.TrimLeft(rest, " \t")
+	switch name {
+	case "import_module", "__import__", "resolve_name":
+		// The call form with a plain name is decided by attrCallArg; here
+		// importlib.import_module(...), or the function as a value.
+		if r, ok := bytes.CutPrefix(rest, []byte("(")); ok {
+			return !literalArg(r) && !objectsModule(r)
+		}
+		return true
+	case "modules":
+		if r, ok := bytes.CutPrefix(rest, []byte("[")); ok {
+			return !literalArg(r) && !objectsModule(r)
+		}
+		if r, ok := bytes.CutPrefix(rest, []byte(".get(")); ok {
+			return !literalArg(r) && !objectsModule(r)
+		}
+		for _, m := range []string{".values", ".items", ".copy", ".__getitem__", ".setdefault"} {
+			if bytes.HasPrefix(rest, []byte(m)) {
+				return true
+			}
+		}
+		// "name in sys.modules", sys.modules.pop(name), patch.dict(sys.modules):
+		// no module comes back.
+		return false
+	}
+	return false
+}
+
+// sysModules reports whether the name "modules" at start is sys.modules
+// (or a plain name, as from "from sys import modules"), not some object's
+// attribute of that name.
+func (s *splitter) sysModules(parent *frame, field uint16, start uint32) bool {
+	if parent.vk != vkAttribute || field != s.g.fieldAttribute {
+		return true
+	}
+	obj := bytes.TrimRight(s.src[parent.start:start], " \t\r\n\\")
+	obj = bytes.TrimRight(bytes.TrimSuffix(obj, []byte(".")), " \t\r\n\\")
+	return string(obj) == "sys"
+}
+
+// literalArg reports whether b starts with one argument that is a string
+// literal (or __name__), ended by ")", "]" or ",".
+func literalArg(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t")
+	if r, ok := bytes.CutPrefix(b, []byte("__name__")); ok {
+		return argEnd(r)
+	}
+	for len(b) > 0 && bytes.IndexByte([]byte("rRbBuU"), b[0]) >= 0 {
+		b = b[1:]
+	}
+	if len(b) == 0 || b[0] != '"' && b[0] != '\'' {
+		return false
+	}
+	q := b[0]
+	for i := 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '\n':
+			return false
+		case q:
+			return argEnd(b[i+1:])
+		}
+	}
+	return false
+}
+
+// objectsModule reports whether b starts with one argument that names the
+// module of an object the code holds (sys.modules[cls.__module__]): that
+// module defined the object, so the code reached it as it reached the
+// object, and the engine follows that as for getattr on an object.
+func objectsModule(b []byte) bool {
+	end := bytes.IndexAny(b, ")],\n")
+	if end < 0 {
+		return false
+	}
+	return moduleAttr(bytes.TrimSpace(b[:end]))
+}
+
+// moduleAttr reports whether an expression is a name's or a dotted
+// chain's __module__.
+func moduleAttr(arg []byte) bool {
+	if !bytes.HasSuffix(arg, []byte(".__module__")) {
+		return false
+	}
+	_, ok := dottedChain(arg)
+	return ok
+}
+
+func argEnd(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t")
+	return len(b) > 0 && (b[0] == ')' || b[0] == ']' || b[0] == ',')
 }
 
 func mixU(h, v uint64) uint64 {

@@ -335,6 +335,52 @@ func TestDeriveClass(t *testing.T) {
 	}
 }
 
+func TestAnyModule(t *testing.T) {
+	// A module got back by a name the code computes may be any module
+	// imported so far; by a literal name, it is that module.
+	tests := []struct {
+		src  string
+		want bool
+	}{
+		{"import importlib\nm = importlib.import_module('calc.' + name)\n", true},
+		{"import importlib\nm = importlib.import_module(name, package=__package__)\n", true},
+		{"import importlib\nm = importlib.import_module('calc.ops')\n", false},
+		{"from importlib import import_module\nm = import_module(name)\n", true},
+		{"from importlib import import_module\nm = import_module('calc.ops')\n", false},
+		{"m = __import__(name)\n", true},
+		{"m = __import__(cls.__module__)\n", false},
+		{"m = __import__('calc.ops', fromlist=['x'])\n", false},
+		{"loader = importlib.import_module\n", true},
+		{"import sys\nm = sys.modules[cls.__module__]\n", false},
+		{"import sys\nm = sys.modules[self.cls.__module__].__dict__\n", false},
+		{"import sys\nm = sys.modules[type(o).__module__]\n", true},
+		{"import sys\nm = sys.modules[key]\n", true},
+		{"from sys import modules\nm = modules[key]\n", true},
+		{"m = self.modules[key]\n", false},
+		{"import sys\nm = sys.modules.get(f'calc.{name}')\n", true},
+		{"import sys\nm = sys.modules.get('calc.ops')\n", false},
+		{"import sys\nthis = sys.modules[__name__]\n", false},
+		{"import sys\nthis = sys.modules [ \"calc.ops\" ]\n", false},
+		{"import sys\nfor m in list(sys.modules.values()):\n    pass\n", true},
+		{"import sys\nloaded = 'numpy' in sys.modules\n", false},
+		{"import sys\nsys.modules.pop(name, None)\n", false},
+		{"from pkgutil import resolve_name\nv = resolve_name(spec)\n", true},
+		{"import importlib.metadata\nv = importlib.metadata.version('x')\n", false},
+		{"x = getattr(mod, name)\n", false},
+	}
+	p := NewParser()
+	defer p.Close()
+	for _, tt := range tests {
+		f := p.Parse([]byte(tt.src))
+		if !f.Parsed {
+			t.Fatalf("%q did not parse", tt.src)
+		}
+		if got := f.AnyModule(0); got != tt.want {
+			t.Errorf("AnyModule(%q) = %v, want %v", tt.src, got, tt.want)
+		}
+	}
+}
+
 func TestDynamicAccess(t *testing.T) {
 	// Each kind of dynamic access is read at the module's top level
 	// (block 0): module-wide (Dynamic), on a name or chain the engine

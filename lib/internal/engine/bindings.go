@@ -335,6 +335,8 @@ type blockRef struct {
 
 func (s *Session) computeFall(path string, f *blocks.File, i int) fallback {
 	switch {
+	case f.AnyModule(i):
+		return fallAny
 	case f.Dynamic(i), s.escapes(path, f, i):
 		return fallWhole
 	}

@@ -24,8 +24,8 @@ const maxDoctestBytes = 8 << 20
 // examples may read names of: its own module's imports, the project
 // modules the examples import or name as dotted paths ("from pkg import
 // b", "pkg.b.M"), and what those import in turn. Examples that reach names
-// dynamically (importlib, getattr with a computed name) reach any module:
-// the test reads names without naming them (fallWhole).
+// dynamically (importlib, getattr with a computed name) may reach any
+// module imported so far (fallAny).
 func (s *Session) doctestIDs(q store.Querier, path string, r *reads) ([]int64, error) {
 	dt, ok := s.doctests[path]
 	if !ok {
@@ -33,7 +33,7 @@ func (s *Session) doctestIDs(q store.Querier, path string, r *reads) ([]int64, e
 		s.doctests[path] = dt
 	}
 	if dt.dynamic {
-		r.raise(fallWhole)
+		r.raise(fallAny)
 	}
 	return s.topIDs(q, dt.reach, selection.Module, selection.Defs, selection.ClassNames, selection.AllNames, selection.Exports)
 }

@@ -397,6 +397,7 @@ func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
 	}
 	var ids []int64
 	r := newReads()
+	added := s.noteImported(t)
 	for _, d := range s.earlyModules(t.Deps) {
 		var got []int64
 		var err error
@@ -416,7 +417,6 @@ func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
 	for _, id := range known {
 		have[id] = true
 	}
-	added := false
 	for _, id := range ids {
 		if !have[id] {
 			have[id] = true
@@ -446,4 +446,44 @@ func (s *Session) addImportCalls(q store.Querier, t TestRecord) error {
 		clear(s.scoped)
 	}
 	return nil
+}
+
+// noteImported takes in the project modules an import record says are
+// imported in the session (its module, or the modules of the session
+// record), for fallAny; it reports whether one is new.
+func (s *Session) noteImported(t TestRecord) bool {
+	added := false
+	note := func(path string) {
+		if s.root.Safe(path) && fingerprint.IsPython(path) && !s.imported[path] {
+			s.imported[path] = true
+			s.importedOrder = append(s.importedOrder, path)
+			added = true
+		}
+	}
+	if t.NodeID != SessionDeps {
+		note(t.NodeID)
+		return added
+	}
+	for _, d := range t.Deps {
+		if d.Kind == DepLines {
+			note(d.Path)
+		}
+	}
+	return added
+}
+
+// withImported returns files and, after them, every other project module
+// imported so far in the session.
+func (s *Session) withImported(files []string) []string {
+	seen := make(map[string]bool, len(files))
+	for _, f := range files {
+		seen[f] = true
+	}
+	out := slices.Clone(files)
+	for _, f := range s.importedOrder {
+		if !seen[f] {
+			out = append(out, f)
+		}
+	}
+	return out
 }

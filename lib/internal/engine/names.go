@@ -84,6 +84,11 @@ const (
 	// (globals(), getattr(module, name), importlib, a module handed over as
 	// a value): every reached module's whole top level.
 	fallWhole
+	// fallAny: code gets a module by a name it computes (import_module,
+	// sys.modules[key]: blocks.File.AnyModule), which returns a module
+	// imported already without an import the recorder sees: fallWhole over
+	// every project module imported so far in the session too.
+	fallAny
 )
 
 // placed returns fall, with a catch that looked up only names the engine
@@ -155,6 +160,8 @@ func (r *reads) addBlock(path string, f *blocks.File, i int) {
 		r.names[n] = true
 	}
 	switch {
+	case f.AnyModule(i):
+		r.raise(fallAny)
 	case f.Dynamic(i):
 		r.raise(fallWhole)
 	case f.Catches(i):
@@ -477,16 +484,11 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 				r.addCls(st.Binds)
 			}
 		}
-		for _, imp := range f.Imports {
-			if imp.Scope != "" || len(imp.Names) == 0 {
-				continue
-			}
-			got, err := s.fromImportIDs(q, path, imp, true)
-			if err != nil {
-				return nil, 0, err
-			}
-			ids = append(ids, got...)
+		got, err := s.moduleFromImportIDs(q, path)
+		if err != nil {
+			return nil, 0, err
 		}
+		ids = append(ids, got...)
 	}
 	seen := make(map[blockRef]bool, len(r.ran))
 	for _, rb := range r.ran {
@@ -514,12 +516,33 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 	return append(ids, got...), r.placed(r.fall), nil
 }
 
+// moduleFromImportIDs returns fromImportIDs (unbound) of the module-level
+// and class-level "from m import NAME" statements of the module at path.
+func (s *Session) moduleFromImportIDs(q store.Querier, path string) ([]int64, error) {
+	fi := s.current(path)
+	if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
+		return nil, nil
+	}
+	var ids []int64
+	for _, imp := range fi.cur.File.Imports {
+		if imp.Scope != "" || len(imp.Names) == 0 {
+			continue
+		}
+		got, err := s.fromImportIDs(q, path, imp, true)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
 // fromImportIDs returns, for "from m import NAME" in the file at path, m's
 // block for each NAME, bound or not (binding it later changes what the
-// import gets), and m's exports for "*". With unbound, only for the names
-// m does not bind now: the value of one it binds reaches the code that
-// reads the importer's NAME (fromNameIDs), and removing it makes the
-// import fail, which m's "<names>" stands for.
+// import gets), and m's exports for "*". With unbound, only that m binds
+// the names it binds now ("<bound>:NAME": removing one makes the import
+// fail): the value reaches the code that reads the importer's NAME
+// (fromNameIDs).
 func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import, unbound bool) ([]int64, error) {
 	var ids []int64
 	got, _ := s.resolver.Resolve(path, imp)
@@ -528,7 +551,15 @@ func (s *Session) fromImportIDs(q store.Querier, path string, imp blocks.Import,
 	unbound = unbound && s.precise(path)
 	for _, g := range got {
 		for _, n := range imp.Names {
-			if unbound && n != "*" && (s.bound(g, n) || s.submodule(g, n)) {
+			if unbound && n != "*" && s.submodule(g, n) && !s.bound(g, n) {
+				continue // the module's file is a dependency already
+			}
+			if unbound && n != "*" && s.bound(g, n) {
+				more, err := s.boundBlockIDs(q, g, n)
+				if err != nil {
+					return nil, err
+				}
+				ids = append(ids, more...)
 				continue
 			}
 			more, err := s.nameBlockIDs(q, g, n)
@@ -820,6 +851,23 @@ func (s *Session) nameBlockIDs(q store.Querier, path, n string) ([]int64, error)
 		name = selection.Exports
 	}
 	id, err := s.blockID(q, fi, name, nil)
+	if err != nil {
+		return nil, err
+	}
+	return []int64{id}, nil
+}
+
+// boundBlockIDs returns the block that says the module at path binds n
+// ("<bound>:NAME"), or nothing when the module is taken whole anyway.
+func (s *Session) boundBlockIDs(q store.Querier, path, n string) ([]int64, error) {
+	fi := s.current(path)
+	if fi.cur == nil || fi.cur.File == nil || !fi.cur.Top.Precise {
+		return nil, nil
+	}
+	if err := s.ensureFile(q, fi); err != nil {
+		return nil, err
+	}
+	id, err := s.blockID(q, fi, selection.BoundPrefix+n, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -422,6 +422,15 @@ func (s *Session) readIDs(q store.Querier, r *reads, info closureInfo) ([]int64,
 	if err != nil {
 		return nil, fall, err
 	}
+	for _, f := range extra {
+		// Their module-level from-imports fail without the names they
+		// take, whether the test reads them or not.
+		got, err := s.moduleFromImportIDs(q, f)
+		if err != nil {
+			return nil, fall, err
+		}
+		ids = append(ids, got...)
+	}
 	got, err := s.starExportIDs(q, files, r, local)
 	if err != nil {
 		return nil, fall, err
@@ -466,8 +475,13 @@ func (s *Session) importFall(path string) fallback {
 // fallbackIDs returns what code that reads names without naming them may
 // read in the given modules (see fallback): every class attribute
 // ("<classes>"); with fallCatch, which names each binds ("<allnames>");
-// with fallWhole, also each whole top level ("<module>").
+// with fallWhole, also each whole top level ("<module>"); with fallAny, the
+// same for every module imported so far too.
 func (s *Session) fallbackIDs(q store.Querier, files []string, fall fallback) ([]int64, error) {
+	if fall == fallAny {
+		files = s.withImported(files)
+		fall = fallWhole
+	}
 	switch fall {
 	case fallObject:
 		return s.topIDs(q, files, selection.ClassNames)
@@ -586,13 +600,6 @@ func (s *Session) depIDs(q store.Querier, d Dep, r *reads) ([]int64, error) {
 				name += selection.ClassEffects
 			}
 			v, err := id(name)
-			if err != nil {
-				return nil, err
-			}
-			fi.skeleton = append(fi.skeleton, v)
-		}
-		if f.Parsed {
-			v, err := id(selection.Bound)
 			if err != nil {
 				return nil, err
 			}

@@ -35,9 +35,16 @@ const (
 	// it is a submodule), so every star-importer depends on it.
 	ExportsUnbound = "<exports-unbound>"
 	// Bound is the set of names bound at module level other than by
-	// definitions: like "<defs>", stale when one goes away (code may name
-	// it in a string: mock.patch("m.NAME")).
+	// definitions, stale when one goes away. Records made before
+	// "<bound>:NAME" depend on it; new ones do not.
 	Bound = "<names>"
+	// BoundPrefix: that a module binds NAME, whatever its value
+	// ("<bound>:NAME"), what a module-level "from m import NAME" needs
+	// (its import fails without it): a dependency of every test that
+	// reaches the importer. The code that reads NAME depends on
+	// "<module>:NAME"; a string or a data file that names m.NAME, on m
+	// whole.
+	BoundPrefix = "<bound>:"
 	// A class body's statement view: "Account:<effects>",
 	// "Account:<names>" and "Account:fee" for its attributes.
 	ClassEffects = ":<effects>"
@@ -111,6 +118,11 @@ func CurrentOf(st fingerprint.State, f *blocks.File, importPrecise func(blocks.I
 		slices.Sort(all)
 		all = slices.Compact(all)
 		c.Checksums[AllNames] = contenthash.Sum([]byte(strings.Join(all, "\n")))
+		if c.Top.Precise {
+			for _, n := range all {
+				c.Checksums[BoundPrefix+n] = defined
+			}
+		}
 		if c.Top.ExportNames != nil {
 			var unbound []string
 			for _, n := range c.Top.ExportNames {
@@ -229,7 +241,7 @@ func Stale(b store.Block, cur Current, recorded Versions) bool {
 	if b.Name == Defs {
 		return defsChange(b, cur, recorded) != ""
 	}
-	if strings.HasPrefix(b.Name, NamePrefix) || strings.HasPrefix(b.Name, ExportPrefix) {
+	if strings.HasPrefix(b.Name, NamePrefix) || strings.HasPrefix(b.Name, ExportPrefix) || strings.HasPrefix(b.Name, BoundPrefix) {
 		// A name not bound (recorded as 0: a from-import of a name the
 		// module lacked) is a dependency too: binding it changes things.
 		return !cur.Parsed || cur.Checksums[b.Name] != b.Checksum
@@ -357,6 +369,8 @@ func Reason(path string, b store.Block, cur Current, recorded Versions) string {
 			return fmt.Sprintf("%s: %s now in what \"from ... import *\" takes", path, name)
 		}
 		return fmt.Sprintf("%s: %s no longer in what \"from ... import *\" takes", path, name)
+	case strings.HasPrefix(b.Name, BoundPrefix):
+		return fmt.Sprintf("%s: %s (module level) removed, which a from-import takes", path, strings.TrimPrefix(b.Name, BoundPrefix))
 	case strings.HasPrefix(b.Name, NamePrefix):
 		name := strings.TrimPrefix(b.Name, NamePrefix)
 		switch {
