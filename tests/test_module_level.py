@@ -292,6 +292,7 @@ COMPUTED = {
     "sys.modules": 'sys.modules["calc." + name]',
     "sys.modules.get": 'sys.modules.get(f"calc.{name}")',
     "__import__": '__import__("calc." + name, fromlist=["LIMIT"])',
+    "exec": '(exec(f"from calc import {name} as got", ns := {}) or ns["got"])',
 }
 
 
@@ -481,6 +482,23 @@ def test_removed_name_selects_its_readers_and_the_importers_of_its_from_import(p
     assert "ImportError" in output(result), output(result)
     touch_edit(pytester, "calc/ops.py", "RATE = 0.1\n", "RATE = 0.1\nOTHER = 5\nunused = 1\n")
     selects(pytester, set())
+
+
+def test_name_left_bound_only_under_a_condition_selects_the_importers_of_its_from_import(pytester: pytest.Pytester) -> None:
+    extra = {
+        "calc/report.py": "from calc.ops import OTHER\n",
+        "tests/test_helpers.py": """
+            import calc.report
+
+            def test_nothing():
+                assert True
+        """,
+    }
+    recorded(pytester, extra, EVERYTHING | nodes("tests/test_helpers.py", "test_nothing"))
+    touch_edit(pytester, "calc/ops.py", "OTHER = 5\n", "import sys\nif sys.version_info < (3, 0):\n    OTHER = 5\n")
+    result = diff(pytester, "--continue-on-collection-errors")
+    assert ran(result) == set(), output(result)
+    assert "ERROR tests/test_helpers.py" in output(result), output(result)
 
 
 def test_removed_unused_names_select_nothing(pytester: pytest.Pytester) -> None:

@@ -599,7 +599,7 @@ func (s *splitter) ident(parent *frame, scope int32, field uint16, start uint32,
 			}
 		default:
 			s.dynamic[scope] = true
-			if anyModuleUse(name, s.src[int(start)+len(text):]) && (name != "modules" || s.sysModules(parent, field, start)) {
+			if anyModuleUse(name, s.src[int(start)+len(text):]) && s.anyModuleOwner(name, parent, field, start) {
 				s.anyModule[scope] = true
 			}
 		}
@@ -1482,7 +1482,8 @@ func (f *File) Dynamic(i int) bool {
 
 // AnyModule reports whether block i gets a module by a name it computes
 // (import_module(name), __import__(name), sys.modules[key],
-// pkgutil.resolve_name(name)): a module imported already comes back
+// pkgutil.resolve_name(name), or eval/exec of a computed string, which
+// may import one): a module imported already comes back
 // without an import the recorder would see, so the code may read the names
 // of any module imported so far, reached by the test's imports or not.
 func (f *File) AnyModule(i int) bool {
@@ -1496,7 +1497,8 @@ func (f *File) AnyModule(i int) bool {
 func anyModuleUse(name string, rest []byte) bool {
 	rest = bytes.TrimLeft(rest, " \t")
 	switch name {
-	case "import_module", "__import__", "resolve_name":
+	case "import_module", "__import__", "resolve_name", "eval", "exec":
+		// Code in a computed string may import any module by name too.
 		// The call form with a plain name is decided by attrCallArg; here
 		// importlib.import_module(...), or the function as a value.
 		if r, ok := bytes.CutPrefix(rest, []byte("(")); ok {
@@ -1522,16 +1524,23 @@ func anyModuleUse(name string, rest []byte) bool {
 	return false
 }
 
-// sysModules reports whether the name "modules" at start is sys.modules
-// (or a plain name, as from "from sys import modules"), not some object's
-// attribute of that name.
-func (s *splitter) sysModules(parent *frame, field uint16, start uint32) bool {
+// anyModuleOwner reports whether a name that anyModuleUse took is the
+// one it means: sys.modules, builtins' eval and exec, or any object's
+// import_module and resolve_name (importlib's, pkgutil's); a plain name
+// is (from sys import modules). df.eval(...) or self.modules[k] are not.
+func (s *splitter) anyModuleOwner(name string, parent *frame, field uint16, start uint32) bool {
 	if parent.vk != vkAttribute || field != s.g.fieldAttribute {
 		return true
 	}
 	obj := bytes.TrimRight(s.src[parent.start:start], " \t\r\n\\")
 	obj = bytes.TrimRight(bytes.TrimSuffix(obj, []byte(".")), " \t\r\n\\")
-	return string(obj) == "sys"
+	switch name {
+	case "modules":
+		return string(obj) == "sys"
+	case "eval", "exec":
+		return string(obj) == "builtins"
+	}
+	return true
 }
 
 // literalArg reports whether b starts with one argument that is a string

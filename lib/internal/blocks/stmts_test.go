@@ -367,6 +367,12 @@ func TestAnyModule(t *testing.T) {
 		{"from pkgutil import resolve_name\nv = resolve_name(spec)\n", true},
 		{"import importlib.metadata\nv = importlib.metadata.version('x')\n", false},
 		{"x = getattr(mod, name)\n", false},
+		{"eval(compile(script, filename, 'exec'), globs)\n", true},
+		{"exec(f'from calc.{name} import LIMIT', ns)\n", true},
+		{"exec('x = 1', ns)\n", false},
+		{"v = eval('1 + 2')\n", false},
+		{"v = df.eval(expr)\n", false},
+		{"import builtins\nv = builtins.eval(expr)\n", true},
 	}
 	p := NewParser()
 	defer p.Close()

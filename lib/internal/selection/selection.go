@@ -119,8 +119,22 @@ func CurrentOf(st fingerprint.State, f *blocks.File, importPrecise func(blocks.I
 		all = slices.Compact(all)
 		c.Checksums[AllNames] = contenthash.Sum([]byte(strings.Join(all, "\n")))
 		if c.Top.Precise {
+			// A name that only an if binds is bound as its conditions
+			// say: its statement's checksum stands for that.
+			always := map[string]bool{}
+			for _, st := range f.Stmts {
+				if st.Kind != blocks.StmtCond {
+					for _, n := range st.Binds {
+						always[n] = true
+					}
+				}
+			}
 			for _, n := range all {
-				c.Checksums[BoundPrefix+n] = defined
+				if h, ok := c.Top.Names[n]; ok && !always[n] {
+					c.Checksums[BoundPrefix+n] = h
+				} else {
+					c.Checksums[BoundPrefix+n] = defined
+				}
 			}
 		}
 		if c.Top.ExportNames != nil {
