@@ -1,8 +1,9 @@
-"""Doctests (--doctest-modules, --doctest-glob): their examples are code in
-strings, which the recorder does not see. A doctest depends on every edit of
-its file, and on the whole of each project module its examples import or
-name, and of what those reach, even when that module was imported before it
-ran (nothing was imported for the recorder to see)."""
+"""Doctests (--doctest-modules, --doctest-glob) and code examples in
+documentation: their code is in strings, which the recorder does not see. A
+doctest depends on every edit of its file, and on the whole of each project
+module its examples import or name, and of what those reach, even when that
+module was imported before it ran (nothing was imported for the recorder to
+see). All doctests of one file share what its examples reach."""
 
 from __future__ import annotations
 
@@ -124,3 +125,44 @@ def test_doctest_recorded_under_xdist_selects_like_serial(pytester: pytest.Pytes
     touch_edit(pytester, "calc/rates.py", "OTHER = 5", "OTHER = 6")
     result = diff(pytester)
     assert ran(result) == DOCTESTS, output(result)
+
+
+def test_examples_in_a_documentation_file_run_by_a_library(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A runner of Markdown examples (Sybil, pytest-markdown-docs) is code
+    # outside the project: the test depends on the file it read, and on
+    # the modules its code imports ("from calc import rates", then
+    # rates.RATE: no dotted path names calc.rates).
+    lib = pytester.path.parent / f"{pytester.path.name}-lib"
+    lib.mkdir()
+    (lib / "mdrunner.py").write_text(
+        "import re\n\n\n"
+        "def run(path):\n"
+        "    ns = {}\n"
+        "    for block in re.findall(r'```python\\n(.*?)```', open(path).read(), re.S):\n"
+        "        exec(block, ns)\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(lib))
+    files = {
+        "pytest.ini": "[pytest]\n",
+        "conftest.py": "import calc.rates\n",
+        "calc/__init__.py": "",
+        "calc/rates.py": "RATE = 2\nOTHER = 5\n",
+        "docs/guide.md": "# Rates\n\n```python\nfrom calc import rates\nassert rates.RATE == 2\n```\n",
+        "tests/test_guide.py": """
+            import mdrunner
+
+            def test_guide():
+                mdrunner.run("docs/guide.md")
+
+            def test_other():
+                assert True
+        """,
+    }
+    project(pytester, files, ini=False)
+    guide = nodes("tests/test_guide.py", "test_guide")
+    result = baseline(pytester)
+    assert ran(result) == guide | nodes("tests/test_guide.py", "test_other"), output(result)
+    touch_edit(pytester, "calc/rates.py", "RATE = 2", "RATE = 3")
+    result = diff(pytester)
+    assert ran(result) == guide, output(result)
+    assert result.ret == 1, output(result)

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/pytest-difftest/pytest-difftest/lib/internal/fingerprint"
@@ -62,14 +64,26 @@ func dataPaths(r io.Reader) (paths []string, template bool, err error) {
 		}
 		tok, long, colon = tok[:0], false, false
 	}
+	var line []byte // the current line's start, for importLine
 	for {
 		c, err := br.ReadByte()
 		if err == io.EOF {
 			finish()
+			for _, p := range importLine(line) {
+				add([]byte(p))
+			}
 			return out, template, nil
 		}
 		if err != nil {
 			return nil, false, err
+		}
+		if c == '\n' {
+			for _, p := range importLine(line) {
+				add([]byte(p))
+			}
+			line = line[:0]
+		} else if len(line) < maxPathLen {
+			line = append(line, c)
 		}
 		if last == '{' && (c == '{' || c == '%') || last == '$' && c == '{' {
 			template = true
@@ -137,6 +151,45 @@ func (s *Session) readDataNames(path string) dataNames {
 		}
 	}
 	return out
+}
+
+// importRe matches a line of Python code that imports (in a Markdown or
+// reStructuredText example, a doctest, a script kept as data), after any
+// prompt: "from pkg import b, c" or "import pkg.b as x, d".
+var importRe = regexp.MustCompile(`^[ \t>.]*(?:from[ \t]+([A-Za-z_\pL][\w\pL.]*)[ \t]+import[ \t]+\(?([\w\pL, \t]+)|import[ \t]+([\w\pL., \t]+))`)
+
+// importLine returns the modules a line of code imports, as dotted paths:
+// "from pkg import b" imports pkg and may import pkg.b, which the code then
+// reads as b.NAME, a path no other rule sees.
+func importLine(line []byte) []string {
+	if !bytes.Contains(line, []byte("import")) {
+		return nil
+	}
+	m := importRe.FindSubmatch(bytes.TrimRight(line, "\r"))
+	if m == nil {
+		return nil
+	}
+	var out []string
+	names := func(list []byte) []string {
+		var got []string
+		for _, part := range strings.Split(string(list), ",") {
+			if f := strings.Fields(part); len(f) > 0 && f[0] != "as" {
+				got = append(got, f[0])
+			}
+		}
+		return got
+	}
+	if len(m[1]) > 0 {
+		mod := string(m[1])
+		out = append(out, mod)
+		for _, n := range names(m[2]) {
+			if n != "*" {
+				out = append(out, mod+"."+n)
+			}
+		}
+		return out
+	}
+	return names(m[3])
 }
 
 func containsDot(b []byte) bool {

@@ -29,6 +29,11 @@ func TestDataPaths(t *testing.T) {
 		{"non-ASCII inner name", "x = app.ñandú:main", []string{"app.ñandú:main"}},
 		{"continuation byte starts nothing", "\xa9.c a.b", []string{"a.b"}},
 		{"empty", "", nil},
+		{"from-import in an example", "```python\nfrom calc import rates as r, fmt\nr.RATE\n```\n", []string{"calc", "calc.rates", "calc.fmt", "r.RATE"}},
+		{"from-import after a prompt", ">>> from calc import (rates,\n", []string{"calc", "calc.rates"}},
+		{"import statement", "    import calc.rates as r, tools\n", []string{"calc.rates", "alc.rates", "tools"}},
+		{"star import", "from calc.rates import *", []string{"calc.rates", "alc.rates"}},
+		{"prose", "Important: we import and export.\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
