@@ -131,12 +131,16 @@ int dt_select(uintptr_t handle, char **out);
  * call.
  * kind 0: a Python file, with the first line (co_firstlineno) of each code
  * object the test ran in it (0 for the module's own code, which may share
- * line 1 with a function). Two line values are markers: 0xFFFFFFFF, the
+ * line 1 with a function). Three line values are markers: 0xFFFFFFFF, the
  * module's whole top level is a dependency (code outside the project
  * imported it by name); 0xFFFFFFFE, in the 254 record with an empty nodeid,
  * the module was imported before recording began: whole too, unless a
  * module marked 0xFFFFFFFF in that record (or a package on its way) reaches
- * it by its imports. kind 1: a file the test opened (nlines = 0), or,
+ * it by its imports; 0xFFFFFFFD, the test runs the doctest examples of that
+ * file (a module or a text file: the path need not end in ".py"), which the
+ * engine reads for what they import and name. A 254 record with no deps says
+ * that the module at its path is imported (code that gets a module by a
+ * computed name may get it). kind 1: a file the test opened (nlines = 0), or,
  * when the path ends with "/" ("./" for root), a directory it listed, whose
  * content is the sorted names of its entries;
  * kind 2: installed code ran (path: its top-level module name, nlines = 0).

@@ -836,30 +836,25 @@ func (s *Session) knownStars(path string) []string {
 // name, bound or not ("<module>:NAME"; "<exports>" for "*"), or nothing
 // when the module is taken whole anyway.
 func (s *Session) nameBlockIDs(q store.Querier, path, n string) ([]int64, error) {
-	fi := s.current(path)
-	if fi.cur == nil || fi.cur.File == nil || !fi.cur.Top.Precise {
-		return nil, nil
+	if n != "*" {
+		return s.preciseBlockIDs(q, path, selection.NamePrefix+n)
 	}
-	if err := s.ensureFile(q, fi); err != nil {
-		return nil, err
+	if fi := s.current(path); fi.cur != nil && fi.cur.Top.ExportNames != nil {
+		return nil, nil // followed name by name (exportIDs)
 	}
-	name := selection.NamePrefix + n
-	if n == "*" {
-		if fi.cur.Top.ExportNames != nil {
-			return nil, nil // followed name by name (exportIDs)
-		}
-		name = selection.Exports
-	}
-	id, err := s.blockID(q, fi, name, nil)
-	if err != nil {
-		return nil, err
-	}
-	return []int64{id}, nil
+	return s.preciseBlockIDs(q, path, selection.Exports)
 }
 
 // boundBlockIDs returns the block that says the module at path binds n
 // ("<bound>:NAME"), or nothing when the module is taken whole anyway.
 func (s *Session) boundBlockIDs(q store.Querier, path, n string) ([]int64, error) {
+	return s.preciseBlockIDs(q, path, selection.BoundPrefix+n)
+}
+
+// preciseBlockIDs returns the named block of the module at path, or
+// nothing when the module is taken whole anyway (its "<effects>" is its
+// whole top level).
+func (s *Session) preciseBlockIDs(q store.Querier, path, name string) ([]int64, error) {
 	fi := s.current(path)
 	if fi.cur == nil || fi.cur.File == nil || !fi.cur.Top.Precise {
 		return nil, nil
@@ -867,7 +862,7 @@ func (s *Session) boundBlockIDs(q store.Querier, path, n string) ([]int64, error
 	if err := s.ensureFile(q, fi); err != nil {
 		return nil, err
 	}
-	id, err := s.blockID(q, fi, selection.BoundPrefix+n, nil)
+	id, err := s.blockID(q, fi, name, nil)
 	if err != nil {
 		return nil, err
 	}
