@@ -106,6 +106,7 @@ type Session struct {
 	// records say (fallAny).
 	imported      map[string]bool
 	importedOrder []string
+	moduleFroms   map[string][]int64  // path -> its module-level from-imports' blocks (moduleFromImportIDs)
 	reach         map[string][]string // file -> the files it reaches by import (fileClosure)
 }
 
@@ -179,7 +180,7 @@ func open(cfg Config, panicAt string) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("read baseline: %w", err)
 	}
-	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, binds: map[string]map[string]binding{}, importFalls: map[string]fallback{}, stars: map[string][]string{}, known: map[string][]string{}, blockFalls: map[blockRef]fallback{}, roots: map[blockRef][]string{}, lookups: map[blockRef]lookups{}, froms: map[string]map[string][]nameRef{}, basesPlain: map[nameRef]bool{}, deriving: map[string]bool{}, pathModules: map[string][]string{}, doctests: map[string]doctestInfo{}, imported: map[string]bool{}, reach: map[string][]string{}}
+	s := &Session{cfg: cfg, panicAt: panicAt, root: fingerprint.Root{Dir: cfg.Root, Up: max(cfg.ProjectUp, 0), Editable: cfg.Editable}, db: db, envID: envID, files: map[string]*fileInfo{}, exists: map[string]bool{}, depsets: map[string]depList{}, closures: map[string]closureInfo{}, lists: map[int64][]int64{}, scoped: map[string]scopedImports{}, importCalls: map[string][]int64{}, importReads: map[string]*reads{}, externals: map[string]bool{}, binds: map[string]map[string]binding{}, importFalls: map[string]fallback{}, stars: map[string][]string{}, known: map[string][]string{}, blockFalls: map[blockRef]fallback{}, roots: map[blockRef][]string{}, lookups: map[blockRef]lookups{}, froms: map[string]map[string][]nameRef{}, basesPlain: map[nameRef]bool{}, deriving: map[string]bool{}, pathModules: map[string][]string{}, doctests: map[string]doctestInfo{}, imported: map[string]bool{}, moduleFroms: map[string][]int64{}, reach: map[string][]string{}}
 	paths := cfg.Paths
 	if len(paths) == 0 {
 		paths = []string{""}

@@ -519,11 +519,14 @@ func (s *Session) importTimeIDs(q store.Querier, files []string, testFile string
 // moduleFromImportIDs returns fromImportIDs (unbound) of the module-level
 // and class-level "from m import NAME" statements of the module at path.
 func (s *Session) moduleFromImportIDs(q store.Querier, path string) ([]int64, error) {
+	if ids, ok := s.moduleFroms[path]; ok {
+		return ids, nil
+	}
 	fi := s.current(path)
 	if fi.cur == nil || fi.cur.File == nil || !fi.cur.File.Parsed {
 		return nil, nil
 	}
-	var ids []int64
+	ids := []int64{}
 	for _, imp := range fi.cur.File.Imports {
 		if imp.Scope != "" || len(imp.Names) == 0 {
 			continue
@@ -534,6 +537,7 @@ func (s *Session) moduleFromImportIDs(q store.Querier, path string) ([]int64, er
 		}
 		ids = append(ids, got...)
 	}
+	s.moduleFroms[path] = ids
 	return ids, nil
 }
 
