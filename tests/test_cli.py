@@ -538,8 +538,8 @@ def test_inspect_test(good: Path) -> None:
     assert [f["path"] for f in t["files"]][-1] == f"<env:{here}>"
     # SPEC 4.8: the statements with effects and the bound names of a
     # module and of a plain class; the test file's own whole top level.
-    assert files["mod_b.py"] == ["<defs>", "<effects>", "<names>", "Box.__init__", "Box.size", "Box:<effects>", "Box:<names>"]
-    assert files["tests/test_b.py"] == ["<defs>", "<effects>", "<module>", "<names>", "test_box"]
+    assert files["mod_b.py"] == ["<defs>", "<effects>", "Box.__init__", "Box.size", "Box:<effects>", "Box:<names>"]
+    assert files["tests/test_b.py"] == ["<defs>", "<effects>", "<module>", "test_box"]
     assert "mod_a.py" not in files
     env = {b["name"]: b["value"] for f in t["files"] if f["path"] == f"<env:{here}>" for b in f["blocks"]}
     assert env["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -550,7 +550,7 @@ def test_inspect_test(good: Path) -> None:
     lines = p.stdout.splitlines()
     assert lines[0].startswith("tests/test_b.py::test_box: passed in ")
     i = lines.index("mod_b.py")
-    assert lines[i + 1:i + 8] == ["    " + b for b in ["<defs>", "<effects>", "<names>", "Box.__init__", "Box.size", "Box:<effects>", "Box:<names>"]]
+    assert lines[i + 1:i + 7] == ["    " + b for b in ["<defs>", "<effects>", "Box.__init__", "Box.size", "Box:<effects>", "Box:<names>"]]
     assert f"    python = {sys.version_info[0]}.{sys.version_info[1]}" in lines
 
 
@@ -573,7 +573,7 @@ def test_inspect_stale_marker(pytester: pytest.Pytester) -> None:
     assert "    double [stale]" in p.stdout.splitlines(), p.stdout
     p = cli("inspect", db, "--test", "tests/test_a.py::test_double", "--json")
     blocks = {b["name"]: b["stale"] for f in json.loads(p.stdout)["files"] if f["path"] == "mod_a.py" for b in f["blocks"]}
-    assert blocks == {"<defs>": False, "<effects>": False, "<names>": False, "double": True}
+    assert blocks == {"<defs>": False, "<effects>": False, "double": True}
     p = cli("inspect", db, "--json")
     assert json.loads(p.stdout)["stale_blocks"] == 1
 
@@ -586,18 +586,18 @@ def test_inspect_file(good: Path) -> None:
     assert [t["nodeid"] for t in d["tests"]] == sorted(B_TESTS)
     box = d["tests"][0]
     assert box["outcome"] == "passed"
-    assert [b["name"] for b in box["blocks"]] == ["<defs>", "<effects>", "<names>", "Box.__init__", "Box.size", "Box:<effects>", "Box:<names>"]
+    assert [b["name"] for b in box["blocks"]] == ["<defs>", "<effects>", "Box.__init__", "Box.size", "Box:<effects>", "Box:<names>"]
 
     p = cli("inspect", good, "--file", "mod_a.py")
     assert_ok(p)
     lines = p.stdout.splitlines()
     assert lines[0] == "mod_a.py: 3 tests depend on it"
     assert lines[1:] == [
-        "tests/test_a.py::test_double (passed): <defs>, <effects>, <names>, double",
-        "tests/test_a.py::test_triple (passed): <defs>, <effects>, <names>, triple",
+        "tests/test_a.py::test_double (passed): <defs>, <effects>, double",
+        "tests/test_a.py::test_triple (passed): <defs>, <effects>, triple",
         # importlib.import_module: dynamic access, the whole top level, its
         # class attributes, the names it binds and its exports.
-        "tests/test_b.py::test_mixed (passed): <allnames>, <classes>, <defs>, <effects>, <exports>, <module>, <names>, triple",
+        "tests/test_b.py::test_mixed (passed): <allnames>, <classes>, <defs>, <effects>, <exports>, <module>, triple",
     ]
     # Spelled with ./ or as an absolute path inside the project: the same.
     assert cli("inspect", good, "--file", "./mod_a.py").stdout == p.stdout
