@@ -293,6 +293,7 @@ COMPUTED = {
     "sys.modules.get": 'sys.modules.get(f"calc.{name}")',
     "__import__": '__import__("calc." + name, fromlist=["LIMIT"])',
     "exec": '(exec(f"from calc import {name} as got", ns := {}) or ns["got"])',
+    "exec-literal": '(exec("from calc import limits as got", ns := {}) or ns["got"])',
 }
 
 

@@ -1497,8 +1497,15 @@ func (f *File) AnyModule(i int) bool {
 func anyModuleUse(name string, rest []byte) bool {
 	rest = bytes.TrimLeft(rest, " \t")
 	switch name {
-	case "import_module", "__import__", "resolve_name", "eval", "exec":
-		// Code in a computed string may import any module by name too.
+	case "eval", "exec":
+		// Code in a string may import any module by name too: a literal
+		// one only when it says so.
+		if r, ok := bytes.CutPrefix(rest, []byte("(")); ok {
+			code, literal := literalText(r)
+			return !literal || bytes.Contains(code, []byte("import"))
+		}
+		return true
+	case "import_module", "__import__", "resolve_name":
 		// The call form with a plain name is decided by attrCallArg; here
 		// importlib.import_module(...), or the function as a value.
 		if r, ok := bytes.CutPrefix(rest, []byte("(")); ok {
@@ -1546,15 +1553,22 @@ func (s *splitter) anyModuleOwner(name string, parent *frame, field uint16, star
 // literalArg reports whether b starts with one argument that is a string
 // literal (or __name__), ended by ")", "]" or ",".
 func literalArg(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t")
-	if r, ok := bytes.CutPrefix(b, []byte("__name__")); ok {
+	if r, ok := bytes.CutPrefix(bytes.TrimLeft(b, " \t"), []byte("__name__")); ok {
 		return argEnd(r)
 	}
+	_, ok := literalText(b)
+	return ok
+}
+
+// literalText returns the text of the string literal that b starts with,
+// when that literal is one whole argument (ended by ")", "]" or ",").
+func literalText(b []byte) ([]byte, bool) {
+	b = bytes.TrimLeft(b, " \t")
 	for len(b) > 0 && bytes.IndexByte([]byte("rRbBuU"), b[0]) >= 0 {
 		b = b[1:]
 	}
 	if len(b) == 0 || b[0] != '"' && b[0] != '\'' {
-		return false
+		return nil, false
 	}
 	q := b[0]
 	for i := 1; i < len(b); i++ {
@@ -1562,12 +1576,12 @@ func literalArg(b []byte) bool {
 		case '\\':
 			i++
 		case '\n':
-			return false
+			return nil, false
 		case q:
-			return argEnd(b[i+1:])
+			return b[1:i], argEnd(b[i+1:])
 		}
 	}
-	return false
+	return nil, false
 }
 
 // objectsModule reports whether b starts with one argument that names the

@@ -370,6 +370,7 @@ func TestAnyModule(t *testing.T) {
 		{"eval(compile(script, filename, 'exec'), globs)\n", true},
 		{"exec(f'from calc.{name} import LIMIT', ns)\n", true},
 		{"exec('x = 1', ns)\n", false},
+		{"exec('from calc import rates; x = rates.RATE', ns)\n", true},
 		{"v = eval('1 + 2')\n", false},
 		{"v = df.eval(expr)\n", false},
 		{"import builtins\nv = builtins.eval(expr)\n", true},
