@@ -4,6 +4,7 @@ temporary projects (pytester), asserting exactly which tests ran."""
 from __future__ import annotations
 
 import re
+import signal
 import sqlite3
 from pathlib import Path
 from typing import Iterable
@@ -11,6 +12,13 @@ from typing import Iterable
 import pytest
 
 pytest_plugins = ["pytester"]
+
+# A suite started in the background by a shell without job control (nohup
+# cmd &) inherits SIGINT ignored, and so would every pytest it starts: the
+# Ctrl-C tests need the default. A handled signal is reset to the default
+# in a child when it execs; an ignored one stays ignored.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _VERBOSE = re.compile(r"^(?P<id>\S+::\S+) (?P<outcome>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
 _XDIST = re.compile(r"^\[gw\d+\] \[\s*\d+%\] (?P<outcome>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (?P<id>\S+::\S+)")
