@@ -1253,3 +1253,32 @@ def test_ci_runs_the_race_detector_and_the_fuzzers() -> None:
     targets = subprocess.run(["grep", "-rhl", "^func Fuzz", str(REPO / "lib")], capture_output=True, text=True).stdout
     for name in ("blocks", "store", "engine"):
         assert f"/lib/internal/{name}/" in targets, targets
+
+
+def test_a_stand_in_in_sys_modules_that_refuses_attribute_access(pytester: pytest.Pytester) -> None:
+    # Recording looks at every module's __file__ when sys.modules grows; a
+    # lazy stand-in may raise anything on attribute access.
+    project(pytester, {
+        "test_weird.py": """
+            import sys
+
+            class Weird:
+                def __getattr__(self, name):
+                    raise RuntimeError("no attribute access here: " + name)
+
+            sys.modules["weird_stand_in"] = Weird()
+
+            def test_one():
+                assert True
+
+            def test_two():
+                import json
+                assert json
+        """,
+    })
+    result = run(pytester, "--diff-baseline")
+    assert result.ret == 0, output(result)
+    assert ran(result) == nodes("test_weird.py", "test_one", "test_two"), output(result)
+    assert "INTERNALERROR" not in output(result), output(result)
+    result = run(pytester, "--diff")
+    assert result.ret == 0 and ran(result) == set(), output(result)

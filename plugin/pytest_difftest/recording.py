@@ -409,7 +409,10 @@ class TestRecording:
         reported = self.modules_reported
         relpath = self.mapper.relpath
         for module in list(sys.modules.values()):
-            filename = getattr(module, "__file__", None)
+            try:
+                filename = getattr(module, "__file__", None)
+            except Exception:  # a lazy stand-in that imports, or refuses, on access
+                continue
             if not isinstance(filename, str) or filename in reported:
                 continue
             reported.add(filename)
