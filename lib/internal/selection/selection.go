@@ -384,7 +384,11 @@ func Reason(path string, b store.Block, cur Current, recorded Versions) string {
 		}
 		return fmt.Sprintf("%s: %s no longer in what \"from ... import *\" takes", path, name)
 	case strings.HasPrefix(b.Name, BoundPrefix):
-		return fmt.Sprintf("%s: %s (module level) removed, which a from-import takes", path, strings.TrimPrefix(b.Name, BoundPrefix))
+		name := strings.TrimPrefix(b.Name, BoundPrefix)
+		if cur.Checksums[b.Name] == 0 {
+			return fmt.Sprintf("%s: %s (module level) removed, which a from-import takes", path, name)
+		}
+		return fmt.Sprintf("%s: %s (module level) bound under other conditions, which a from-import takes", path, name)
 	case strings.HasPrefix(b.Name, NamePrefix):
 		name := strings.TrimPrefix(b.Name, NamePrefix)
 		switch {

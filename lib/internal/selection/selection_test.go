@@ -129,3 +129,48 @@ func TestNameViews(t *testing.T) {
 		})
 	}
 }
+
+// "<bound>:NAME" goes stale when a from-import of NAME could fail where it
+// did not: the name removed, or bound only under other conditions.
+func TestBoundName(t *testing.T) {
+	const base = "import sys\nRATE = 1\nOTHER = 2\n"
+	tests := []struct {
+		name, src string
+		stale     bool
+		reason    string
+	}{
+		{"value changed", "import sys\nRATE = 3\nOTHER = 2\n", false, ""},
+		{"other name removed", "import sys\nRATE = 1\n", false, ""},
+		{"removed", "import sys\nOTHER = 2\n", true, "m.py: RATE (module level) removed, which a from-import takes"},
+		{"import removed", "RATE = 1\nOTHER = 2\n", false, ""},
+		{"bound only under an if", "import sys\nif sys.version_info < (3, 0):\n    RATE = 1\nOTHER = 2\n", true,
+			"m.py: RATE (module level) bound under other conditions, which a from-import takes"},
+	}
+	p := blocks.NewParser()
+	defer p.Close()
+	current := func(src string) Current {
+		f := p.Parse([]byte(src))
+		if !f.Parsed {
+			t.Fatalf("%q not parsed", src)
+		}
+		return CurrentOf(fingerprint.State{Exists: true, Hash: contenthash.Sum([]byte(src))}, &f, nil, nil)
+	}
+	was := current(base)
+	rate := store.Block{Name: BoundPrefix + "RATE", Checksum: was.Checksums[BoundPrefix+"RATE"]}
+	if rate.Checksum == 0 {
+		t.Fatal("RATE is not bound in the base")
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cur := current(tt.src)
+			if got := Stale(rate, cur, nil); got != tt.stale {
+				t.Fatalf("stale %v, want %v", got, tt.stale)
+			}
+			if tt.stale {
+				if got := Reason("m.py", rate, cur, nil); got != tt.reason {
+					t.Errorf("reason %q, want %q", got, tt.reason)
+				}
+			}
+		})
+	}
+}
